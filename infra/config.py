@@ -1,0 +1,403 @@
+"""Configuration of one environment: the single validation pass at the edge of the app.
+
+``load(context)`` takes the CDK context (``cdk.json`` plus ``-c`` values), picks the environment
+named by ``env``, applies the ``region`` and ``account`` overrides and returns a frozen, validated
+``EnvironmentConfig``. Every problem becomes one ``ConfigError`` whose text is the contract line
+``<key path>: <problem>; <what to do>`` (``app.py`` prefixes ``error: ``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from infra.catalog import regions
+from infra.catalog.versions import CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
+
+DEFAULT_ENV = "dev"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+# Interface endpoints a private EKS data plane may want, by the service's endpoint suffix.
+INTERFACE_ENDPOINTS = (
+    "autoscaling",
+    "bedrock-runtime",
+    "ec2",
+    "ecr.api",
+    "ecr.dkr",
+    "eks",
+    "eks-auth",
+    "elasticloadbalancing",
+    "kms",
+    "logs",
+    "monitoring",
+    "secretsmanager",
+    "sqs",
+    "ssm",
+    "ssmmessages",
+    "sts",
+)
+DEFAULT_INTERFACE_ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts")
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+(?P<gen>\d+)(?P<attrs>[a-z-]*))\.(?P<size>[a-z0-9]+)$")
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, reported as ``<path>: <problem>; <what to do>``."""
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        super().__init__(f"{path}: {problem}; {fix}")
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+
+
+class Problem(ValueError):
+    """Raised inside validators: the problem, what to do, and optionally the sub-key it is about."""
+
+    def __init__(self, problem: str, fix: str, field: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+        self.field = field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def instance_arch(instance_type: str) -> str:
+    """``arm64`` for Graviton types (a ``g`` among the family's attributes, e.g. m7g, c7gn), else ``x86_64``."""
+    m = _INSTANCE_TYPE.match(instance_type)
+    if not m:
+        raise Problem(f"'{instance_type}' is not an EC2 instance type", "write it as family.size, e.g. m7i.large")
+    return "arm64" if "g" in m.group("attrs") else "x86_64"
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+        raise Problem(f"{value} is not a CloudWatch Logs retention period", f"use one of {allowed}")
+    return value
+
+
+class NetworkConfig(_Strict):
+    """The VPC: AZ count, address plan, NAT gateways, endpoints, flow logs."""
+
+    cidr: str = "10.0.0.0/16"
+    az_count: int = Field(default=3, ge=2, le=6)
+    nat_gateways: int | None = Field(default=None, ge=1, description="default: one per AZ")
+    public_subnet_mask: int = Field(default=24, ge=16, le=28)
+    private_subnet_mask: int = Field(default=19, ge=16, le=28)
+    interface_endpoints: tuple[Literal[INTERFACE_ENDPOINTS], ...] = DEFAULT_INTERFACE_ENDPOINTS  # type: ignore[valid-type]
+    flow_log_retention_days: int = 90
+
+    _check_retention = field_validator("flow_log_retention_days")(_retention)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise Problem(f"'{value}' is not an IPv4 network ({exc})", "use a CIDR such as 10.0.0.0/16") from None
+        if not 16 <= net.prefixlen <= 24:
+            raise Problem(f"a /{net.prefixlen} VPC is outside /16../24", "use a prefix between /16 and /24")
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _unique_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        dupes = sorted({e for e in value if value.count(e) > 1})
+        if dupes:
+            raise Problem(f"{', '.join(dupes)} listed twice", "list each endpoint once")
+        return value
+
+    @model_validator(mode="after")
+    def _plan(self) -> NetworkConfig:
+        if self.nat_gateways is not None and self.nat_gateways > self.az_count:
+            raise Problem(
+                f"{self.nat_gateways} NAT gateways for {self.az_count} AZs",
+                f"set nat_gateways to at most {self.az_count}",
+                field="nat_gateways",
+            )
+        vpc = ipaddress.IPv4Network(self.cidr)
+        needed = self.az_count * (2 ** (32 - self.public_subnet_mask) + 2 ** (32 - self.private_subnet_mask))
+        if needed > vpc.num_addresses:
+            raise Problem(
+                f"{self.az_count} AZs x (/{self.public_subnet_mask} public + /{self.private_subnet_mask} private) "
+                f"need {needed} addresses but {self.cidr} has {vpc.num_addresses}",
+                "use a larger cidr, fewer AZs or longer subnet masks",
+                field="private_subnet_mask",
+            )
+        return self
+
+    @property
+    def nat_gateway_count(self) -> int:
+        return self.az_count if self.nat_gateways is None else self.nat_gateways
+
+
+class SystemNodesConfig(_Strict):
+    """The managed node group that runs Karpenter, CoreDNS and the cluster's controllers."""
+
+    instance_types: tuple[str, ...] = Field(default=("m7i.large",), min_length=1)
+    capacity_type: Literal["on-demand", "spot"] = "on-demand"
+    min_size: int = Field(default=2, ge=1, le=20)
+    desired_size: int | None = Field(default=None, ge=1, le=20, description="default: min_size")
+    max_size: int = Field(default=4, ge=1, le=20)
+    disk_size_gib: int = Field(default=50, ge=20, le=1000)
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        arches = {instance_arch(t) for t in value}
+        if len(arches) > 1:
+            raise Problem("mixes Graviton (arm64) and x86_64 types", "use one architecture for the system nodes")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> SystemNodesConfig:
+        desired = self.desired_count
+        if not self.min_size <= desired <= self.max_size:
+            raise Problem(
+                f"needs min_size <= desired_size <= max_size, got {self.min_size} <= {desired} <= {self.max_size}",
+                "raise max_size or lower min_size/desired_size",
+                field="max_size",
+            )
+        return self
+
+    @property
+    def desired_count(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+    @property
+    def arch(self) -> str:
+        return instance_arch(self.instance_types[0])
+
+
+class EksConfig(_Strict):
+    """The EKS control plane, its access, logs, system nodes and add-ons."""
+
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    endpoint_access: Literal["private", "public_and_private"] = "private"
+    public_access_cidrs: tuple[str, ...] = ()
+    admin_principal_arns: tuple[str, ...] = ()
+    control_plane_log_retention_days: int = 90
+    system_nodes: SystemNodesConfig = SystemNodesConfig()
+    addon_versions: dict[Literal[CORE_ADDONS], str] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+    _check_retention = field_validator("control_plane_log_retention_days")(_retention)
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in KUBERNETES:
+            raise Problem(
+                f"Kubernetes {value} is not pinned in this blueprint",
+                f"use one of {', '.join(KUBERNETES)} (infra/catalog/versions.py)",
+            )
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                net = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise Problem(f"'{cidr}' is not a network ({exc})", "use CIDRs such as 203.0.113.0/24") from None
+            if net.prefixlen == 0:
+                raise Problem(
+                    f"'{cidr}' opens the Kubernetes API to the whole internet",
+                    "list your office/VPN egress CIDRs, or set endpoint_access to private",
+                )
+        return value
+
+    @field_validator("admin_principal_arns")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _PRINCIPAL_ARN.match(arn):
+                raise Problem(
+                    f"'{arn}' is not an IAM role or user ARN",
+                    "use arn:aws:iam::<account>:role/<name> or arn:aws:iam::<account>:user/<name>",
+                )
+        if len(set(value)) != len(value):
+            raise Problem("lists a principal twice", "list each principal once")
+        return value
+
+    @field_validator("addon_versions")
+    @classmethod
+    def _addon_versions(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, version in value.items():
+            if not _ADDON_VERSION.match(version):
+                raise Problem(
+                    f"'{version}' is not an EKS add-on version",
+                    f"use the form v1.2.3-eksbuild.1 (aws eks describe-addon-versions --addon-name {name})",
+                    field=name,
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _access(self) -> EksConfig:
+        if self.endpoint_access == "public_and_private" and not self.public_access_cidrs:
+            raise Problem(
+                "a public endpoint needs the CIDRs allowed to reach it",
+                "list them in public_access_cidrs, or set endpoint_access to private",
+                field="public_access_cidrs",
+            )
+        if self.endpoint_access == "private" and self.public_access_cidrs:
+            raise Problem(
+                "is set but the endpoint is private",
+                "remove public_access_cidrs, or set endpoint_access to public_and_private",
+                field="public_access_cidrs",
+            )
+        return self
+
+
+class EnvironmentConfig(_Strict):
+    """One deployable environment: where it goes and what it runs."""
+
+    name: str
+    region: str
+    account: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    network: NetworkConfig = NetworkConfig()
+    eks: EksConfig = EksConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_key(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and info.context:
+            if "name" in data:
+                raise Problem("is taken from the environment's key", "remove it", field="name")
+            data = {**data, "name": info.context["name"]}
+        return data
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if regions.region(value) is None:
+            raise Problem(f"'{value}' is not a known AWS region", "use a region from infra/catalog/regions.py")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise Problem(f"'{value}' is not a 12-digit AWS account id", "use the 12 digits, or leave it out")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_region(self) -> EnvironmentConfig:
+        available = regions.REGIONS[self.region].az_count
+        if self.network.az_count > available:
+            raise Problem(
+                f"{self.network.az_count} AZs asked but {self.region} has {available}",
+                f"set network.az_count to {available} or fewer",
+                field="network.az_count",
+            )
+        return self
+
+    def stack_name(self, part: str) -> str:
+        """The contract stack name ``inference-<env>-<part>``."""
+        return f"inference-{self.name}-{part}"
+
+    @property
+    def cluster_name(self) -> str:
+        return f"inference-{self.name}"
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_HINTS = {
+    "extra_forbidden": ("unknown key", "remove it or fix its spelling (see the configuration reference in README.md)"),
+    "missing": ("required key is missing", "add it"),
+}
+
+
+def _translate(err: Mapping[str, Any], prefix: str) -> ConfigError:
+    # pydantic adds "[key]" for a bad mapping key and "function-..." for wrapped validators.
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p == "[key]" or p.startswith("function-"))))
+    path = ".".join(x for x in (prefix, _path(loc)) if x)
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, Problem):
+        if cause.field:
+            path = f"{path}.{cause.field}"
+        return ConfigError(path, cause.problem, cause.fix)
+    if err["type"] in _HINTS:
+        problem, fix = _HINTS[err["type"]]
+        return ConfigError(path, problem, fix)
+    if err["type"] == "literal_error":
+        return ConfigError(path, f"{err['input']!r} is not allowed", f"use {err['ctx']['expected']}")
+    return ConfigError(path, f"{err['msg'].lower()} (got {err['input']!r})", "fix the value")
+
+
+def validate_environment(name: str, raw: Any) -> EnvironmentConfig:
+    """Validate one environment's raw mapping; raises ConfigError with the full key path."""
+    prefix = f"environments.{name}"
+    if not _ENV_NAME.match(name):
+        raise ConfigError(prefix, "environment names are 1-20 of a-z, 0-9 and -, starting with a letter", "rename it")
+    if not isinstance(raw, dict):
+        raise ConfigError(prefix, f"expected a mapping, got {type(raw).__name__}", "write the environment as a JSON object")
+    try:
+        return EnvironmentConfig.model_validate(raw, context={"name": name})
+    except ValidationError as exc:
+        raise _translate(exc.errors()[0], prefix) from None
+
+
+def _context_str(context: Mapping[str, Any], key: str) -> str | None:
+    value = context.get(key)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def load(context: Mapping[str, Any]) -> EnvironmentConfig:
+    """The validated configuration of the environment the context selects."""
+    environments = context.get("environments")
+    if not isinstance(environments, dict) or not environments:
+        raise ConfigError("context.environments", "no environments defined", "define them in cdk.json under context.environments")
+
+    env = _context_str(context, "env") or DEFAULT_ENV
+    if env not in environments:
+        raise ConfigError(
+            "context.env",
+            f"no environment named '{env}'",
+            f"use one of {', '.join(sorted(environments))} (cdk.json context.environments)",
+        )
+    raw = environments[env]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"environments.{env}", f"expected a mapping, got {type(raw).__name__}", "write the environment as a JSON object")
+    raw = dict(raw)
+
+    region = _context_str(context, "region")
+    if region is not None:
+        if regions.region(region) is None:
+            raise ConfigError(
+                "context.region", f"'{region}' is not a known AWS region", "pass -c region=<a region from infra/catalog/regions.py>"
+            )
+        raw["region"] = region
+    account = _context_str(context, "account")
+    if account is not None:
+        if not _ACCOUNT.match(account):
+            raise ConfigError(
+                "context.account", f"'{account}' is not a 12-digit AWS account id", "pass -c account=<12 digits> or leave it out"
+            )
+        raw["account"] = account
+
+    return validate_environment(env, raw)

@@ -1,0 +1,1 @@
+"""Thin stacks: each composes the constructs of one part of one environment."""

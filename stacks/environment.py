@@ -1,0 +1,52 @@
+"""All stacks of one environment, in dependency order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from infra.config import EnvironmentConfig
+from stacks.eks import EksStack
+from stacks.network import NetworkStack
+
+
+@dataclass(frozen=True)
+class EnvironmentStacks:
+    network: NetworkStack
+    eks: EksStack
+
+    def all(self) -> tuple[cdk.Stack, ...]:
+        return (self.network, self.eks)
+
+
+def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
+    """Instantiate the stacks of ``config`` in ``app``.
+
+    Region is always concrete (ARNs and service principals need it); the account only when given,
+    so an environment without one synthesizes account-agnostic templates.
+    """
+    env = cdk.Environment(region=config.region, account=config.account)
+    network = NetworkStack(
+        app,
+        config.stack_name("network"),
+        env=env,
+        config=config.network,
+        cluster_name=config.cluster_name,
+        description=f"inference-blueprint {config.name}: VPC, endpoints, flow logs",
+    )
+    eks = EksStack(
+        app,
+        config.stack_name("eks"),
+        env=env,
+        config=config.eks,
+        cluster_name=config.cluster_name,
+        vpc=network.network.vpc,
+        description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
+    )
+    stacks = EnvironmentStacks(network=network, eks=eks)
+    for stack in stacks.all():
+        cdk.Tags.of(stack).add("inference-blueprint:environment", config.name)
+        for key, value in sorted(config.tags.items()):
+            cdk.Tags.of(stack).add(key, value)
+    return stacks

@@ -1,0 +1,82 @@
+"""Shared fixtures: each (environment, overrides) is synthesized once per test session."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+from aws_cdk.assertions import Template
+
+import app as app_module
+from infra.tools import ROOT, cdk_context
+
+CONTEXT = cdk_context()
+SHIPPED_ENVS = tuple(sorted(CONTEXT["environments"]))
+
+
+@dataclass
+class Synthesized:
+    """One synthesized app: its stacks, the cloud assembly on disk and parsed templates."""
+
+    env: str
+    outdir: Path
+    stacks: Any
+    _templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def template_json(self, part: str) -> dict[str, Any]:
+        name = f"inference-{self.env}-{part}"
+        if name not in self._templates:
+            self._templates[name] = json.loads((self.outdir / f"{name}.template.json").read_text())
+        return self._templates[name]
+
+    def template(self, part: str) -> Template:
+        return Template.from_json(self.template_json(part))
+
+    def template_paths(self) -> list[Path]:
+        return sorted(self.outdir.glob("*.template.json"))
+
+    def resources(self, part: str, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.template_json(part)["Resources"].items() if r["Type"] == type_}
+
+
+def context_for(env: str, edit: Callable[[dict[str, Any]], None] | None = None, **overrides: str) -> dict[str, Any]:
+    """cdk.json's context for ``env`` with ``-c`` style overrides and an optional edit of the environments."""
+    context = copy.deepcopy(CONTEXT)
+    if edit is not None:
+        edit(context["environments"])
+    return {**context, "env": env, **overrides}
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
+    """``synth(env, key=None, edit=None, **overrides)``: synthesize (once per key) and return the result.
+
+    ``key`` names a variant made by ``edit`` (a function mutating the environments mapping); plain
+    environments and ``-c`` overrides are keyed by themselves.
+    """
+    cache: dict[tuple[Any, ...], Synthesized] = {}
+
+    def _synth(env: str, key: str | None = None, edit: Callable[[dict[str, Any]], None] | None = None, **overrides: str) -> Synthesized:
+        cache_key = (env, key, tuple(sorted(overrides.items())))
+        if cache_key not in cache:
+            outdir = tmp_path_factory.mktemp(f"cdk-{env}-{key or 'base'}")
+            app, stacks = app_module.create_app(context_for(env, edit, **overrides), outdir=str(outdir))
+            app.synth()
+            cache[cache_key] = Synthesized(env=env, outdir=outdir, stacks=stacks)
+        return cache[cache_key]
+
+    return _synth
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

@@ -1,0 +1,204 @@
+"""inference-<env>-eks: control plane, access, logs, system nodes, add-ons, kubectl provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match
+from conftest import SHIPPED_ENVS, Synthesized
+
+from infra.checks import CONTROL_PLANE_LOG_TYPES
+
+ADMIN = "arn:aws:iam::123456789012:role/platform-admins"
+
+
+@pytest.fixture(scope="module")
+def dev(synth) -> Synthesized:
+    return synth("dev")
+
+
+@pytest.fixture(scope="module")
+def prod(synth) -> Synthesized:
+    return synth("prod")
+
+
+def _cluster(result: Synthesized) -> dict:
+    (cluster,) = result.resources("eks", "AWS::EKS::Cluster").values()
+    return cluster["Properties"]
+
+
+def _addons(result: Synthesized) -> dict[str, dict]:
+    return {a["Properties"]["AddonName"]: a for a in result.resources("eks", "AWS::EKS::Addon").values()}
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_cluster_basics(synth, env: str) -> None:
+    props = _cluster(synth(env))
+    assert props["Name"] == f"inference-{env}"
+    assert props["Version"] == "1.36"
+    assert props["AccessConfig"] == {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False}
+    assert props["ComputeConfig"] == {"Enabled": False}, "Auto Mode stays off: Karpenter manages accelerator capacity"
+    assert {t["Type"] for t in props["Logging"]["ClusterLogging"]["EnabledTypes"]} == CONTROL_PLANE_LOG_TYPES
+    assert props["EncryptionConfig"][0]["Resources"] == ["secrets"]
+    assert "Fn::GetAtt" in props["EncryptionConfig"][0]["Provider"]["KeyArn"]
+
+
+def test_prod_endpoint_is_private(prod: Synthesized) -> None:
+    vpc = _cluster(prod)["ResourcesVpcConfig"]
+    assert (vpc["EndpointPrivateAccess"], vpc["EndpointPublicAccess"]) == (True, False)
+    assert "PublicAccessCidrs" not in vpc
+
+
+def test_dev_endpoint_is_public_only_to_listed_cidrs(dev: Synthesized) -> None:
+    vpc = _cluster(dev)["ResourcesVpcConfig"]
+    assert (vpc["EndpointPrivateAccess"], vpc["EndpointPublicAccess"]) == (True, True)
+    assert vpc["PublicAccessCidrs"] == ["198.51.100.0/24"]
+
+
+def test_cluster_runs_in_private_subnets_of_the_network_stack(prod: Synthesized) -> None:
+    subnets = _cluster(prod)["ResourcesVpcConfig"]["SubnetIds"]
+    assert len(subnets) == 3
+    assert all("privateSubnet" in json.dumps(s) for s in subnets)
+
+
+def test_control_plane_log_group_precreated_encrypted_and_retained(prod: Synthesized) -> None:
+    template = prod.template("eks")
+    template.has_resource(
+        "AWS::Logs::LogGroup",
+        {
+            "Properties": {"LogGroupName": "/aws/eks/inference-prod/cluster", "RetentionInDays": 365, "KmsKeyId": Match.any_value()},
+            "DeletionPolicy": "Retain",
+        },
+    )
+    (cluster,) = prod.resources("eks", "AWS::EKS::Cluster").values()
+    (log_group_id,) = [
+        k
+        for k, r in prod.resources("eks", "AWS::Logs::LogGroup").items()
+        if r["Properties"].get("LogGroupName") == "/aws/eks/inference-prod/cluster"
+    ]
+    assert log_group_id in cluster["DependsOn"], "EKS must not create the log group itself (it would have no retention)"
+
+
+def test_cluster_key_rotates_and_is_retained(prod: Synthesized) -> None:
+    prod.template("eks").has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
+
+
+def test_system_node_group(prod: Synthesized) -> None:
+    prod.template("eks").has_resource_properties(
+        "AWS::EKS::Nodegroup",
+        {
+            "NodegroupName": "system",
+            "AmiType": "AL2023_x86_64_STANDARD",
+            "CapacityType": "ON_DEMAND",
+            "InstanceTypes": ["m7i.xlarge", "m6i.xlarge"],
+            "ScalingConfig": {"MinSize": 3, "DesiredSize": 3, "MaxSize": 6},
+            "Labels": {"inference-blueprint/node-role": "system"},
+            "NodeRepairConfig": {"Enabled": True},
+        },
+    )
+
+
+def test_system_nodes_imdsv2_encrypted_no_ssh(prod: Synthesized) -> None:
+    (template,) = prod.resources("eks", "AWS::EC2::LaunchTemplate").values()
+    data = template["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
+    assert data["BlockDeviceMappings"][0]["Ebs"] == {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 50, "VolumeType": "gp3"}
+    assert "KeyName" not in data
+    (nodegroup,) = prod.resources("eks", "AWS::EKS::Nodegroup").values()
+    assert "RemoteAccess" not in nodegroup["Properties"]
+
+
+def test_node_role_has_no_cni_or_cloudwatch_permissions(prod: Synthesized) -> None:
+    roles = prod.resources("eks", "AWS::IAM::Role")
+    node_role = next(r for k, r in roles.items() if k.startswith("EksSystemNodeRole"))
+    policies = json.dumps(node_role["Properties"]["ManagedPolicyArns"])
+    assert "AmazonEKSWorkerNodePolicy" in policies and "AmazonEC2ContainerRegistryPullOnly" in policies
+    assert "CNI" not in policies and "CloudWatch" not in policies
+
+
+def test_addons_and_their_order(prod: Synthesized) -> None:
+    addons = _addons(prod)
+    assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "amazon-cloudwatch-observability"}
+    (nodegroup_id,) = prod.resources("eks", "AWS::EKS::Nodegroup")
+    nodegroup = prod.resources("eks", "AWS::EKS::Nodegroup")[nodegroup_id]
+    ids = {a["Properties"]["AddonName"]: k for k, a in prod.resources("eks", "AWS::EKS::Addon").items()}
+    for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+        assert ids[name] in nodegroup["DependsOn"], f"{name} must exist before nodes join"
+    for name in ("coredns", "amazon-cloudwatch-observability"):
+        assert nodegroup_id in addons[name]["DependsOn"], f"{name} needs nodes to schedule on"
+    assert all(a["Properties"]["ResolveConflicts"] == "OVERWRITE" for a in addons.values())
+    assert all("AddonVersion" not in a["Properties"] for a in addons.values()), "unpinned: EKS default for the version"
+
+
+@pytest.mark.parametrize(
+    ("addon", "service_account", "policy"),
+    [
+        ("vpc-cni", "aws-node", "AmazonEKS_CNI_Policy"),
+        ("amazon-cloudwatch-observability", "cloudwatch-agent", "CloudWatchAgentServerPolicy"),
+    ],
+)
+def test_addon_pod_identity(prod: Synthesized, addon: str, service_account: str, policy: str) -> None:
+    (association,) = _addons(prod)[addon]["Properties"]["PodIdentityAssociations"]
+    assert association["ServiceAccount"] == service_account
+    role_id = association["RoleArn"]["Fn::GetAtt"][0]
+    role = prod.template_json("eks")["Resources"][role_id]["Properties"]
+    assert policy in json.dumps(role["ManagedPolicyArns"])
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_cloudwatch_addon_collects_accelerator_metrics(prod: Synthesized) -> None:
+    config = json.loads(_addons(prod)["amazon-cloudwatch-observability"]["Properties"]["ConfigurationValues"])
+    kubernetes = config["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]
+    assert kubernetes == {"enhanced_container_insights": True, "accelerated_compute_metrics": True}
+    assert "application_signals" in config["agent"]["config"]["logs"]["metrics_collected"]
+
+
+def test_kubectl_layer_matches_cluster_version(prod: Synthesized) -> None:
+    layers = [layer["Properties"].get("Description", "") for layer in prod.resources("eks", "AWS::Lambda::LayerVersion").values()]
+    assert any(d.startswith("/opt/kubectl/kubectl 1.36.") for d in layers), layers
+
+
+def test_kubectl_provider_runs_in_private_subnets(prod: Synthesized) -> None:
+    handlers = [f["Properties"] for f in prod.resources("eks", "AWS::Lambda::Function").values() if "VpcConfig" in f["Properties"]]
+    assert handlers and all(len(h["VpcConfig"]["SubnetIds"]) == 3 for h in handlers)
+
+
+def test_no_admin_access_entries_unless_configured(prod: Synthesized) -> None:
+    entries = [e["Properties"]["PrincipalArn"] for e in prod.resources("eks", "AWS::EKS::AccessEntry").values()]
+    assert len(entries) == 1 and "KubectlProvider" in json.dumps(entries[0]), "only the CDK kubectl provider"
+
+
+def test_configured_admins_and_addon_pins(synth) -> None:
+    def edit(envs: dict) -> None:
+        envs["prod"]["eks"]["admin_principal_arns"] = [ADMIN]
+        envs["prod"]["eks"]["addon_versions"] = {"vpc-cni": "v1.20.4-eksbuild.1"}
+
+    result = synth("prod", key="admins", edit=edit)
+    result.template("eks").has_resource_properties(
+        "AWS::EKS::AccessEntry",
+        {
+            "PrincipalArn": ADMIN,
+            "AccessPolicies": [{"AccessScope": {"Type": "cluster"}, "PolicyArn": Match.any_value()}],
+        },
+    )
+    entry = next(e for e in result.resources("eks", "AWS::EKS::AccessEntry").values() if e["Properties"]["PrincipalArn"] == ADMIN)
+    assert "AmazonEKSClusterAdminPolicy" in json.dumps(entry["Properties"]["AccessPolicies"])
+    assert _addons(result)["vpc-cni"]["Properties"]["AddonVersion"] == "v1.20.4-eksbuild.1"
+
+
+def test_graviton_system_nodes_get_the_arm_ami(synth) -> None:
+    def edit(envs: dict) -> None:
+        envs["dev"]["eks"]["system_nodes"]["instance_types"] = ["m7g.large"]
+
+    synth("dev", key="graviton", edit=edit).template("eks").has_resource_properties(
+        "AWS::EKS::Nodegroup", {"AmiType": "AL2023_ARM_64_STANDARD"}
+    )
+
+
+def test_kubeconfig_output(prod: Synthesized) -> None:
+    outputs = prod.template_json("eks")["Outputs"]
+    assert any(o["Value"] == "aws eks update-kubeconfig --name inference-prod --region us-east-2" for o in outputs.values())

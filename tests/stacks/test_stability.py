@@ -1,0 +1,43 @@
+"""Logical IDs of stateful or slow resources survive growth of the configuration."""
+
+from __future__ import annotations
+
+from conftest import Synthesized
+
+STATEFUL = {
+    "network": ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::KMS::Key", "AWS::Logs::LogGroup"),
+    "eks": ("AWS::EKS::Cluster", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::EKS::Nodegroup", "AWS::EKS::Addon"),
+}
+
+
+def grow(envs: dict) -> None:
+    """Everything a team adds over time that must not replace what exists.
+
+    Node pools and models join this edit as those capabilities land.
+    """
+    prod = envs["prod"]
+    prod["network"]["interface_endpoints"] = ["ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts", "kms", "monitoring"]
+    prod["eks"]["admin_principal_arns"] = ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/b"]
+    prod["eks"]["addon_versions"] = {"coredns": "v1.12.4-eksbuild.1"}
+    prod["eks"]["system_nodes"]["max_size"] = 8
+    prod["tags"]["team"] = "ml-platform"
+
+
+def _ids(result: Synthesized, part: str) -> dict[str, set[str]]:
+    return {t: set(result.resources(part, t)) for t in STATEFUL[part]}
+
+
+def test_stateful_logical_ids_do_not_move(synth) -> None:
+    base, grown = synth("prod"), synth("prod", key="grown", edit=grow)
+    for part in STATEFUL:
+        before, after = _ids(base, part), _ids(grown, part)
+        for type_, ids in before.items():
+            assert ids, f"{part}: no {type_} to guard"
+            assert ids <= after[type_], f"{part}: {type_} logical IDs changed: {sorted(ids - after[type_])}"
+
+
+def test_node_role_and_cluster_key_ids_are_stable(synth) -> None:
+    base, grown = synth("prod"), synth("prod", key="grown", edit=grow)
+    roles = {k for k in base.resources("eks", "AWS::IAM::Role") if k.startswith(("EksSystemNodeRole", "EksClusterRole"))}
+    assert len(roles) == 2
+    assert roles <= set(grown.resources("eks", "AWS::IAM::Role"))

@@ -80,3 +80,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def dev(synth: Callable[..., Synthesized]) -> Synthesized:
+    return synth("dev")
+
+
+@pytest.fixture(scope="module")
+def prod(synth: Callable[..., Synthesized]) -> Synthesized:
+    return synth("prod")

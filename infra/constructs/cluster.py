@@ -10,13 +10,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra import nag
 from infra.catalog.versions import KUBERNETES
 from infra.config import EksConfig
-from infra.constructs.logging import allow_logs_service, encrypted_log_group
+from infra.constructs.logging import encrypted_log_group, logs_key
 from infra.constructs.pod_identity import pod_identity_role
 
 ALL_LOG_TYPES = (
@@ -69,14 +68,7 @@ class InferenceCluster(Construct):
         release = KUBERNETES[config.kubernetes_version]
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
-        self.key = kms.Key(
-            self,
-            "ClusterKey",
-            description=f"{cluster_name} secrets envelope encryption and control-plane logs",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        allow_logs_service(self.key)
+        self.key = logs_key(self, "ClusterKey", description=f"{cluster_name} secrets envelope encryption and control-plane logs")
         self.control_plane_logs = encrypted_log_group(
             self,
             "ControlPlaneLogGroup",

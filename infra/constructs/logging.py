@@ -9,6 +9,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 
+def logs_key(scope: Construct, id: str, *, description: str) -> kms.Key:
+    """A retained, rotating customer-managed key that CloudWatch Logs in this account may use."""
+    key = kms.Key(scope, id, description=description, enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+    allow_logs_service(key)
+    return key
+
+
 def allow_logs_service(key: kms.Key) -> None:
     """Let CloudWatch Logs in this stack's region use ``key`` for log groups of this account only."""
     stack = cdk.Stack.of(key)

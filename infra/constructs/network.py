@@ -5,11 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import NetworkConfig
-from infra.constructs.logging import allow_logs_service, encrypted_log_group
+from infra.constructs.logging import encrypted_log_group, logs_key
 
 
 class InferenceNetwork(Construct):
@@ -46,14 +45,7 @@ class InferenceNetwork(Construct):
             restrict_default_security_group=True,
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
-        self.flow_log_key = kms.Key(
-            self,
-            "FlowLogKey",
-            description=f"{cluster_name} VPC flow logs",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        allow_logs_service(self.flow_log_key)
+        self.flow_log_key = logs_key(self, "FlowLogKey", description=f"{cluster_name} VPC flow logs")
         flow_log_group = encrypted_log_group(self, "FlowLogGroup", key=self.flow_log_key, retention_days=config.flow_log_retention_days)
         flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
         self.vpc.add_flow_log(

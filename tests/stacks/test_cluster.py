@@ -13,16 +13,6 @@ from infra.checks import CONTROL_PLANE_LOG_TYPES
 ADMIN = "arn:aws:iam::123456789012:role/platform-admins"
 
 
-@pytest.fixture(scope="module")
-def dev(synth) -> Synthesized:
-    return synth("dev")
-
-
-@pytest.fixture(scope="module")
-def prod(synth) -> Synthesized:
-    return synth("prod")
-
-
 def _cluster(result: Synthesized) -> dict:
     (cluster,) = result.resources("eks", "AWS::EKS::Cluster").values()
     return cluster["Properties"]

@@ -11,16 +11,6 @@ from conftest import CONTEXT, SHIPPED_ENVS, Synthesized
 from infra.config import DEFAULT_INTERFACE_ENDPOINTS
 
 
-@pytest.fixture(scope="module")
-def dev(synth) -> Synthesized:
-    return synth("dev")
-
-
-@pytest.fixture(scope="module")
-def prod(synth) -> Synthesized:
-    return synth("prod")
-
-
 def test_vpc_cidr_and_dns(prod: Synthesized) -> None:
     prod.template("network").has_resource_properties(
         "AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": True, "EnableDnsSupport": True}

@@ -12,10 +12,17 @@ CDK := $(VENV)/bin/cdk
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
+# CRD schemas for manifest validation: ../shared/schemas when it is there, else what `make schemas`
+# downloads. CRD_SCHEMA_DIR set by the caller wins.
+CRD_SCHEMA_DIR ?= $(if $(wildcard ../shared/schemas/*.yaml),$(abspath ../shared/schemas),$(CURDIR)/.schemas)
+export CRD_SCHEMA_DIR
+KARPENTER_CRDS := https://raw.githubusercontent.com/aws/karpenter-provider-aws/bde00654cd316fddb3dccfba3f5ac07039865429/pkg/apis/crds
+LWS_CRDS := https://raw.githubusercontent.com/kubernetes-sigs/lws/2161f38ff333f9e24d3c44adef7cd5d9787cac00/config/crd/bases
+
 # Offline targets never look for credentials on an instance metadata service.
 OFFLINE := AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help bootstrap synth test lint nag bench diff deploy clean
+.PHONY: help bootstrap synth test lint nag bench diff deploy schemas clean
 
 help:
 	@echo "make synth [ENV=dev]   synthesize one environment into cdk.out/ (offline)"
@@ -24,6 +31,7 @@ help:
 	@echo "make bench             median synth time per environment vs an empty CDK app"
 	@echo "make diff ENV=prod     cdk diff against the deployed stacks (needs AWS credentials)"
 	@echo "make deploy ENV=prod   cdk deploy --all (needs AWS credentials and a bootstrapped account)"
+	@echo "make schemas           download the pinned Karpenter v1.14.1 and LWS v0.10.0 CRDs into .schemas/"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +70,14 @@ diff: bootstrap
 
 deploy: bootstrap
 	$(CDK) deploy --all -c env=$(ENV) --require-approval broadening
+
+# The CRDs the tests validate manifests against, pinned by commit: Karpenter v1.14.1, LWS v0.10.0.
+schemas:
+	mkdir -p .schemas
+	for f in karpenter.sh_nodepools.yaml karpenter.sh_nodeclaims.yaml karpenter.k8s.aws_ec2nodeclasses.yaml; do \
+	  curl -fsSL -o .schemas/$$f $(KARPENTER_CRDS)/$$f; done
+	curl -fsSL -o .schemas/leaderworkerset.x-k8s.io_leaderworkersets.yaml $(LWS_CRDS)/leaderworkerset.x-k8s.io_leaderworkersets.yaml
+	@echo "CRDs in .schemas/ (make test uses them when ../shared/schemas is absent)"
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""Validate Kubernetes objects against the real CRDs: OpenAPI schema and CEL rules.
+
+The CRD files are the ones the cluster will serve (``../shared/schemas`` beside the repo, or the
+folder ``CRD_SCHEMA_DIR`` names; ``make schemas`` downloads the pinned release files). Checks:
+
+- the ``openAPIV3Schema`` of the served version, with unknown fields rejected wherever the schema
+  does not preserve them, as the API server's strict field validation would;
+- every ``x-kubernetes-validations`` CEL rule that does not need ``oldSelf`` (transition rules
+  cannot apply to a create), evaluated with cel-python plus the Kubernetes string extensions the
+  rules use (``find``, ``split``).
+
+Dependencies (PyYAML, jsonschema, cel-python) are imported on first use: they are dev/test tools.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CRD_FILES: dict[tuple[str, str], str] = {
+    ("karpenter.sh", "NodePool"): "karpenter.sh_nodepools.yaml",
+    ("karpenter.k8s.aws", "EC2NodeClass"): "karpenter.k8s.aws_ec2nodeclasses.yaml",
+    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "leaderworkerset.x-k8s.io_leaderworkersets.yaml",
+}
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def schema_dir() -> Path:
+    """``CRD_SCHEMA_DIR``, else ``../shared/schemas`` beside the repository."""
+    configured = os.environ.get("CRD_SCHEMA_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3] / "shared" / "schemas"
+
+
+class UnknownKind(LookupError):
+    pass
+
+
+@functools.cache
+def _crd(group: str, kind: str) -> dict[str, Any]:
+    import yaml
+
+    name = CRD_FILES.get((group, kind))
+    if name is None:
+        raise UnknownKind(f"no CRD schema registered for {kind}.{group}")
+    path = schema_dir() / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: set CRD_SCHEMA_DIR or run `make schemas`")
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@functools.cache
+def openapi_schema(group: str, kind: str, version: str) -> dict[str, Any]:
+    """The served version's schema, closed against unknown fields."""
+    crd = _crd(group, kind)
+    for served in crd["spec"]["versions"]:
+        if served["name"] == version and served.get("served", False):
+            return _closed(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
+    raise UnknownKind(f"{kind}.{group} does not serve version {version}")
+
+
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    if "properties" in schema and "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        schema["additionalProperties"] = False
+    for child in schema.get("properties", {}).values():
+        _closed(child)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _closed(schema[key])
+    return schema
+
+
+@functools.cache
+def _program(rule: str) -> Any:
+    import celpy
+    from celpy import celtypes
+
+    def find(value: Any, pattern: Any) -> Any:
+        match = re.search(str(pattern), str(value))
+        return celtypes.StringType(match.group(0) if match else "")
+
+    def split(value: Any, separator: Any) -> Any:
+        return celtypes.ListType([celtypes.StringType(p) for p in str(value).split(str(separator))])
+
+    env = celpy.Environment()
+    return env.program(env.compile(rule), functions={"find": find, "split": split})
+
+
+def _cel_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
+    import celpy
+
+    for validation in schema.get("x-kubernetes-validations", []):
+        rule = validation["rule"]
+        if "oldSelf" in rule:
+            continue
+        result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+        if isinstance(result, Exception):
+            yield f"{path or '<root>'}: CEL rule could not be evaluated ({result}) (rule: {rule})"
+        elif not bool(result):
+            yield f"{path or '<root>'}: {validation.get('message') or 'CEL rule failed'} (rule: {rule})"
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, child in value.items():
+            if key in properties:
+                yield from _cel_errors(properties[key], child, f"{path}.{key}" if path else key)
+            elif isinstance(schema.get("additionalProperties"), dict):
+                yield from _cel_errors(schema["additionalProperties"], child, f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, child in enumerate(value):
+            yield from _cel_errors(schema["items"], child, f"{path}[{index}]")
+
+
+def validate(obj: dict[str, Any]) -> list[str]:
+    """Problems with ``obj`` (an applied object of a registered CRD kind); empty when it is valid."""
+    from jsonschema import Draft7Validator
+
+    api_version = obj.get("apiVersion", "")
+    group, _, version = api_version.rpartition("/")
+    schema = openapi_schema(group, obj.get("kind", ""), version)
+    errors = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+        for e in sorted(Draft7Validator(schema).iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    name = obj.get("metadata", {}).get("name", "")
+    if not (_DNS_SUBDOMAIN.match(name) and len(name) <= 253):
+        errors.append(f"metadata.name: {name!r} is not a DNS subdomain")
+    errors.extend(_cel_errors(schema, obj, ""))
+    return errors

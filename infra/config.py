@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from infra.catalog import regions
-from infra.catalog.versions import CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
+from infra.catalog import instances, regions
+from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
 
 DEFAULT_ENV = "dev"
 
@@ -49,6 +49,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+(?P<gen>\d+)(?P<attrs>[a-z-]*))\.(?P<size>[a-z0-9]+)$")
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
+_AMI_VERSION = re.compile(r"^(latest|v?\d+(\.\d+){0,2}|v\d{8})$")
 
 
 class ConfigError(Exception):
@@ -264,6 +267,197 @@ class EksConfig(_Strict):
         return self
 
 
+class AmiConfig(_Strict):
+    """The EKS-optimized AMI, by Karpenter alias. AL2023 defaults to the pinned release."""
+
+    family: Literal["al2023", "bottlerocket"] = "al2023"
+    version: str | None = Field(default=None, description="default: the pinned AL2023 release; required for bottlerocket")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and not _AMI_VERSION.match(value):
+            raise Problem(
+                f"'{value}' is not an AMI release",
+                "use latest, an AL2023 release such as v20260724, or a Bottlerocket version such as 1.66.0",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _pinned(self) -> AmiConfig:
+        if self.family == "bottlerocket" and self.version is None:
+            raise Problem("bottlerocket has no pinned default release", "set ami.version (e.g. 1.66.0) or latest", field="version")
+        return self
+
+    @property
+    def alias(self) -> str:
+        return f"{self.family}@{self.version or AL2023_AMI_RELEASE}"
+
+
+class CapacityReservationConfig(_Strict):
+    """Selects On-Demand Capacity Reservations or Capacity Blocks for a ``reserved`` pool."""
+
+    id: str | None = Field(default=None, pattern=r"^cr-[0-9a-z]+$")
+    tags: dict[str, str] | None = None
+    owner_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> CapacityReservationConfig:
+        if (self.id is None) == (self.tags is None):
+            raise Problem("needs exactly one of id or tags", "select a reservation by id (cr-...) or by tags")
+        return self
+
+
+class DisruptionBudgetConfig(_Strict):
+    """A Karpenter disruption budget: how many nodes may be disrupted at once, when, and why."""
+
+    nodes: str = Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$")
+    reasons: tuple[Literal["Underutilized", "Empty", "Drifted"], ...] = ()
+    schedule: str | None = None
+    duration: str | None = Field(default=None, pattern=r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$")
+
+    @model_validator(mode="after")
+    def _window(self) -> DisruptionBudgetConfig:
+        if (self.schedule is None) != (self.duration is None):
+            raise Problem("schedule and duration go together", "set both (e.g. schedule '0 22 * * *', duration 8h) or neither")
+        return self
+
+
+class NodePoolLimits(_Strict):
+    """The pool's cost guardrail: Karpenter launches nothing beyond these totals."""
+
+    accelerators: int = Field(gt=0, description="GPUs (nvidia.com/gpu) or Neuron devices (aws.amazon.com/neuron)")
+    cpu: int | None = Field(default=None, gt=0)
+    memory_gib: int | None = Field(default=None, gt=0)
+
+
+class NodePoolConfig(_Strict):
+    """One Karpenter NodePool + EC2NodeClass for one accelerator kind."""
+
+    name: str
+    accelerator: Literal["nvidia", "neuron"]
+    instance_families: tuple[str, ...] = ()
+    instance_types: tuple[str, ...] = ()
+    capacity_types: tuple[Literal["on-demand", "spot", "reserved"], ...] = ("on-demand",)
+    capacity_reservations: tuple[CapacityReservationConfig, ...] = ()
+    limits: NodePoolLimits | None = None
+    ami: AmiConfig = AmiConfig()
+    volume_gib: int = Field(default=300, ge=50, le=16384)
+    volume_iops: int = Field(default=6000, ge=3000, le=16000)
+    volume_throughput_mibps: int = Field(default=500, ge=125, le=1000)
+    labels: dict[str, str] = Field(default_factory=dict)
+    weight: int | None = Field(default=None, ge=1, le=100)
+    expire_after: str = "720h"
+    termination_grace_period: str = "24h"
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmpty"
+    consolidate_after: str = "10m"
+    disruption_budgets: tuple[DisruptionBudgetConfig, ...] = (DisruptionBudgetConfig(nodes="1"),)
+    efa: bool = False
+    efa_az_index: int = Field(default=0, ge=0, le=5, description="which of the VPC's AZs an EFA pool is pinned to")
+    imds_hop_limit: int = Field(default=1, ge=1, le=2)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not (_K8S_NAME.match(value) and len(value) <= 40):
+            raise Problem(f"'{value}' is not a valid pool name", "use 1-40 of a-z, 0-9 and -, starting and ending alphanumeric")
+        return value
+
+    @field_validator("instance_families")
+    @classmethod
+    def _families(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for family in value:
+            if family not in instances.FAMILIES:
+                raise Problem(
+                    f"unknown instance family '{family}'", f"use one of {', '.join(instances.FAMILIES)} (infra/catalog/instances.py)"
+                )
+        return value
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if instances.instance_type(name) is None:
+                raise Problem(f"unknown instance type '{name}'", "use an accelerator type from infra/catalog/instances.py")
+        return value
+
+    @field_validator("expire_after", "consolidate_after")
+    @classmethod
+    def _duration_or_never(cls, value: str) -> str:
+        if value != "Never" and not _DURATION.match(value):
+            raise Problem(f"'{value}' is not a duration", "use a Go duration such as 30m, 720h or Never")
+        return value
+
+    @field_validator("termination_grace_period")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise Problem(f"'{value}' is not a duration", "use a Go duration such as 2h or 24h")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.split("/")[0].endswith(("karpenter.sh", "karpenter.k8s.aws", "kubernetes.io", "inference-blueprint")):
+                raise Problem(f"label '{key}' is in a reserved domain", "use your own label domain, e.g. example.com/team")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodePoolConfig:
+        if not self.instance_families and not self.instance_types:
+            raise Problem("lists no instance types", "set instance_families or instance_types", field="instance_types")
+        if self.limits is None:
+            raise Problem(
+                "is missing: every pool needs a cost guardrail",
+                "set limits.accelerators (and optionally limits.cpu and limits.memory_gib)",
+                field="limits",
+            )
+        for spec in self.types:
+            if spec.accelerator != self.accelerator:
+                raise Problem(
+                    f"{spec.name} is {spec.accelerator} but the pool is {self.accelerator}",
+                    "keep NVIDIA and Neuron types in separate pools",
+                    field="accelerator",
+                )
+        if ("reserved" in self.capacity_types) != bool(self.capacity_reservations):
+            raise Problem(
+                "capacity type 'reserved' and capacity_reservations go together",
+                "add capacity_reservations (by id or tags) with 'reserved', or drop one",
+                field="capacity_reservations",
+            )
+        if self.efa:
+            missing = [t.name for t in self.types if not t.efa]
+            if missing:
+                raise Problem(
+                    f"EFA pool includes types without EFA: {', '.join(missing)}",
+                    "list EFA-capable instance_types (e.g. p5.48xlarge, trn1.32xlarge), not whole families",
+                    field="instance_types" if self.instance_types else "instance_families",
+                )
+            if self.consolidation_policy != "WhenEmpty":
+                raise Problem(
+                    "multi-node (EFA) pools must not consolidate busy nodes",
+                    "set consolidation_policy to WhenEmpty",
+                    field="consolidation_policy",
+                )
+        return self
+
+    @property
+    def types(self) -> tuple[instances.InstanceType, ...]:
+        """Every instance type the pool may launch, families expanded."""
+        names = [n for f in self.instance_families for n in instances.FAMILIES[f]] + list(self.instance_types)
+        return tuple(instances.INSTANCE_TYPES[n] for n in dict.fromkeys(names))
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.family for t in self.types))
+
+    @property
+    def efa_network_cards(self) -> int:
+        """Network cards the node class configures: the fewest among the pool's types (0 without EFA)."""
+        return min(t.network_cards for t in self.types) if self.efa else 0
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes and what it runs."""
 
@@ -273,6 +467,7 @@ class EnvironmentConfig(_Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     network: NetworkConfig = NetworkConfig()
     eks: EksConfig = EksConfig()
+    node_pools: tuple[NodePoolConfig, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -306,7 +501,44 @@ class EnvironmentConfig(_Strict):
                 f"set network.az_count to {available} or fewer",
                 field="network.az_count",
             )
+        self._check_pools()
         return self
+
+    def _check_pools(self) -> None:
+        seen: dict[str, int] = {}
+        efa_types: dict[str, str] = {}
+        for index, pool in enumerate(self.node_pools):
+            where = f"node_pools[{index}]"
+            if pool.name in seen:
+                raise Problem(
+                    f"pool name '{pool.name}' is also used by node_pools[{seen[pool.name]}]",
+                    "give each pool its own name",
+                    field=f"{where}.name",
+                )
+            seen[pool.name] = index
+            for family in pool.families:
+                if not instances.offered_in(family, self.region):
+                    offered = ", ".join(instances.regions_offering(family)) or "no catalogued region"
+                    raise Problem(
+                        f"{family} is not offered in {self.region}",
+                        f"remove it from this environment's pools or use a region that offers it ({offered})",
+                        field=f"{where}.{'instance_families' if family in pool.instance_families else 'instance_types'}",
+                    )
+            if pool.efa:
+                if pool.efa_az_index >= self.network.az_count:
+                    raise Problem(
+                        f"AZ index {pool.efa_az_index} but the VPC has {self.network.az_count} AZs",
+                        f"use 0..{self.network.az_count - 1}",
+                        field=f"{where}.efa_az_index",
+                    )
+                for spec in pool.types:
+                    if spec.name in efa_types:
+                        raise Problem(
+                            f"{spec.name} is also in EFA pool '{efa_types[spec.name]}'",
+                            "give each EFA instance type to one pool, so a group never spans two placement groups",
+                            field=f"{where}.instance_types",
+                        )
+                    efa_types[spec.name] = pool.name
 
     def stack_name(self, part: str) -> str:
         """The contract stack name ``inference-<env>-<part>``."""

@@ -46,3 +46,10 @@ CORE_ADDONS: tuple[str, ...] = (
     "coredns",
     "amazon-cloudwatch-observability",
 )
+
+# EKS-optimized Amazon Linux 2023 AMI release that Karpenter node classes pin by default
+# (alias ``al2023@<release>``; one alias covers the standard, NVIDIA and Neuron variants, chosen
+# per instance type). Source: awslabs/amazon-eks-ami release tags, newest verified 2026-11. Check
+# the SSM parameters exist for your Kubernetes version and region before changing it:
+# aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/
+AL2023_AMI_RELEASE = "v20260724"

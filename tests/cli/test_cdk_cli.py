@@ -37,6 +37,10 @@ def _cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
         (("-c", "env=no-such-env"), "error: context.env: no environment named 'no-such-env'; use one of capetown, dev, prod"),
         (("-c", "region=mars-north-1"), "error: context.region: 'mars-north-1' is not a known AWS region; pass -c region="),
         (("-c", "account=12345"), "error: context.account: '12345' is not a 12-digit AWS account id; pass -c account=<12 digits>"),
+        (
+            ("-c", "env=prod", "-c", "region=af-south-1"),
+            "error: environments.prod.node_pools[0].instance_families: g5 is not offered in af-south-1",
+        ),
     ],
 )
 def test_bad_context_is_one_error_line(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
@@ -49,10 +53,10 @@ def test_bad_context_is_one_error_line(tmp_path: Path, args: tuple[str, ...], li
 
 
 def test_synth_with_env_region_and_account_offline(tmp_path: Path) -> None:
-    done = _cdk("-c", "env=prod", "-c", "region=af-south-1", "-c", "account=123456789012", outdir=tmp_path)
+    done = _cdk("-c", "env=capetown", "-c", "region=eu-west-1", "-c", "account=123456789012", outdir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "inference-prod-eks.template.json",
-        "inference-prod-network.template.json",
+        "inference-capetown-eks.template.json",
+        "inference-capetown-network.template.json",
     ]
     assert "end-of-life" not in done.stderr, "jsii must run on the pinned Node.js"

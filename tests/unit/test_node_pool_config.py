@@ -1,0 +1,137 @@
+"""Node pool configuration: shipped pools, derived facts, and every synth-time error of issue 3."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from conftest import CONTEXT
+
+from infra.config import ConfigError, EnvironmentConfig, load
+
+GPU = {"name": "gpu", "accelerator": "nvidia", "instance_families": ["g5"], "limits": {"accelerators": 8}}
+
+
+def _with_pools(pools: list[dict[str, Any]], env: str = "prod", **overrides: Any) -> EnvironmentConfig:
+    context = copy.deepcopy(CONTEXT)
+    context["environments"][env]["node_pools"] = pools
+    return load({**context, "env": env, **overrides})
+
+
+def _error(pools: list[dict[str, Any]], env: str = "prod", **overrides: Any) -> str:
+    with pytest.raises(ConfigError) as err:
+        _with_pools(pools, env, **overrides)
+    return str(err.value)
+
+
+def test_shipped_pools() -> None:
+    prod = load({**CONTEXT, "env": "prod"})
+    pools = {p.name: p for p in prod.node_pools}
+    assert set(pools) == {"gpu", "gpu-efa", "inferentia", "trainium"}
+    assert pools["gpu"].families == ("g5", "g6", "g6e") and not pools["gpu"].efa
+    assert pools["gpu-efa"].efa and pools["gpu-efa"].efa_network_cards == 32
+    assert pools["inferentia"].accelerator == "neuron" and pools["inferentia"].families == ("inf2",)
+    assert pools["trainium"].efa and pools["trainium"].families == ("trn1", "trn1n")
+    assert pools["trainium"].efa_network_cards == 8, "the fewest cards among trn1 (8) and trn1n (16)"
+    assert all(p.ami.alias.startswith("al2023@v2026") for p in prod.node_pools), "prod pins its AMI release"
+    dev = load({**CONTEXT, "env": "dev"})
+    (gpu,) = dev.node_pools
+    assert "spot" in gpu.capacity_types and gpu.limits is not None and gpu.limits.accelerators == 4
+    assert load({**CONTEXT, "env": "capetown"}).node_pools == ()
+
+
+def test_pool_defaults() -> None:
+    (pool,) = _with_pools([GPU]).node_pools
+    assert pool.capacity_types == ("on-demand",)
+    assert pool.consolidation_policy == "WhenEmpty"
+    assert [b.nodes for b in pool.disruption_budgets] == ["1"]
+    assert (pool.expire_after, pool.termination_grace_period, pool.imds_hop_limit) == ("720h", "24h", 1)
+    assert pool.ami.alias == "al2023@v20260724"
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        ({"instance_families": ["x9"]}, "node_pools[0].instance_families: unknown instance family 'x9'; use one of g5"),
+        ({"instance_families": [], "instance_types": ["g5.huge"]}, "node_pools[0].instance_types: unknown instance type 'g5.huge'"),
+        ({"instance_families": []}, "node_pools[0].instance_types: lists no instance types; set instance_families or instance_types"),
+        (
+            {"instance_families": ["g5", "inf2"]},
+            "node_pools[0].accelerator: inf2.xlarge is neuron but the pool is nvidia; keep NVIDIA and Neuron",
+        ),
+        ({"limits": None}, "node_pools[0].limits: is missing: every pool needs a cost guardrail; set limits.accelerators"),
+        ({"limits": {"accelerators": 0}}, "node_pools[0].limits.accelerators: input should be greater than 0"),
+        ({"limits": {"accelerators": 4, "cpu": -1}}, "node_pools[0].limits.cpu: input should be greater than 0"),
+        ({"limits": {}}, "node_pools[0].limits.accelerators: required key is missing"),
+        ({"efa": True}, "node_pools[0].instance_families: EFA pool includes types without EFA: g5.xlarge, g5.2xlarge, g5.4xlarge"),
+        (
+            {"efa": True, "instance_families": [], "instance_types": ["p5.48xlarge"], "consolidation_policy": "WhenEmptyOrUnderutilized"},
+            "node_pools[0].consolidation_policy: multi-node (EFA) pools must not consolidate busy nodes",
+        ),
+        (
+            {"capacity_types": ["reserved"]},
+            "node_pools[0].capacity_reservations: capacity type 'reserved' and capacity_reservations go together",
+        ),
+        ({"capacity_reservations": [{"id": "cr-0abc"}]}, "node_pools[0].capacity_reservations: capacity type 'reserved'"),
+        (
+            {"capacity_types": ["reserved"], "capacity_reservations": [{}]},
+            "node_pools[0].capacity_reservations[0]: needs exactly one of id or tags",
+        ),
+        ({"capacity_types": ["dedicated"]}, "node_pools[0].capacity_types[0]: 'dedicated' is not allowed"),
+        ({"name": "GPU_pool"}, "node_pools[0].name: 'GPU_pool' is not a valid pool name"),
+        ({"ami": {"family": "bottlerocket"}}, "node_pools[0].ami.version: bottlerocket has no pinned default release; set ami.version"),
+        ({"ami": {"version": "newest"}}, "node_pools[0].ami.version: 'newest' is not an AMI release"),
+        ({"expire_after": "30d"}, "node_pools[0].expire_after: '30d' is not a duration"),
+        (
+            {"disruption_budgets": [{"nodes": "1", "schedule": "@daily"}]},
+            "node_pools[0].disruption_budgets[0]: schedule and duration go together",
+        ),
+        ({"disruption_budgets": [{"nodes": "lots"}]}, "node_pools[0].disruption_budgets[0].nodes: string should match pattern"),
+        ({"labels": {"karpenter.sh/x": "y"}}, "node_pools[0].labels: label 'karpenter.sh/x' is in a reserved domain"),
+        ({"volume_gib": 10}, "node_pools[0].volume_gib: input should be greater than or equal to 50"),
+        ({"weight": 0}, "node_pools[0].weight: input should be greater than or equal to 1"),
+    ],
+)
+def test_pool_errors(pool: dict[str, Any], message: str) -> None:
+    text = _error([{**GPU, **pool}])
+    assert text.startswith(f"environments.prod.{message}"), text
+
+
+def test_family_not_offered_in_region() -> None:
+    trn = {"name": "trainium", "accelerator": "neuron", "instance_types": ["trn1.32xlarge"], "limits": {"accelerators": 16}}
+    text = _error([trn], env="capetown")
+    assert text.startswith("environments.capetown.node_pools[0].instance_types: trn1 is not offered in af-south-1; remove it"), text
+    assert "us-east-1" in text
+
+
+def test_region_override_is_checked_against_pools() -> None:
+    assert "g5 is not offered in af-south-1" in _error([GPU], region="af-south-1")
+
+
+def test_duplicate_pool_names() -> None:
+    assert _error([GPU, GPU]).startswith("environments.prod.node_pools[1].name: pool name 'gpu' is also used by node_pools[0]")
+
+
+def test_efa_pools_must_not_share_types() -> None:
+    efa = {"name": "a", "accelerator": "nvidia", "instance_types": ["p5.48xlarge"], "limits": {"accelerators": 8}, "efa": True}
+    text = _error([efa, {**efa, "name": "b"}])
+    assert text.startswith("environments.prod.node_pools[1].instance_types: p5.48xlarge is also in EFA pool 'a'"), text
+
+
+def test_efa_az_index_must_exist() -> None:
+    efa = {
+        "name": "a",
+        "accelerator": "nvidia",
+        "instance_types": ["p5.48xlarge"],
+        "limits": {"accelerators": 8},
+        "efa": True,
+        "efa_az_index": 3,
+    }
+    assert _error([efa]).startswith("environments.prod.node_pools[0].efa_az_index: AZ index 3 but the VPC has 3 AZs; use 0..2")
+
+
+def test_reserved_pool_with_capacity_block() -> None:
+    pool = {**GPU, "capacity_types": ["reserved", "on-demand"], "capacity_reservations": [{"tags": {"purpose": "inference"}}]}
+    (config,) = _with_pools([pool]).node_pools
+    assert config.capacity_reservations[0].tags == {"purpose": "inference"}

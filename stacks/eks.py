@@ -1,4 +1,4 @@
-"""``inference-<env>-eks``: the EKS cluster, its system nodes and add-ons."""
+"""``inference-<env>-eks``: the EKS cluster, system nodes, add-ons, Karpenter and accelerator pools."""
 
 from __future__ import annotations
 
@@ -6,11 +6,43 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from infra.config import EksConfig
-from infra.constructs.cluster import InferenceCluster
+from infra.config import EksConfig, NodePoolConfig
+from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
+from infra.constructs.device_plugins import AcceleratorDevicePlugins
+from infra.constructs.karpenter import Karpenter
 
 
 class EksStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, config: EksConfig, cluster_name: str, vpc: ec2.IVpc, **kwargs: object) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EksConfig,
+        node_pools: tuple[NodePoolConfig, ...],
+        cluster_name: str,
+        vpc: ec2.IVpc,
+        tags: dict[str, str],
+        **kwargs: object,
+    ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.cluster = InferenceCluster(self, "Eks", config=config, cluster_name=cluster_name, vpc=vpc)
+        self.karpenter = Karpenter(
+            self,
+            "Karpenter",
+            cluster=self.cluster.cluster,
+            cluster_name=cluster_name,
+            vpc=vpc,
+            pools=node_pools,
+            system_nodes=self.cluster.system_nodes,
+            system_node_selector=dict([SYSTEM_NODE_LABEL]),
+            tags=tags,
+        )
+        self.device_plugins = AcceleratorDevicePlugins(
+            self,
+            "DevicePlugins",
+            cluster=self.cluster.cluster,
+            accelerators={p.accelerator for p in node_pools},
+            efa=any(p.efa for p in node_pools),
+            after=self.cluster.system_nodes,
+        )

@@ -40,8 +40,10 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         config.stack_name("eks"),
         env=env,
         config=config.eks,
+        node_pools=config.node_pools,
         cluster_name=config.cluster_name,
         vpc=network.network.vpc,
+        tags={"inference-blueprint:environment": config.name, **config.tags},
         description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
     )
     stacks = EnvironmentStacks(network=network, eks=eks)

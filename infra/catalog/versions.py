@@ -53,3 +53,21 @@ CORE_ADDONS: tuple[str, ...] = (
 # the SSM parameters exist for your Kubernetes version and region before changing it:
 # aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/
 AL2023_AMI_RELEASE = "v20260724"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned by version; ``repository`` is an https index or an ``oci://`` reference."""
+
+    repository: str
+    chart: str
+    version: str
+
+
+# Karpenter v1.14.1 (chart ships its CRDs; supports Kubernetes 1.35 and 1.36), the NVIDIA device
+# plugin, the AWS Neuron chart (device plugin + scheduler extension) and the EFA device plugin.
+# Sources: each project's chart index / release page, checked 2026-11.
+KARPENTER_CHART = Chart("oci://public.ecr.aws/karpenter/karpenter", "karpenter", "1.14.1")
+NVIDIA_DEVICE_PLUGIN_CHART = Chart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.20.0")
+NEURON_CHART = Chart("oci://public.ecr.aws/neuron/neuron-helm-chart", "neuron-helm-chart", "1.10.0")
+EFA_DEVICE_PLUGIN_CHART = Chart("https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.30")

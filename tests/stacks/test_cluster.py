@@ -158,7 +158,11 @@ def test_kubectl_provider_runs_in_private_subnets(prod: Synthesized) -> None:
 
 
 def test_no_admin_access_entries_unless_configured(prod: Synthesized) -> None:
-    entries = [e["Properties"]["PrincipalArn"] for e in prod.resources("eks", "AWS::EKS::AccessEntry").values()]
+    entries = [
+        e["Properties"]["PrincipalArn"]
+        for e in prod.resources("eks", "AWS::EKS::AccessEntry").values()
+        if e["Properties"].get("Type") != "EC2_LINUX"
+    ]
     assert len(entries) == 1 and "KubectlProvider" in json.dumps(entries[0]), "only the CDK kubectl provider"
 
 

@@ -6,14 +6,23 @@ from conftest import Synthesized
 
 STATEFUL = {
     "network": ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::KMS::Key", "AWS::Logs::LogGroup"),
-    "eks": ("AWS::EKS::Cluster", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::EKS::Nodegroup", "AWS::EKS::Addon"),
+    "eks": (
+        "AWS::EKS::Cluster",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::EKS::Nodegroup",
+        "AWS::EKS::Addon",
+        "AWS::SQS::Queue",
+        "AWS::EC2::PlacementGroup",
+        "AWS::EKS::PodIdentityAssociation",
+    ),
 }
 
 
 def grow(envs: dict) -> None:
     """Everything a team adds over time that must not replace what exists.
 
-    Node pools and models join this edit as those capabilities land.
+    Models join this edit as model serving lands.
     """
     prod = envs["prod"]
     prod["network"]["interface_endpoints"] = ["ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts", "kms", "monitoring"]
@@ -21,6 +30,12 @@ def grow(envs: dict) -> None:
     prod["eks"]["addon_versions"] = {"coredns": "v1.12.4-eksbuild.1"}
     prod["eks"]["system_nodes"]["max_size"] = 8
     prod["tags"]["team"] = "ml-platform"
+    prod["node_pools"].insert(
+        0, {"name": "gpu-l40s", "accelerator": "nvidia", "instance_families": ["g6e"], "limits": {"accelerators": 16}}
+    )
+    prod["node_pools"].append(
+        {"name": "p5e", "accelerator": "nvidia", "instance_types": ["p5e.48xlarge"], "limits": {"accelerators": 16}, "efa": True}
+    )
 
 
 def _ids(result: Synthesized, part: str) -> dict[str, set[str]]:
@@ -38,6 +53,8 @@ def test_stateful_logical_ids_do_not_move(synth) -> None:
 
 def test_node_role_and_cluster_key_ids_are_stable(synth) -> None:
     base, grown = synth("prod"), synth("prod", key="grown", edit=grow)
-    roles = {k for k in base.resources("eks", "AWS::IAM::Role") if k.startswith(("EksSystemNodeRole", "EksClusterRole"))}
-    assert len(roles) == 2
+    roles = {
+        k for k in base.resources("eks", "AWS::IAM::Role") if k.startswith(("EksSystemNodeRole", "EksClusterRole", "KarpenterNodeRole"))
+    }
+    assert len(roles) == 3
     assert roles <= set(grown.resources("eks", "AWS::IAM::Role"))

@@ -1,0 +1,190 @@
+"""Karpenter, accelerator node pools, EFA wiring and device plugins in inference-<env>-eks."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import SHIPPED_ENVS, Synthesized
+
+from infra.constructs.karpenter import INTERRUPTION_EVENTS
+from infra.k8s.schema import validate
+
+
+def _charts(result: Synthesized) -> dict[str, dict[str, Any]]:
+    return {c["Properties"]["Chart"]: c["Properties"] for c in result.resources("eks", "Custom::AWSCDK-EKS-HelmChart").values()}
+
+
+def _values(chart: dict[str, Any]) -> str:
+    return json.dumps(chart["Values"])
+
+
+_FAKES = {
+    "role": "inference-prod-karpenter-node",
+    "subnetSelectorTerms": "subnet-0123456789abcdef0",
+    "securityGroupSelectorTerms": "sg-0123456789abcdef0",
+    "placementGroupSelector": "inference-prod-efa",
+}
+
+
+def _concrete(value: Any, field: str = "") -> Any:
+    """Deploy-time tokens replaced by values of the shape CloudFormation will put there."""
+    if isinstance(value, dict):
+        return {k: _concrete(v, k if k in _FAKES else field) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_concrete(v, field) for v in value]
+    if isinstance(value, str) and "${Token[" in value:
+        return _FAKES[field]
+    return value
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_applied_karpenter_object_validates_against_the_crds(synth, env: str) -> None:
+    manifests = synth(env).stacks.eks.karpenter.manifests
+    for manifest in manifests:
+        assert validate(_concrete(manifest)) == [], (env, manifest["kind"], manifest["metadata"]["name"])
+
+
+@pytest.mark.parametrize(("env", "pools"), [("dev", {"gpu"}), ("prod", {"gpu", "gpu-efa", "inferentia", "trainium"}), ("capetown", set())])
+def test_one_node_class_and_pool_per_configured_pool(synth, env: str, pools: set[str]) -> None:
+    manifests = synth(env).stacks.eks.karpenter.manifests
+    assert {m["metadata"]["name"] for m in manifests if m["kind"] == "NodePool"} == pools
+    assert {m["metadata"]["name"] for m in manifests if m["kind"] == "EC2NodeClass"} == pools
+    applied = synth(env).resources("eks", "Custom::AWSCDK-EKS-KubernetesResource")
+    assert len(applied) == len(pools)
+
+
+def test_karpenter_chart(prod: Synthesized) -> None:
+    chart = _charts(prod)["karpenter"]
+    assert (chart["Repository"], chart["Version"], chart["Namespace"], chart["Release"]) == (
+        "oci://public.ecr.aws/karpenter/karpenter",
+        "1.14.1",
+        "kube-system",
+        "karpenter",
+    )
+    values = _values(chart)
+    assert '\\"clusterName\\":\\"inference-prod\\"' in values or '"clusterName":"inference-prod"' in values
+    assert "interruptionQueue" in values and "inference-blueprint/node-role" in values
+    assert chart["Wait"] is True
+
+
+def test_controller_runs_with_pod_identity(prod: Synthesized) -> None:
+    (association,) = prod.resources("eks", "AWS::EKS::PodIdentityAssociation").values()
+    assert (association["Properties"]["Namespace"], association["Properties"]["ServiceAccount"]) == ("kube-system", "karpenter")
+    (chart_id,) = [k for k, c in prod.resources("eks", "Custom::AWSCDK-EKS-HelmChart").items() if c["Properties"]["Chart"] == "karpenter"]
+    chart = prod.template_json("eks")["Resources"][chart_id]
+    association_id = next(iter(prod.resources("eks", "AWS::EKS::PodIdentityAssociation")))
+    assert association_id in chart["DependsOn"]
+    assert any(d.startswith("EksClusterNodegroupSystemNodes") for d in chart["DependsOn"])
+
+
+def test_interruption_queue_and_rules(prod: Synthesized) -> None:
+    (queue,) = prod.resources("eks", "AWS::SQS::Queue").values()
+    assert (queue["Properties"]["MessageRetentionPeriod"], queue["Properties"]["SqsManagedSseEnabled"]) == (300, True)
+    patterns = sorted(
+        (r["Properties"]["EventPattern"]["source"][0], r["Properties"]["EventPattern"]["detail-type"][0])
+        for r in prod.resources("eks", "AWS::Events::Rule").values()
+    )
+    assert patterns == sorted(INTERRUPTION_EVENTS.values())
+    assert ("aws.ec2", "EC2 Spot Instance Interruption Warning") in patterns
+    assert ("aws.health", "AWS Health Event") in patterns
+    (policy,) = prod.resources("eks", "AWS::SQS::QueuePolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    sends = [s for s in statements if s["Effect"] == "Allow"]
+    assert sends and all(
+        s["Principal"] == {"Service": "events.amazonaws.com"} and "aws:SourceArn" in json.dumps(s["Condition"]) for s in sends
+    )
+
+
+def test_node_role_and_access_entry(prod: Synthesized) -> None:
+    entries = [
+        e["Properties"] for e in prod.resources("eks", "AWS::EKS::AccessEntry").values() if e["Properties"].get("Type") == "EC2_LINUX"
+    ]
+    assert len(entries) == 1
+    role_id = entries[0]["PrincipalArn"]["Fn::GetAtt"][0]
+    assert role_id.startswith("KarpenterNodeRole")
+    policies = json.dumps(prod.template_json("eks")["Resources"][role_id]["Properties"]["ManagedPolicyArns"])
+    assert "AmazonEKSWorkerNodePolicy" in policies and "CNI" not in policies
+
+
+def test_controller_policy_is_the_scoped_one(prod: Synthesized) -> None:
+    policies = [p["Properties"] for k, p in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("KarpenterControllerPolicy")]
+    (policy,) = policies
+    sids = {s["Sid"] for s in policy["PolicyDocument"]["Statement"]}
+    assert {
+        "AllowScopedEC2InstanceAccessActions",
+        "AllowScopedDeletion",
+        "AllowPassingInstanceRole",
+        "AllowInterruptionQueueActions",
+    } <= sids
+    assert "us-east-2" in json.dumps(policy)
+
+
+def test_node_security_group_self_referencing_all_traffic(prod: Synthesized) -> None:
+    (ingress,) = prod.resources("eks", "AWS::EC2::SecurityGroupIngress").values()
+    props = ingress["Properties"]
+    assert props["IpProtocol"] == "-1"
+    assert props["GroupId"] == props["SourceSecurityGroupId"]
+
+
+def _spec(result: Synthesized, kind: str, name: str) -> dict[str, Any]:
+    return next(m for m in result.stacks.eks.karpenter.manifests if m["kind"] == kind and m["metadata"]["name"] == name)["spec"]
+
+
+def test_efa_pools_are_pinned_to_one_subnet_with_placement_group_and_interfaces(prod: Synthesized) -> None:
+    assert len(prod.resources("eks", "AWS::EC2::PlacementGroup")) == 2
+    assert all(pg["Properties"]["Strategy"] == "cluster" for pg in prod.resources("eks", "AWS::EC2::PlacementGroup").values())
+    for name, cards in (("gpu-efa", 32), ("trainium", 8)):
+        spec = _spec(prod, "EC2NodeClass", name)
+        assert len(spec["subnetSelectorTerms"]) == 1 and "id" in spec["subnetSelectorTerms"][0]
+        assert "name" in spec["placementGroupSelector"]
+        interfaces = spec["networkInterfaces"]
+        assert len(interfaces) == cards and interfaces[0]["interfaceType"] == "interface"
+        assert all(i["interfaceType"] == "efa-only" for i in interfaces[1:])
+        assert _spec(prod, "NodePool", name)["disruption"]["consolidationPolicy"] == "WhenEmpty"
+    assert "placementGroupSelector" not in _spec(prod, "EC2NodeClass", "gpu")
+    assert _spec(prod, "EC2NodeClass", "gpu")["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "inference-prod"}}]
+
+
+def test_pool_limits_taints_and_imds(prod: Synthesized) -> None:
+    assert _spec(prod, "NodePool", "gpu")["limits"] == {"nvidia.com/gpu": "64", "cpu": "1536"}
+    assert _spec(prod, "NodePool", "inferentia")["limits"] == {"aws.amazon.com/neuron": "24"}
+    assert _spec(prod, "NodePool", "inferentia")["template"]["spec"]["taints"][0]["key"] == "aws.amazon.com/neuron"
+    for name in ("gpu", "gpu-efa", "inferentia", "trainium"):
+        options = _spec(prod, "EC2NodeClass", name)["metadataOptions"]
+        assert (options["httpTokens"], options["httpPutResponseHopLimit"]) == ("required", 1)
+        assert _spec(prod, "EC2NodeClass", name)["amiSelectorTerms"] == [{"alias": "al2023@v20260724"}]
+    assert _spec(prod, "EC2NodeClass", "gpu-efa")["blockDeviceMappings"][0]["ebs"]["volumeSize"] == "1000Gi"
+
+
+def test_dev_pool_allows_spot(dev: Synthesized) -> None:
+    requirements = {r["key"]: r["values"] for r in _spec(dev, "NodePool", "gpu")["template"]["spec"]["requirements"]}
+    assert requirements["karpenter.sh/capacity-type"] == ["spot", "on-demand"]
+
+
+@pytest.mark.parametrize(
+    ("env", "charts"),
+    [
+        ("dev", {"karpenter", "nvidia-device-plugin"}),
+        ("prod", {"karpenter", "nvidia-device-plugin", "neuron-helm-chart", "aws-efa-k8s-device-plugin"}),
+        ("capetown", {"karpenter"}),
+    ],
+)
+def test_device_plugins_follow_the_pools(synth, env: str, charts: set[str]) -> None:
+    assert set(_charts(synth(env))) == charts
+
+
+def test_device_plugins_only_on_their_nodes(prod: Synthesized) -> None:
+    charts = _charts(prod)
+    nvidia = json.loads(charts["nvidia-device-plugin"]["Values"])
+    assert nvidia["nodeSelector"] == {"inference-blueprint/accelerator": "nvidia"} and nvidia["affinity"] == {}
+    neuron = json.loads(charts["neuron-helm-chart"]["Values"])
+    assert neuron["devicePlugin"]["nodeSelector"] == {"inference-blueprint/accelerator": "neuron"}
+    assert neuron["scheduler"] == {"enabled": True} and neuron["npd"] == {"enabled": False}
+    efa = json.loads(charts["aws-efa-k8s-device-plugin"]["Values"])
+    assert efa["nodeSelector"] == {"inference-blueprint/efa": "true"}
+    assert {t["key"] for t in efa["tolerations"]} == {"nvidia.com/gpu", "aws.amazon.com/neuron"}
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", charts["aws-efa-k8s-device-plugin"]["Version"])

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from infra import bedrock_policy
+from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions
 from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
 
@@ -458,6 +460,59 @@ class NodePoolConfig(_Strict):
         return min(t.network_cards for t in self.types) if self.efa else 0
 
 
+class BedrockModelAccess(_Strict):
+    """One model a workload may invoke, through one inference-profile scope."""
+
+    model: str
+    scope: str = "global"
+    streaming: bool = True
+
+
+class ServiceAccountRef(_Strict):
+    """A Kubernetes service account (Pod Identity target)."""
+
+    namespace: str
+    service_account: str
+
+    @field_validator("namespace", "service_account")
+    @classmethod
+    def _k8s_name(cls, value: str) -> str:
+        if not (_K8S_NAME.match(value) and len(value) <= 63):
+            raise Problem(f"'{value}' is not a Kubernetes name", "use 1-63 of a-z, 0-9 and -, starting and ending alphanumeric")
+        return value
+
+
+class InvocationLoggingConfig(_Strict):
+    """Bedrock model invocation logging in the source region."""
+
+    enabled: bool = True
+    retention_days: int = 90
+    text: bool = True
+    image: bool = False
+    embedding: bool = False
+
+    _check_retention = field_validator("retention_days")(_retention)
+
+
+class BedrockConfig(_Strict):
+    """Least-privilege access to Bedrock cross-region inference profiles, and invocation logging."""
+
+    models: tuple[BedrockModelAccess, ...] = Field(min_length=1)
+    pod_identities: tuple[ServiceAccountRef, ...] = ()
+    invocation_logging: InvocationLoggingConfig = InvocationLoggingConfig()
+
+    @model_validator(mode="after")
+    def _unique(self) -> BedrockConfig:
+        seen: set[tuple[str, str]] = set()
+        for index, access in enumerate(self.models):
+            if (access.model, access.scope) in seen:
+                raise Problem(
+                    f"{access.model} via {access.scope} is listed twice", "list each model and scope once", field=f"models[{index}]"
+                )
+            seen.add((access.model, access.scope))
+        return self
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes and what it runs."""
 
@@ -468,6 +523,7 @@ class EnvironmentConfig(_Strict):
     network: NetworkConfig = NetworkConfig()
     eks: EksConfig = EksConfig()
     node_pools: tuple[NodePoolConfig, ...] = ()
+    bedrock: BedrockConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -502,7 +558,18 @@ class EnvironmentConfig(_Strict):
                 field="network.az_count",
             )
         self._check_pools()
+        self._check_bedrock()
         return self
+
+    def _check_bedrock(self) -> None:
+        if self.bedrock is None:
+            return
+        for index, access in enumerate(self.bedrock.models):
+            problem = bedrock_policy.validate_request(access.model, access.scope, self.region)
+            if problem:
+                text, _, fix = problem.partition("; ")
+                field = "model" if bedrock_catalog.model(access.model) is None else "scope"
+                raise Problem(text, fix or "check infra/catalog/bedrock.py", field=f"bedrock.models[{index}].{field}")
 
     def _check_pools(self) -> None:
         seen: dict[str, int] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 
 from infra.config import EnvironmentConfig
+from stacks.bedrock import BedrockStack
 from stacks.eks import EksStack
 from stacks.network import NetworkStack
 
@@ -15,9 +16,10 @@ from stacks.network import NetworkStack
 class EnvironmentStacks:
     network: NetworkStack
     eks: EksStack
+    bedrock: BedrockStack | None = None
 
     def all(self) -> tuple[cdk.Stack, ...]:
-        return (self.network, self.eks)
+        return tuple(s for s in (self.network, self.eks, self.bedrock) if s is not None)
 
 
 def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
@@ -46,7 +48,20 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         tags={"inference-blueprint:environment": config.name, **config.tags},
         description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
     )
-    stacks = EnvironmentStacks(network=network, eks=eks)
+    bedrock = None
+    if config.bedrock is not None:
+        bedrock = BedrockStack(
+            app,
+            config.stack_name("bedrock"),
+            env=env,
+            config=config.bedrock,
+            env_name=config.name,
+            cluster_name=config.cluster_name,
+            description=f"inference-blueprint {config.name}: Bedrock cross-region inference access and invocation logging",
+        )
+        if config.bedrock.pod_identities:
+            bedrock.add_dependency(eks, "Pod Identity associations need the cluster")
+    stacks = EnvironmentStacks(network=network, eks=eks, bedrock=bedrock)
     for stack in stacks.all():
         cdk.Tags.of(stack).add("inference-blueprint:environment", config.name)
         for key, value in sorted(config.tags.items()):

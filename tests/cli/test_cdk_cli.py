@@ -56,6 +56,7 @@ def test_synth_with_env_region_and_account_offline(tmp_path: Path) -> None:
     done = _cdk("-c", "env=capetown", "-c", "region=eu-west-1", "-c", "account=123456789012", outdir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
+        "inference-capetown-bedrock.template.json",
         "inference-capetown-eks.template.json",
         "inference-capetown-network.template.json",
     ]

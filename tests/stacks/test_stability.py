@@ -16,6 +16,7 @@ STATEFUL = {
         "AWS::EC2::PlacementGroup",
         "AWS::EKS::PodIdentityAssociation",
     ),
+    "bedrock": ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::IAM::ManagedPolicy"),
 }
 
 
@@ -33,6 +34,8 @@ def grow(envs: dict) -> None:
     prod["node_pools"].insert(
         0, {"name": "gpu-l40s", "accelerator": "nvidia", "instance_families": ["g6e"], "limits": {"accelerators": 16}}
     )
+    prod["bedrock"]["models"].insert(0, {"model": "opus-4.5", "scope": "global"})
+    prod["bedrock"]["pod_identities"].append({"namespace": "agents", "service_account": "planner"})
     prod["node_pools"].append(
         {"name": "p5e", "accelerator": "nvidia", "instance_types": ["p5e.48xlarge"], "limits": {"accelerators": 16}, "efa": True}
     )

@@ -1,0 +1,159 @@
+"""Least-privilege IAM statements for invoking one Bedrock model through one inference profile (pure).
+
+The statements follow AWS's own examples (checked 2026-11):
+
+- Global profile: "IAM policy requirements for global cross-Region inference"
+  (docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html#global-cris-iam-setup).
+  Three statements, all ``StringEquals``: the ``global.`` profile in the source Region with
+  ``aws:RequestedRegion`` = source Region; the foundation model in the source Region with
+  ``aws:RequestedRegion`` = source Region and ``bedrock:InferenceProfileArn`` = the profile; the
+  Region-less foundation model ``arn:aws:bedrock:::foundation-model/<id>`` with
+  ``aws:RequestedRegion`` = ``unspecified`` and the same ``bedrock:InferenceProfileArn``. The same
+  page notes that ``bedrock:InferenceProfileArn`` is set for the foundation-model evaluations but
+  not for the profile evaluation, and that the Region-less evaluation carries ``unspecified``.
+- Geographic profile: "IAM policy requirements for Geographic cross-Region inference"
+  (geographic-cross-region-inference.html#geographic-cris-iam-setup). Two statements: the
+  ``us.``/``eu.``/... profile in the source Region (no condition in AWS's example), and the
+  foundation model in the source Region and in every destination Region of the profile,
+  conditioned on ``StringEquals`` ``bedrock:InferenceProfileArn``.
+
+Actions: ``bedrock:InvokeModel`` also authorizes Converse, and ``bedrock:InvokeModelWithResponseStream``
+authorizes ConverseStream ("This operation requires permission for the bedrock:InvokeModel action",
+Bedrock API Reference, API_runtime_Converse.html; ``...InvokeModelWithResponseStream action`` on
+API_runtime_ConverseStream.html). AWS's examples grant only InvokeModel; with ``streaming`` every
+statement also grants InvokeModelWithResponseStream (the inference-profile support page asks for
+``bedrock:InvokeModel*`` in every destination Region).
+
+Nothing here is a wildcard: no ``*`` in any action, ARN, Region or condition value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from infra.catalog import bedrock
+
+Statement = dict[str, Any]
+
+INVOKE = "bedrock:InvokeModel"
+INVOKE_STREAM = "bedrock:InvokeModelWithResponseStream"
+
+_SID = re.compile(r"[A-Za-z0-9]+")
+
+
+def profile_arn(*, partition: str, source_region: str, account: str, scope: str, model_id: str) -> str:
+    """The ARN of a system-defined inference profile as seen from ``source_region``."""
+    return f"arn:{partition}:bedrock:{source_region}:{account}:inference-profile/{bedrock.profile_id(scope, model_id)}"
+
+
+def foundation_model_arn(*, partition: str, region: str, model_id: str) -> str:
+    """A foundation-model ARN; ``region=""`` gives the Region-less one global profiles evaluate."""
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
+
+
+def _check(name: str, value: str) -> None:
+    if not value or "*" in value or "?" in value:
+        raise ValueError(f"{name} must be a literal, non-empty value without wildcards, got {value!r}")
+
+
+def invoke_statements(
+    *,
+    partition: str,
+    source_region: str,
+    account: str,
+    model_id: str,
+    scope: str,
+    destination_regions: Sequence[str] = (),
+    streaming: bool = True,
+    sid_prefix: str,
+) -> list[Statement]:
+    """The statements that let a principal in ``source_region`` invoke ``model_id`` via its ``scope`` profile.
+
+    ``scope`` is ``global`` or a geography of ``infra.catalog.bedrock.GEOGRAPHIES``. For a geography,
+    ``destination_regions`` defaults to the catalog's destinations for ``source_region``; the source
+    Region is always included. ``global`` takes no destination Regions: it routes to every
+    commercial Region through the Region-less foundation-model ARN. Raises ValueError on an empty
+    or wildcard value, an unknown scope, or destination Regions given for ``global``.
+    """
+    for name, value in (("partition", partition), ("source_region", source_region), ("account", account), ("model_id", model_id)):
+        _check(name, value)
+    for region in destination_regions:
+        _check("destination_regions", region)
+    if not _SID.fullmatch(sid_prefix):
+        raise ValueError(f"sid_prefix must be alphanumeric (IAM Sid), got {sid_prefix!r}")
+    actions = [INVOKE, INVOKE_STREAM] if streaming else [INVOKE]
+    profile = profile_arn(partition=partition, source_region=source_region, account=account, scope=scope, model_id=model_id)
+
+    if scope == bedrock.GLOBAL:
+        if destination_regions:
+            raise ValueError("a global profile routes to every commercial Region; pass no destination_regions")
+        return [
+            {
+                "Sid": f"{sid_prefix}Profile",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": profile,
+                "Condition": {"StringEquals": {"aws:RequestedRegion": source_region}},
+            },
+            {
+                "Sid": f"{sid_prefix}RegionalModel",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": foundation_model_arn(partition=partition, region=source_region, model_id=model_id),
+                "Condition": {"StringEquals": {"aws:RequestedRegion": source_region, "bedrock:InferenceProfileArn": profile}},
+            },
+            {
+                "Sid": f"{sid_prefix}GlobalModel",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": foundation_model_arn(partition=partition, region="", model_id=model_id),
+                "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile}},
+            },
+        ]
+
+    if scope not in bedrock.GEOGRAPHIES:
+        raise ValueError(
+            f"unknown inference-profile scope {scope!r}; use {bedrock.GLOBAL} or one of {', '.join(sorted(bedrock.GEOGRAPHIES))}"
+        )
+    regions = sorted({source_region, *(destination_regions or bedrock.destinations(scope, source_region))})
+    return [
+        {"Sid": f"{sid_prefix}Profile", "Effect": "Allow", "Action": actions, "Resource": profile},
+        {
+            "Sid": f"{sid_prefix}GeoModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": [foundation_model_arn(partition=partition, region=r, model_id=model_id) for r in regions],
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+        },
+    ]
+
+
+def validate_request(model_key: str, scope: str, source_region: str) -> str | None:
+    """The problem with invoking ``model_key`` via its ``scope`` profile from ``source_region``, or None.
+
+    The text is ``<problem>; <what to do>`` so that the config layer can prefix the key path.
+    """
+    m = bedrock.model(model_key)
+    if m is None:
+        return f"{model_key!r} is not a catalogued Bedrock model; use one of {', '.join(sorted(bedrock.MODELS))}"
+    scopes = ", ".join(sorted(m.scopes))
+    if scope != bedrock.GLOBAL and scope not in bedrock.GEOGRAPHIES:
+        known = ", ".join(sorted((bedrock.GLOBAL, *bedrock.GEOGRAPHIES)))
+        return f"{scope!r} is not an inference-profile scope (known: {known}); use one that {model_key} offers: {scopes}"
+    if scope not in m.scopes:
+        return f"{model_key} has no {scope} inference profile; use one of {scopes}"
+    sources = m.source_regions(scope)
+    if source_region in sources:
+        return None
+    usable = [s for s in sorted(m.scopes) if source_region in m.source_regions(s)]
+    if scope == bedrock.GLOBAL:
+        problem = f"the global {model_key} profile cannot be called from {source_region}"
+        fix = "deploy in a Region AWS lists as a source of it (infra/catalog/bedrock.py)"
+    else:
+        problem = f"{source_region} is outside the {scope} geography of {model_key} (source Regions: {', '.join(sorted(sources))})"
+        fix = "deploy in one of those Regions"
+    if usable:
+        fix += f", or use scope {' or '.join(usable)}"
+    return f"{problem}; {fix}"

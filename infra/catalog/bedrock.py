@@ -1,0 +1,193 @@
+"""Amazon Bedrock models the blueprint can grant, with their cross-Region inference profiles.
+
+Sources, checked 2026-11 (AWS docs as mirrored in the search corpus; the live pages move often):
+
+- "Supported Regions and models for inference profiles" (docs.aws.amazon.com/bedrock/latest/
+  userguide/inference-profiles-support.html): one table per system-defined profile, giving the
+  source Regions that may call it and the destination Regions each source routes to. That page's
+  snapshot lists Claude Opus 4.5 but not Opus 4.6, so it dates from about 2025-12.
+- "Regional availability" (Bedrock user guide, the per-model In-Region / Geo / Global table by
+  source Region; a 2026 snapshot that marks Claude Opus 4.1 Legacy with EOL 2026-05-31).
+  The ``global`` source Regions below come from it (it adds af-south-1 for Haiku 4.5, missing from
+  the older profile page). The ``us``/``eu``/``jp``/``au`` source Regions and all destinations come
+  from the profile page. The two disagree in places: the 2026 table also lists ap-southeast-6 as
+  an AU source for Sonnet/Haiku 4.5 (no destination table published, so not pinned here), and it
+  shows no Geo column for Tokyo/Osaka although the profile page and the model cards list
+  ``jp.`` profiles for Sonnet 4.5 and Haiku 4.5. Check ``aws bedrock get-inference-profile``
+  from the source Region before relying on a ``jp``/``au`` profile.
+- "How tokens are counted in Amazon Bedrock" (quotas-token-burndown.html) and the quota section
+  of "Global cross-Region inference": output tokens of Anthropic Claude models up to version 4.7
+  burn 5 tokens of the TPM quota each ("For all other Anthropic models version 4.7 and below, the
+  burndown is 5x for output tokens"); models not listed burn 1:1.
+
+Destinations follow one rule for every profile pinned here: a source Region routes to the
+geography's common destinations (``GEOGRAPHIES``) plus itself (us-west-1 and ca-central-1 add
+themselves to the US trio, eu-central-2 and eu-west-2 to the EU six). A ``global`` profile routes
+to every commercial Region, which IAM expresses with the Region-less foundation-model ARN.
+
+``apac`` is the geography of Claude Sonnet 4 and older Claude 3.x profiles; no catalogued model
+offers it (Claude 4.5 models in Asia Pacific use ``global``, ``jp`` or ``au``). Its destinations
+are those every source of the APAC Claude Sonnet 4 profile routes to; some APAC sources
+(ap-east-2, ap-southeast-5, ap-southeast-7, me-central-1) also route to ap-southeast-3.
+
+Claude Sonnet 4 (anthropic.claude-sonnet-4-20250514-v1:0) is verified (global profile from only
+five source Regions, us/eu/apac profiles, 5x burndown) but left out: AWS lists parts of it as
+Legacy with end of life 2026-10-14.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BedrockModel:
+    key: str
+    model_id: str
+    scopes: frozenset[str]
+    output_burndown: int
+    streaming: bool = True
+    # (scope, source Regions that may call that scope's profile), one pair per scope.
+    sources: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def source_regions(self, scope: str) -> frozenset[str]:
+        """The Regions from which this model's ``scope`` profile may be called (empty if none)."""
+        return dict(self.sources).get(scope, frozenset())
+
+
+GEOGRAPHIES: dict[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "apac": (
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-4",
+    ),
+}
+
+# The scope of a profile that routes to every commercial Region (Region-less foundation-model ARN).
+GLOBAL = "global"
+
+_US = frozenset(("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1"))
+_EU = frozenset(("eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3"))
+_JP = frozenset(("ap-northeast-1", "ap-northeast-3"))
+_AU = frozenset(("ap-southeast-2", "ap-southeast-4"))
+_APAC = frozenset(
+    (
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "me-central-1",
+    )
+)
+# Source Regions of the global profiles of Claude Sonnet 4.5, Haiku 4.5 and Opus 4.5 (the same set).
+_GLOBAL_4_5 = frozenset(
+    (
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "mx-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "af-south-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+    )
+)
+
+# Source Regions from which some Claude profile of each geography may be called: the catalogued
+# models' tables, and for apac the APAC Claude Sonnet 4 profile. Used only by geography_of().
+GEOGRAPHY_SOURCES: dict[str, frozenset[str]] = {"us": _US, "eu": _EU, "jp": _JP, "au": _AU, "apac": _APAC}
+
+
+def _m(key: str, model_id: str, output_burndown: int, sources: dict[str, frozenset[str]]) -> BedrockModel:
+    return BedrockModel(
+        key=key,
+        model_id=model_id,
+        scopes=frozenset(sources),
+        output_burndown=output_burndown,
+        sources=tuple(sorted(sources.items())),
+    )
+
+
+_MODELS = (
+    _m("sonnet-4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", 5, {GLOBAL: _GLOBAL_4_5, "us": _US, "eu": _EU, "jp": _JP, "au": _AU}),
+    _m("haiku-4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", 5, {GLOBAL: _GLOBAL_4_5, "us": _US, "eu": _EU, "jp": _JP, "au": _AU}),
+    _m("opus-4.5", "anthropic.claude-opus-4-5-20251101-v1:0", 5, {GLOBAL: _GLOBAL_4_5, "us": _US, "eu": _EU}),
+)
+
+MODELS: dict[str, BedrockModel] = {m.key: m for m in _MODELS}
+
+# geography_of() prefers the narrower geography when a Region is a source of two (Tokyo: jp, apac).
+_GEOGRAPHY_ORDER = ("us", "eu", "jp", "au", "apac")
+
+
+def model(key: str) -> BedrockModel | None:
+    """The catalog entry for ``key`` (``sonnet-4.5``), or None when the model is not catalogued."""
+    return MODELS.get(key)
+
+
+def profile_id(scope: str, model_id: str) -> str:
+    """The system-defined inference profile ID: ``global.anthropic.claude-...``, ``us.anthropic...``."""
+    return f"{scope}.{model_id}"
+
+
+def geography_of(region: str) -> str | None:
+    """The geography whose profiles a source Region calls (``us-east-1`` -> ``us``), or None.
+
+    None means no Claude geographic profile lists the Region as a source (af-south-1, sa-east-1:
+    only ``global`` profiles serve them). Tokyo and Osaka give ``jp``, Sydney and Melbourne ``au``.
+    """
+    return next((g for g in _GEOGRAPHY_ORDER if region in GEOGRAPHY_SOURCES[g]), None)
+
+
+def destinations(scope: str, source_region: str) -> tuple[str, ...]:
+    """The Regions a ``scope`` profile called from ``source_region`` routes to, sorted.
+
+    The geography's common destinations plus the source Region itself (see the module docstring).
+    Empty for ``global`` (every commercial Region) and for unknown scopes.
+    """
+    common = GEOGRAPHIES.get(scope)
+    if common is None:
+        return ()
+    return tuple(sorted({*common, source_region}))

@@ -1,0 +1,45 @@
+"""``inference-<env>-bedrock``: cross-region inference access and invocation logging in the source region."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.catalog import bedrock as catalog
+from infra.config import BedrockConfig
+from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, ModelGrant
+from infra.constructs.bedrock_logging import BedrockInvocationLogging
+
+
+class BedrockStack(cdk.Stack):
+    def __init__(self, scope: Construct, id: str, *, config: BedrockConfig, env_name: str, cluster_name: str, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        grants = []
+        for access in config.models:
+            model = catalog.MODELS[access.model]
+            grants.append(ModelGrant(key=model.key, model_id=model.model_id, scope=access.scope, streaming=access.streaming))
+        self.access = BedrockGlobalInferenceAccess(
+            self, "Access", grants=grants, description=f"{env_name}: invoke Bedrock inference profiles"
+        )
+        self.pod_roles = [
+            self.access.add_pod_identity(
+                f"{target.namespace.title().replace('-', '')}{target.service_account.title().replace('-', '')}",
+                cluster_name=cluster_name,
+                namespace=target.namespace,
+                service_account=target.service_account,
+            )
+            for target in config.pod_identities
+        ]
+        logging = config.invocation_logging
+        self.logging = None
+        if logging.enabled:
+            self.logging = BedrockInvocationLogging(
+                self,
+                "InvocationLogging",
+                name=env_name,
+                retention_days=logging.retention_days,
+                text=logging.text,
+                image=logging.image,
+                embedding=logging.embedding,
+            )
+        cdk.CfnOutput(self, "InvokePolicyArn", value=self.access.policy.managed_policy_arn)

@@ -1,0 +1,90 @@
+"""Bedrock configuration: shipped access, and each bad request as one error line."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from infra.catalog import bedrock as catalog
+from infra.config import ConfigError, load
+
+
+def _load(bedrock: dict[str, Any], region: str = "af-south-1"):
+    return load({"environments": {"cape": {"region": region, "bedrock": bedrock}}, "env": "cape"})
+
+
+def _error(bedrock: dict[str, Any], region: str = "af-south-1") -> str:
+    with pytest.raises(ConfigError) as err:
+        _load(bedrock, region)
+    return str(err.value)
+
+
+def test_valid_access() -> None:
+    config = _load(
+        {
+            "models": [{"model": "sonnet-4.5"}, {"model": "haiku-4.5", "streaming": False}],
+            "pod_identities": [{"namespace": "a", "service_account": "b"}],
+        }
+    )
+    assert config.bedrock is not None
+    assert [(m.model, m.scope, m.streaming) for m in config.bedrock.models] == [
+        ("sonnet-4.5", "global", True),
+        ("haiku-4.5", "global", False),
+    ]
+    assert config.bedrock.invocation_logging.enabled and config.bedrock.invocation_logging.retention_days == 90
+
+
+def test_model_without_a_global_profile_asked_for_global(monkeypatch: pytest.MonkeyPatch) -> None:
+    regional_only = dataclasses.replace(catalog.MODELS["haiku-4.5"], key="regional-only", scopes=frozenset({"us"}))
+    monkeypatch.setitem(catalog.MODELS, "regional-only", regional_only)
+    text = _error({"models": [{"model": "regional-only", "scope": "global"}]}, region="us-east-1")
+    assert text.startswith("environments.cape.bedrock.models[0].scope: regional-only has no global inference profile; use one of us"), text
+
+
+@pytest.mark.parametrize(
+    ("bedrock", "region", "message"),
+    [
+        (
+            {"models": [{"model": "claude-9"}]},
+            "af-south-1",
+            "bedrock.models[0].model: 'claude-9' is not a catalogued Bedrock model; use one of",
+        ),
+        (
+            {"models": [{"model": "sonnet-4.5", "scope": "atlantis"}]},
+            "af-south-1",
+            "bedrock.models[0].scope: 'atlantis' is not an inference-profile scope",
+        ),
+        (
+            {"models": [{"model": "sonnet-4.5", "scope": "eu"}]},
+            "us-east-1",
+            "bedrock.models[0].scope: us-east-1 is outside the eu geography of sonnet-4.5",
+        ),
+        (
+            {"models": [{"model": "opus-4.5", "scope": "jp"}]},
+            "ap-northeast-1",
+            "bedrock.models[0].scope: opus-4.5 has no jp inference profile",
+        ),
+        ({"models": []}, "af-south-1", "bedrock.models: tuple should have at least 1 item"),
+        (
+            {"models": [{"model": "sonnet-4.5"}, {"model": "sonnet-4.5"}]},
+            "af-south-1",
+            "bedrock.models[1]: sonnet-4.5 via global is listed twice",
+        ),
+        (
+            {"models": [{"model": "sonnet-4.5"}], "pod_identities": [{"namespace": "A_B", "service_account": "x"}]},
+            "af-south-1",
+            "bedrock.pod_identities[0].namespace: 'A_B' is not a Kubernetes name",
+        ),
+        (
+            {"models": [{"model": "sonnet-4.5"}], "invocation_logging": {"retention_days": 2}},
+            "af-south-1",
+            "bedrock.invocation_logging.retention_days: 2 is not a CloudWatch",
+        ),
+        ({"models": [{"model": "sonnet-4.5", "region": "x"}]}, "af-south-1", "bedrock.models[0].region: unknown key"),
+    ],
+)
+def test_bedrock_errors(bedrock: dict[str, Any], region: str, message: str) -> None:
+    text = _error(bedrock, region)
+    assert text.startswith(f"environments.cape.{message}"), text

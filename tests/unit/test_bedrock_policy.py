@@ -1,0 +1,334 @@
+"""infra.bedrock_policy: the statements match AWS's examples and a small evaluator finds no gap in them."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from infra.bedrock_policy import invoke_statements, validate_request
+from infra.catalog.bedrock import GLOBAL, MODELS, destinations
+
+ACCOUNT = "123456789012"
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+INVOKE = "bedrock:InvokeModel"
+STREAM = "bedrock:InvokeModelWithResponseStream"
+CAPE_PROFILE = f"arn:aws:bedrock:af-south-1:{ACCOUNT}:inference-profile/global.{SONNET}"
+
+
+def _statements(**overrides: Any) -> list[dict[str, Any]]:
+    args: dict[str, Any] = {
+        "partition": "aws",
+        "source_region": "af-south-1",
+        "account": ACCOUNT,
+        "model_id": SONNET,
+        "scope": "global",
+        "sid_prefix": "Sonnet",
+    }
+    return invoke_statements(**{**args, **overrides})
+
+
+def _list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# --- a tiny policy evaluator: Allow statements only, exact actions and ARNs, String* conditions ---
+
+
+def _condition_holds(operator: str, pairs: dict[str, Any], context: dict[str, str]) -> bool:
+    for key, expected in pairs.items():
+        actual = context.get(key)
+        if actual is None:  # a String* condition on an absent key does not match
+            return False
+        if operator == "StringEquals":
+            matched = actual in _list(expected)
+        elif operator == "StringLike":
+            matched = any(fnmatch.fnmatchcase(actual, pattern) for pattern in _list(expected))
+        else:
+            raise AssertionError(f"the evaluator does not know {operator}")
+        if not matched:
+            return False
+    return True
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether any Allow statement matches the action, the resource ARN exactly, and every condition."""
+    return any(
+        s["Effect"] == "Allow"
+        and action in _list(s["Action"])
+        and resource in _list(s["Resource"])
+        and all(_condition_holds(op, pairs, context) for op, pairs in s.get("Condition", {}).items())
+        for s in statements
+    )
+
+
+def global_call(statements: list[dict[str, Any]], action: str, *, source: str, model_id: str, profile_model_id: str | None = None) -> bool:
+    """A call through a global profile: the three evaluations AWS documents, all of which must allow."""
+    profile = f"arn:aws:bedrock:{source}:{ACCOUNT}:inference-profile/global.{profile_model_id or model_id}"
+    return (
+        allowed(statements, action, profile, {"aws:RequestedRegion": source})
+        and allowed(
+            statements,
+            action,
+            f"arn:aws:bedrock:{source}::foundation-model/{model_id}",
+            {"aws:RequestedRegion": source, "bedrock:InferenceProfileArn": profile},
+        )
+        and allowed(
+            statements,
+            action,
+            f"arn:aws:bedrock:::foundation-model/{model_id}",
+            {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile},
+        )
+    )
+
+
+def test_the_evaluator_itself() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b/k",
+        "Condition": {
+            "StringLike": {"aws:PrincipalTag/team": "plat*"},
+            "StringEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]},
+        },
+    }
+    context = {"aws:PrincipalTag/team": "platform", "aws:RequestedRegion": "us-east-1"}
+    assert allowed([statement], "s3:GetObject", "arn:aws:s3:::b/k", context)
+    assert not allowed([statement], "s3:GetObject", "arn:aws:s3:::b/k", {**context, "aws:PrincipalTag/team": "data"})
+    assert not allowed([statement], "s3:GetObject", "arn:aws:s3:::b/k", {**context, "aws:RequestedRegion": "unspecified"})
+    assert not allowed([statement], "s3:GetObject", "arn:aws:s3:::b/k", {"aws:RequestedRegion": "us-east-1"})
+    assert not allowed([statement], "s3:PutObject", "arn:aws:s3:::b/k", context)
+    assert not allowed([statement], "s3:GetObject", "arn:aws:s3:::b/other", context)
+    assert not allowed([{**statement, "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::b/k", context)
+
+
+# --- exact statements ---
+
+
+def test_global_statements_for_sonnet_from_cape_town() -> None:
+    actions = [INVOKE, STREAM]
+    assert _statements() == [
+        {
+            "Sid": "SonnetProfile",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": CAPE_PROFILE,
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "af-south-1"}},
+        },
+        {
+            "Sid": "SonnetRegionalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:af-south-1::foundation-model/{SONNET}",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "af-south-1", "bedrock:InferenceProfileArn": CAPE_PROFILE}},
+        },
+        {
+            "Sid": "SonnetGlobalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:::foundation-model/{SONNET}",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": CAPE_PROFILE}},
+        },
+    ]
+
+
+def test_geographic_statements_match_the_aws_us_example() -> None:
+    # AWS's example: Claude Sonnet 4.5, US profile, source us-east-1, destinations us-east-1/us-east-2/us-west-2.
+    profile = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}"
+    assert _statements(source_region="us-east-1", scope="us", streaming=False, sid_prefix="Geo") == [
+        {"Sid": "GeoProfile", "Effect": "Allow", "Action": [INVOKE], "Resource": profile},
+        {
+            "Sid": "GeoGeoModel",
+            "Effect": "Allow",
+            "Action": [INVOKE],
+            "Resource": [f"arn:aws:bedrock:{r}::foundation-model/{SONNET}" for r in ("us-east-1", "us-east-2", "us-west-2")],
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+        },
+    ]
+
+
+def test_geographic_model_regions_include_the_source_region() -> None:
+    statements = _statements(source_region="ca-central-1", scope="us")
+    assert [arn.split(":")[3] for arn in statements[1]["Resource"]] == ["ca-central-1", "us-east-1", "us-east-2", "us-west-2"]
+    given = _statements(source_region="eu-west-2", scope="eu", destination_regions=("eu-west-1", "eu-central-1"))
+    assert [arn.split(":")[3] for arn in given[1]["Resource"]] == ["eu-central-1", "eu-west-1", "eu-west-2"]
+
+
+def test_other_partitions_flow_into_every_arn() -> None:
+    text = json.dumps(_statements(partition="aws-eusc"))
+    assert "arn:aws:" not in text and text.count("arn:aws-eusc:bedrock:") == 5
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model_id": "anthropic.*"}, "model_id"),
+        ({"source_region": "*"}, "source_region"),
+        ({"account": ""}, "account"),
+        ({"scope": "us", "source_region": "us-east-1", "destination_regions": ("us-*",)}, "destination_regions"),
+        ({"destination_regions": ("us-east-1",)}, "every commercial Region"),
+        ({"scope": "mars"}, "unknown inference-profile scope"),
+        ({"sid_prefix": "Bad Sid"}, "sid_prefix"),
+    ],
+)
+def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _statements(**overrides)
+
+
+def _every_policy() -> list[list[dict[str, Any]]]:
+    policies = []
+    for m in MODELS.values():
+        for scope in sorted(m.scopes):
+            for source in sorted(m.source_regions(scope)):
+                for streaming in (True, False):
+                    policies.append(
+                        _statements(model_id=m.model_id, scope=scope, source_region=source, streaming=streaming, sid_prefix="P")
+                    )
+    return policies
+
+
+def test_no_statement_has_a_wildcard_anywhere() -> None:
+    policies = _every_policy()
+    assert len(policies) > 100
+    for statements in policies:
+        sids = [s["Sid"] for s in statements]
+        assert len(set(sids)) == len(sids)
+        for s in statements:
+            assert s["Effect"] == "Allow"
+            assert not any("*" in a for a in _list(s["Action"])), s
+            assert not any("*" in r for r in _list(s["Resource"])), s
+            assert set(_list(s["Action"])) <= {INVOKE, STREAM}
+        assert "*" not in json.dumps(statements)
+        assert "foundation-model/*" not in json.dumps(statements)
+
+
+# --- the evaluator against the generated statements ---
+
+
+def test_global_policy_allows_exactly_the_configured_call() -> None:
+    statements = _statements()
+    for action in (INVOKE, STREAM):
+        assert global_call(statements, action, source="af-south-1", model_id=SONNET)
+    # a different model, through its own global profile or through this one
+    assert not global_call(statements, INVOKE, source="af-south-1", model_id=HAIKU)
+    assert not global_call(statements, INVOKE, source="af-south-1", model_id=HAIKU, profile_model_id=SONNET)
+    # the same model's profile in another source Region
+    assert not global_call(statements, INVOKE, source="eu-west-1", model_id=SONNET)
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/global.{SONNET}", {})
+    # the profile evaluated with another requested Region
+    assert not allowed(statements, INVOKE, CAPE_PROFILE, {"aws:RequestedRegion": "us-east-1"})
+    # a direct call to the regional foundation model (no inference profile in the context)
+    regional = f"arn:aws:bedrock:af-south-1::foundation-model/{SONNET}"
+    assert not allowed(statements, INVOKE, regional, {"aws:RequestedRegion": "af-south-1"})
+    # the Region-less model with a real Region as the requested Region
+    regionless = f"arn:aws:bedrock:::foundation-model/{SONNET}"
+    assert not allowed(statements, INVOKE, regionless, {"aws:RequestedRegion": "us-east-1", "bedrock:InferenceProfileArn": CAPE_PROFILE})
+    assert not allowed(statements, INVOKE, regionless, {"aws:RequestedRegion": "unspecified"})
+    # the model through a geographic profile rather than the global one
+    us_profile = f"arn:aws:bedrock:af-south-1:{ACCOUNT}:inference-profile/us.{SONNET}"
+    assert not allowed(statements, INVOKE, regional, {"aws:RequestedRegion": "af-south-1", "bedrock:InferenceProfileArn": us_profile})
+    # another account's profile
+    other = CAPE_PROFILE.replace(ACCOUNT, "210987654321")
+    assert not allowed(statements, INVOKE, other, {"aws:RequestedRegion": "af-south-1"})
+
+
+def test_streaming_is_denied_unless_asked_for() -> None:
+    statements = _statements(streaming=False)
+    assert global_call(statements, INVOKE, source="af-south-1", model_id=SONNET)
+    assert not global_call(statements, STREAM, source="af-south-1", model_id=SONNET)
+    geo = _statements(source_region="us-east-1", scope="us", streaming=False)
+    assert not allowed(geo, STREAM, f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET}", {})
+
+
+def test_geographic_policy_allows_every_destination_and_nothing_else() -> None:
+    statements = _statements(source_region="us-west-1", scope="us")
+    profile = f"arn:aws:bedrock:us-west-1:{ACCOUNT}:inference-profile/us.{SONNET}"
+    assert allowed(statements, STREAM, profile, {"aws:RequestedRegion": "us-west-1"})
+    for region in destinations("us", "us-west-1"):
+        model_arn = f"arn:aws:bedrock:{region}::foundation-model/{SONNET}"
+        assert allowed(statements, INVOKE, model_arn, {"aws:RequestedRegion": region, "bedrock:InferenceProfileArn": profile}), region
+        assert not allowed(statements, INVOKE, model_arn, {"aws:RequestedRegion": region}), region  # direct call
+    context = {"bedrock:InferenceProfileArn": profile}
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:eu-west-1::foundation-model/{SONNET}", context)
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:::foundation-model/{SONNET}", context)
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}", context)
+    global_profile = f"arn:aws:bedrock:us-west-1:{ACCOUNT}:inference-profile/global.{SONNET}"
+    assert not allowed(statements, INVOKE, global_profile, {})
+    assert not allowed(
+        statements, INVOKE, f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}", {"bedrock:InferenceProfileArn": global_profile}
+    )
+
+
+# --- validate_request ---
+
+
+@pytest.mark.parametrize(
+    ("model_key", "scope", "region"),
+    [
+        ("sonnet-4.5", "global", "af-south-1"),
+        ("haiku-4.5", "global", "af-south-1"),
+        ("opus-4.5", "global", "sa-east-1"),
+        ("sonnet-4.5", "us", "us-east-1"),
+        ("sonnet-4.5", "us", "ca-central-1"),
+        ("opus-4.5", "eu", "eu-west-2"),
+        ("haiku-4.5", "jp", "ap-northeast-3"),
+        ("haiku-4.5", "au", "ap-southeast-4"),
+    ],
+)
+def test_valid_requests(model_key: str, scope: str, region: str) -> None:
+    assert validate_request(model_key, scope, region) is None
+
+
+@pytest.mark.parametrize(
+    ("model_key", "scope", "region", "expected"),
+    [
+        ("gpt-9", "global", "us-east-1", "'gpt-9' is not a catalogued Bedrock model; use one of haiku-4.5, opus-4.5, sonnet-4.5"),
+        (
+            "sonnet-4.5",
+            "mars",
+            "us-east-1",
+            "'mars' is not an inference-profile scope (known: apac, au, eu, global, jp, us); "
+            "use one that sonnet-4.5 offers: au, eu, global, jp, us",
+        ),
+        ("opus-4.5", "au", "ap-southeast-2", "opus-4.5 has no au inference profile; use one of eu, global, us"),
+        ("sonnet-4.5", "apac", "ap-south-1", "sonnet-4.5 has no apac inference profile; use one of au, eu, global, jp, us"),
+        (
+            "sonnet-4.5",
+            "eu",
+            "us-east-1",
+            "us-east-1 is outside the eu geography of sonnet-4.5 (source Regions: eu-central-1, eu-central-2, eu-north-1, "
+            "eu-south-1, eu-south-2, eu-west-1, eu-west-2, eu-west-3); deploy in one of those Regions, or use scope global or us",
+        ),
+        (
+            "haiku-4.5",
+            "us",
+            "af-south-1",
+            "af-south-1 is outside the us geography of haiku-4.5 (source Regions: ca-central-1, us-east-1, us-east-2, us-west-1, "
+            "us-west-2); deploy in one of those Regions, or use scope global",
+        ),
+        (
+            "sonnet-4.5",
+            "global",
+            "us-gov-west-1",
+            "the global sonnet-4.5 profile cannot be called from us-gov-west-1; deploy in a Region AWS lists as a source of it "
+            "(infra/catalog/bedrock.py)",
+        ),
+    ],
+)
+def test_invalid_requests_say_what_to_do(model_key: str, scope: str, region: str, expected: str) -> None:
+    problem = validate_request(model_key, scope, region)
+    assert problem == expected
+    assert problem.count("; ") == 1  # "<problem>; <what to do>", ready for the config layer's error line
+
+
+def test_every_valid_request_builds_a_policy() -> None:
+    for m in MODELS.values():
+        for scope in m.scopes:
+            for source in m.source_regions(scope):
+                assert validate_request(m.key, scope, source) is None
+                statements = _statements(model_id=m.model_id, scope=scope, source_region=source)
+                assert len(statements) == (3 if scope == GLOBAL else 2)

@@ -234,6 +234,11 @@ def test_global_policy_allows_exactly_the_configured_call() -> None:
     # another account's profile
     other = CAPE_PROFILE.replace(ACCOUNT, "210987654321")
     assert not allowed(statements, INVOKE, other, {"aws:RequestedRegion": "af-south-1"})
+    # any other Bedrock action on the very ARNs that are allowed for invoking
+    context = {"aws:RequestedRegion": "af-south-1", "bedrock:InferenceProfileArn": CAPE_PROFILE}
+    for action in ("bedrock:*", "bedrock:CreateModelInvocationJob", "bedrock:GetInferenceProfile", "bedrock:DeleteInferenceProfile"):
+        assert not allowed(statements, action, CAPE_PROFILE, {"aws:RequestedRegion": "af-south-1"}), action
+        assert not allowed(statements, action, regional, context), action
 
 
 def test_streaming_is_denied_unless_asked_for() -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from infra import bedrock_policy
+from infra import bedrock_policy, planner
 from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions
 from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
@@ -46,6 +47,7 @@ INTERFACE_ENDPOINTS = (
 )
 DEFAULT_INTERFACE_ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts")
 
+MODEL_IMAGES = Path(__file__).resolve().parents[1] / "model-images"
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
@@ -513,6 +515,104 @@ class BedrockConfig(_Strict):
         return self
 
 
+class WeightsConfig(_Strict):
+    """Where a model's weights come from: a prefix in the environment's model bucket, or a hub id."""
+
+    s3_prefix: str | None = Field(default=None, description="key prefix in the environment's model bucket")
+    hub_id: str | None = Field(default=None, description="e.g. meta-llama/Llama-3.1-8B-Instruct")
+    hub_token_secret: str | None = Field(default=None, description="Kubernetes Secret (key 'token') in the serving namespace")
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$", value):
+            raise Problem(
+                f"'{value}' is not an S3 key prefix", "use a relative prefix such as models/llama-3.1-8b-instruct/ (no s3://, no bucket)"
+            )
+        return value
+
+    @field_validator("hub_id")
+    @classmethod
+    def _hub(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[\w.-]+/[\w.-]+$", value):
+            raise Problem(f"'{value}' is not a hub model id", "use owner/name, e.g. meta-llama/Llama-3.1-8B-Instruct")
+        return value
+
+    @field_validator("hub_token_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and not (_K8S_NAME.match(value) and len(value) <= 253):
+            raise Problem(f"'{value}' is not a Kubernetes Secret name", "use a lowercase DNS name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WeightsConfig:
+        if (self.s3_prefix is None) == (self.hub_id is None):
+            raise Problem(
+                "needs exactly one of s3_prefix or hub_id", "stream from the model bucket (s3_prefix) or pull from a hub (hub_id)"
+            )
+        if self.hub_token_secret and self.hub_id is None:
+            raise Problem("hub_token_secret without hub_id", "remove it, or set hub_id", field="hub_token_secret")
+        return self
+
+
+class ServedModelConfig(_Strict):
+    """One vLLM service: single-node Deployment, or a LeaderWorkerSet when it spans nodes."""
+
+    name: str
+    architecture: str = Field(description="model architecture key in infra/catalog/models.py, for the planner")
+    weights: WeightsConfig
+    pool: str
+    instance_type: str | None = Field(default=None, description="default: the smallest type of the pool that fits")
+    image: str | None = Field(default=None, description="default: the pinned vLLM image for the pool's accelerator")
+    nodes: int | None = Field(default=None, ge=1, le=16)
+    tensor_parallel: int | None = Field(default=None, ge=1)
+    pipeline_parallel: int | None = Field(default=None, ge=1)
+    max_model_len: int | None = Field(default=None, ge=256)
+    dtype: str | None = None
+    quantization: str | None = None
+    gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
+    replicas: int = Field(default=1, ge=1, le=64)
+    namespace: str = "inference"
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not (_K8S_NAME.match(value) and len(value) <= 40):
+            raise Problem(f"'{value}' is not a valid name", "use 1-40 of a-z, 0-9 and -, starting and ending alphanumeric")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("build:"):
+            folder = MODEL_IMAGES / value.removeprefix("build:")
+            if not (folder / "Dockerfile").is_file():
+                known = ", ".join(sorted(f"build:{d.name}" for d in MODEL_IMAGES.iterdir() if (d / "Dockerfile").is_file()))
+                raise Problem(f"'{value}' names no model-images folder with a Dockerfile", f"use one of {known}, or a pinned image")
+            return value
+        last = value.rsplit("/", 1)[-1]
+        if ("@sha256:" not in value and ":" not in last) or value.endswith(":latest"):
+            raise Problem(f"image '{value}' is not pinned", "give an exact tag (repo:v1.2.3) or a digest, never latest")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise Problem(f"'{key}' is not an environment variable name", "use letters, digits and _")
+            if key.startswith("AWS_") and key not in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+                raise Problem(
+                    f"'{key}' would put AWS settings or credentials in a manifest", "remove it: pods get credentials through Pod Identity"
+                )
+        return value
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes and what it runs."""
 
@@ -524,6 +624,7 @@ class EnvironmentConfig(_Strict):
     eks: EksConfig = EksConfig()
     node_pools: tuple[NodePoolConfig, ...] = ()
     bedrock: BedrockConfig | None = None
+    models: tuple[ServedModelConfig, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -559,7 +660,78 @@ class EnvironmentConfig(_Strict):
             )
         self._check_pools()
         self._check_bedrock()
+        self._check_models()
         return self
+
+    def pool(self, name: str) -> NodePoolConfig | None:
+        return next((p for p in self.node_pools if p.name == name), None)
+
+    def plan(self, model: ServedModelConfig) -> planner.Plan:
+        """The planner's layout for ``model`` on its pool: the given instance type, else the smallest that fits."""
+        pool = self.pool(model.pool)
+        assert pool is not None
+        if model.instance_type is not None:
+            candidates = [model.instance_type]
+        else:
+            candidates = [t.name for t in sorted(pool.types, key=lambda t: (t.total_accelerator_memory_gib, t.vcpus))]
+        last: planner.PlanError | None = None
+        for instance_type in candidates:
+            try:
+                return planner.plan(
+                    model.architecture,
+                    instance_type,
+                    nodes=model.nodes,
+                    tensor_parallel=model.tensor_parallel,
+                    pipeline_parallel=model.pipeline_parallel,
+                    max_model_len=model.max_model_len,
+                    dtype=model.dtype,
+                    gpu_memory_utilization=model.gpu_memory_utilization,
+                )
+            except planner.PlanError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def _check_models(self) -> None:
+        names: dict[tuple[str, str], int] = {}
+        for index, model in enumerate(self.models):
+            where = f"models[{index}]"
+            key = (model.namespace, model.name)
+            if key in names:
+                raise Problem(
+                    f"'{model.name}' is also served by models[{names[key]}] in {model.namespace}",
+                    "give each model its own name",
+                    field=f"{where}.name",
+                )
+            names[key] = index
+            pool = self.pool(model.pool)
+            if pool is None:
+                known = ", ".join(p.name for p in self.node_pools) or "none are configured"
+                raise Problem(
+                    f"pool '{model.pool}' does not exist", f"use one of this environment's node_pools ({known})", field=f"{where}.pool"
+                )
+            if model.instance_type is not None and model.instance_type not in {t.name for t in pool.types}:
+                raise Problem(
+                    f"{model.instance_type} is not in pool '{pool.name}'",
+                    f"use one of {', '.join(t.name for t in pool.types)}",
+                    field=f"{where}.instance_type",
+                )
+            try:
+                plan = self.plan(model)
+            except planner.PlanError as exc:
+                raise Problem(exc.problem, exc.fix, field=f"{where}.{exc.field or 'architecture'}") from None
+            if plan.layout.nodes > 1 and pool.accelerator == "neuron":
+                raise Problem(
+                    f"needs {plan.layout.nodes} Neuron nodes; one vLLM group across Neuron nodes on EKS is not supported",
+                    "use a larger Neuron type (e.g. trn2.48xlarge) for one node, or an ECS inference unit",
+                    field=f"{where}.nodes",
+                )
+            if plan.layout.nodes > 1 and not pool.efa:
+                raise Problem(
+                    f"spans {plan.layout.nodes} nodes but pool '{pool.name}' has no EFA",
+                    "serve multi-node models from an efa pool, or fit the model on one node",
+                    field=f"{where}.pool",
+                )
 
     def _check_bedrock(self) -> None:
         if self.bedrock is None:

@@ -71,3 +71,28 @@ KARPENTER_CHART = Chart("oci://public.ecr.aws/karpenter/karpenter", "karpenter",
 NVIDIA_DEVICE_PLUGIN_CHART = Chart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.20.0")
 NEURON_CHART = Chart("oci://public.ecr.aws/neuron/neuron-helm-chart", "neuron-helm-chart", "1.10.0")
 EFA_DEVICE_PLUGIN_CHART = Chart("https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.30")
+
+# LeaderWorkerSet controller (chart ships its CRDs).
+LWS_CHART = Chart("oci://registry.k8s.io/lws/charts/lws", "lws", "0.10.0")
+
+# Serving images, pinned. The public vLLM image has no Ray and no EFA libraries (removed upstream
+# around v0.19), so multi-node groups use the blueprint's own build, model-images/vllm-gpu
+# (a DockerImageAsset: built at deploy time, synth stays offline). vLLM Neuron plugin images
+# support trn2/trn3 only; inf2 and trn1 stay on the last NxD Inference line (SDK 2.31.1).
+# Sources: vLLM releases (v0.31.0, 2026-10-05), AWS Neuron SDK 2.33.0 DLC tags, checked 2026-11.
+VLLM_GPU_IMAGE = "vllm/vllm-openai:v0.31.0"
+VLLM_GPU_MULTI_NODE_BUILD = "build:vllm-gpu"
+_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
+VLLM_NEURON_IMAGES: dict[str, str] = {
+    "trn2": f"{_NEURON_REPO}:0.29.0.1.2.0-neuronx-py314-sdk2.33.0-ubuntu26.04",
+    "trn1": f"{_NEURON_REPO}:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+    "trn1n": f"{_NEURON_REPO}:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+    "inf2": f"{_NEURON_REPO}:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+}
+
+
+def default_serving_image(accelerator: str, family: str, multi_node: bool) -> str:
+    """The pinned image (or ``build:<model-images folder>``) a model gets when config names none."""
+    if accelerator == "neuron":
+        return VLLM_NEURON_IMAGES[family]
+    return VLLM_GPU_MULTI_NODE_BUILD if multi_node else VLLM_GPU_IMAGE

@@ -7,9 +7,12 @@ folder ``CRD_SCHEMA_DIR`` names; ``make schemas`` downloads the pinned release f
   does not preserve them, as the API server's strict field validation would;
 - every ``x-kubernetes-validations`` CEL rule that does not need ``oldSelf`` (transition rules
   cannot apply to a create), evaluated with cel-python plus the Kubernetes string extensions the
-  rules use (``find``, ``split``).
+  rules use (``find``, ``split``);
+- core kinds (Deployment, Service, PodDisruptionBudget, ...) against the strict Kubernetes OpenAPI
+  schemas that ``kubernetes-validate`` ships for each Kubernetes version.
 
-Dependencies (PyYAML, jsonschema, cel-python) are imported on first use: they are dev/test tools.
+Dependencies (PyYAML, jsonschema, cel-python, kubernetes-validate) are imported on first use: they
+are dev/test tools.
 """
 
 from __future__ import annotations
@@ -118,12 +121,26 @@ def _cel_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
             yield from _cel_errors(schema["items"], child, f"{path}[{index}]")
 
 
-def validate(obj: dict[str, Any]) -> list[str]:
-    """Problems with ``obj`` (an applied object of a registered CRD kind); empty when it is valid."""
+def validate_core(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
+    """Problems with a core-kind ``obj`` under the strict schema of ``kubernetes_version`` (e.g. 1.36)."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(obj, f"{kubernetes_version}.0", strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path) or "<root>"
+        return [f"{path}: {exc.message}"]
+    return []
+
+
+def validate(obj: dict[str, Any], kubernetes_version: str = "1.36") -> list[str]:
+    """Problems with ``obj``, a CRD object (registered kinds) or a core object; empty when it is valid."""
     from jsonschema import Draft7Validator
 
     api_version = obj.get("apiVersion", "")
     group, _, version = api_version.rpartition("/")
+    if (group, obj.get("kind", "")) not in CRD_FILES:
+        return validate_core(obj, kubernetes_version)
     schema = openapi_schema(group, obj.get("kind", ""), version)
     errors = [
         f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"

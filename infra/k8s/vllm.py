@@ -1,0 +1,279 @@
+"""vLLM serving manifests: a Deployment for one node, a LeaderWorkerSet for several.
+
+Pure functions of a ``ServingSpec`` (plain values; the CDK layer fills deploy-time strings such as
+the weights bucket). Every pod: the pool's nodeSelector and taint toleration, the instance type the
+planner sized for, accelerator (and EFA) requests, ``/dev/shm`` in memory, probes on ``/health``
+with a start-up budget derived from the model's size, ``karpenter.sh/do-not-disrupt`` while it
+serves, and no credentials (Pod Identity through the service account).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.k8s.karpenter import ACCELERATOR_RESOURCE, EFA_RESOURCE, LABEL_POOL, accelerator_taint
+
+PORT = 8000
+# vLLM's helper in its image (and in model-images/vllm-gpu): starts the Ray head and waits for the
+# whole group on the leader, joins the leader's Ray cluster on a worker.
+MULTI_NODE_SCRIPT = "/vllm-workspace/examples/online_serving/multi-node-serving.sh"
+LABEL_MODEL = "inference-blueprint/model"
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+
+# Seconds the start-up probe allows: a base for the container and engine, plus time to stream the
+# weights (about 4 s per GiB, i.e. ~250 MiB/s per node), plus Neuron graph compilation when no
+# compiled artifacts are provided.
+STARTUP_BASE_S = 300
+STARTUP_S_PER_WEIGHT_GIB = 4
+NEURON_COMPILE_S = 1800
+PROBE_PERIOD_S = 10
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    name: str
+    namespace: str
+    image: str
+    accelerator: str  # "nvidia" | "neuron"
+    pool: str
+    instance_type: str
+    accelerators_per_node: int  # GPUs, or Neuron devices (the aws.amazon.com/neuron unit)
+    efa_interfaces: int  # per node; 0 without EFA
+    nodes: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    replicas: int
+    max_model_len: int
+    gpu_memory_utilization: float
+    model: str  # s3://bucket/prefix or a hub id
+    region: str
+    served_model_name: str
+    service_account: str
+    weight_gib: float
+    cpu: int  # cores requested per pod
+    memory_gib: int  # memory requested per pod
+    shm_gib: int
+    dtype: str | None = None
+    quantization: str | None = None
+    hub_token_secret: str | None = None
+    extra_args: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes > 1
+
+    @property
+    def startup_budget_s(self) -> int:
+        budget = STARTUP_BASE_S + STARTUP_S_PER_WEIGHT_GIB * self.weight_gib
+        if self.accelerator == "neuron":
+            budget += NEURON_COMPILE_S
+        return int(math.ceil(budget / PROBE_PERIOD_S) * PROBE_PERIOD_S)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL_MODEL: self.name, "app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": self.name}
+
+
+def vllm_args(spec: ServingSpec) -> list[str]:
+    """``vllm serve`` arguments: model, parallelism from the planner, limits, and the user's extras."""
+    args = [
+        "vllm",
+        "serve",
+        spec.model,
+        "--served-model-name",
+        spec.served_model_name,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(PORT),
+        "--tensor-parallel-size",
+        str(spec.tensor_parallel),
+        "--pipeline-parallel-size",
+        str(spec.pipeline_parallel),
+        "--max-model-len",
+        str(spec.max_model_len),
+    ]
+    if spec.accelerator == "nvidia":
+        args += ["--gpu-memory-utilization", f"{spec.gpu_memory_utilization:g}"]
+    if spec.model.startswith("s3://"):
+        args += ["--load-format", "runai_streamer"]
+    if spec.multi_node:
+        args += ["--distributed-executor-backend", "ray"]
+    if spec.dtype:
+        args += ["--dtype", spec.dtype]
+    if spec.quantization:
+        args += ["--quantization", spec.quantization]
+    return args + list(spec.extra_args)
+
+
+def _env(spec: ServingSpec) -> list[dict[str, Any]]:
+    # The S3 streamer resolves credentials through boto3's chain (Pod Identity) and needs the region.
+    env: dict[str, str] = {"AWS_REGION": spec.region}
+    if spec.efa_interfaces:
+        env |= {"FI_PROVIDER": "efa", "FI_EFA_FORK_SAFE": "1", "FI_EFA_USE_DEVICE_RDMA": "1", "NCCL_DEBUG": "WARN"}
+    env |= dict(spec.env)
+    out: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if spec.hub_token_secret:
+        out.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": spec.hub_token_secret, "key": "token"}}})
+    return out
+
+
+def _resources(spec: ServingSpec) -> dict[str, Any]:
+    limits: dict[str, Any] = {ACCELERATOR_RESOURCE[spec.accelerator]: str(spec.accelerators_per_node)}
+    if spec.efa_interfaces:
+        limits[EFA_RESOURCE] = str(spec.efa_interfaces)
+    requests = {"cpu": str(spec.cpu), "memory": f"{spec.memory_gib}Gi", **limits}
+    return {"requests": requests, "limits": {**limits, "memory": f"{spec.memory_gib}Gi"}}
+
+
+def _probes(spec: ServingSpec) -> dict[str, Any]:
+    health = {"httpGet": {"path": "/health", "port": PORT}, "periodSeconds": PROBE_PERIOD_S, "timeoutSeconds": 5}
+    return {
+        "startupProbe": {**health, "failureThreshold": spec.startup_budget_s // PROBE_PERIOD_S},
+        "readinessProbe": {**health, "failureThreshold": 3},
+        "livenessProbe": {**health, "periodSeconds": 30, "failureThreshold": 4},
+    }
+
+
+def container(spec: ServingSpec, role: str) -> dict[str, Any]:
+    """The serving container; ``role`` is ``server`` (single node), ``leader`` or ``worker``."""
+    if role == "worker":
+        command = ["sh", "-c", f"bash {MULTI_NODE_SCRIPT} worker --ray_address=$(LWS_LEADER_ADDRESS)"]
+    elif role == "leader":
+        serve = " ".join(vllm_args(spec))
+        command = ["sh", "-c", f"bash {MULTI_NODE_SCRIPT} leader --ray_cluster_size=$(LWS_GROUP_SIZE) && exec {serve}"]
+    else:
+        command = vllm_args(spec)
+    security: dict[str, Any] = {"allowPrivilegeEscalation": False}
+    if spec.efa_interfaces:
+        # EFA registers (pins) memory for RDMA.
+        security["capabilities"] = {"add": ["IPC_LOCK"]}
+    out: dict[str, Any] = {
+        "name": "vllm",
+        "image": spec.image,
+        "command": command,
+        "env": _env(spec),
+        "resources": _resources(spec),
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+        "securityContext": security,
+    }
+    if role != "worker":
+        out["ports"] = [{"name": "http", "containerPort": PORT}]
+        out |= _probes(spec)
+    return out
+
+
+def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    labels = {**spec.labels, **(extra_labels or {})}
+    return {
+        "metadata": {"labels": labels, "annotations": {DO_NOT_DISRUPT: "true"}},
+        "spec": {
+            "serviceAccountName": spec.service_account,
+            "nodeSelector": {LABEL_POOL: spec.pool, "node.kubernetes.io/instance-type": spec.instance_type},
+            "tolerations": [{**accelerator_taint(spec.accelerator), "operator": "Equal"}],  # type: ignore[arg-type]
+            "containers": [container(spec, role)],
+            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}],
+            "terminationGracePeriodSeconds": 120,
+        },
+    }
+
+
+def deployment(spec: ServingSpec) -> dict[str, Any]:
+    """One node per replica; replicas spread over nodes, never two on one node."""
+    template = pod_template(spec, "server")
+    template["spec"]["affinity"] = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {LABEL_MODEL: spec.name}}, "topologyKey": "kubernetes.io/hostname"}
+            ]
+        }
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": {LABEL_MODEL: spec.name}},
+            # A new replica needs a whole accelerator node: surge one, never drop serving capacity.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": template,
+        },
+    }
+
+
+def leader_worker_set(spec: ServingSpec) -> dict[str, Any]:
+    """A group per replica: the leader starts the Ray head, waits for the group, then runs ``vllm serve``;
+    workers join the leader's Ray cluster.
+
+    A failed pod recreates its whole group (``RecreateGroupOnPodRestart``); workers start once the
+    leader exists (``LeaderCreated``); each group takes its nodes exclusively.
+    """
+    return {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "labels": spec.labels,
+            "annotations": {"leaderworkerset.sigs.k8s.io/exclusive-topology": "kubernetes.io/hostname"},
+        },
+        "spec": {
+            "replicas": spec.replicas,
+            "startupPolicy": "LeaderCreated",
+            "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {"maxUnavailable": 0, "maxSurge": 1}},
+            "leaderWorkerTemplate": {
+                "size": spec.nodes,
+                "restartPolicy": "RecreateGroupOnPodRestart",
+                "leaderTemplate": pod_template(spec, "leader", {"inference-blueprint/role": "leader"}),
+                "workerTemplate": pod_template(spec, "worker", {"inference-blueprint/role": "worker"}),
+            },
+        },
+    }
+
+
+def service(spec: ServingSpec) -> dict[str, Any]:
+    """ClusterIP service on the OpenAI-compatible port: the single-node pods, or the group leaders."""
+    selector = {LABEL_MODEL: spec.name}
+    if spec.multi_node:
+        selector["inference-blueprint/role"] = "leader"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def pod_disruption_budget(spec: ServingSpec) -> dict[str, Any]:
+    """Voluntary evictions take at most one replica (one whole group); none while only one exists."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "spec": {"maxUnavailable": spec.nodes if spec.replicas > 1 else 0, "selector": {"matchLabels": {LABEL_MODEL: spec.name}}},
+    }
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"pod-security.kubernetes.io/warn": "baseline"}}}
+
+
+def service_account(name: str, namespace_name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace_name}}
+
+
+def manifests(spec: ServingSpec) -> list[dict[str, Any]]:
+    """Workload, Service and PodDisruptionBudget of one model, in apply order."""
+    workload = leader_worker_set(spec) if spec.multi_node else deployment(spec)
+    return [workload, service(spec), pod_disruption_budget(spec)]

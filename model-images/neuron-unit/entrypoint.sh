@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Start one member of a multi-node inference unit on Trainium (ECS tasks, one per instance).
+#
+#   ROLE=leader    starts the Ray head, waits until UNIT_SIZE nodes joined, then execs
+#                  `vllm serve "$@"` (the container's arguments are vLLM engine arguments).
+#   ROLE=follower  waits for the leader's Ray port, then execs `ray start --address ... --block`.
+#
+# Environment:
+#   ROLE            leader | follower                                      (required)
+#   UNIT_SIZE       number of members, leader included, >= 1               (required)
+#   RANK            0 for the leader, 1..UNIT_SIZE-1 for followers         (required)
+#   LEADER_ADDRESS  leader host name or IP, reachable from every member    (required for followers)
+#   NODE_IP         this member's IP for Ray and vLLM                      (default: first of hostname -I)
+#   RAY_PORT        Ray GCS port on the leader                             (default: 6379)
+#   JOIN_TIMEOUT    seconds to wait for the leader or for all members      (default: 900)
+#   NEURON_RT_ROOT_COMM_PORT  port for Neuron collectives bootstrap        (default: 63423)
+set -euo pipefail
+
+log() {
+    local ts
+    ts="$(date -u +%FT%TZ)"
+    printf '%s neuron-unit[%s/%s]: %s\n' "${ts}" "${ROLE:-?}" "${RANK:-?}" "$*" >&2
+}
+die() { log "error: $*"; exit 1; }
+
+# Prints the value as a base-10 integer ("08" is not octal), or fails if it is not a
+# non-negative decimal integer. $1 names the variable for the error message.
+uint() {
+    [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2'"
+    printf '%d\n' "$((10#$2))"
+}
+
+ROLE="${ROLE:-}"
+LEADER_ADDRESS="${LEADER_ADDRESS:-}"
+UNIT_SIZE="$(uint UNIT_SIZE "${UNIT_SIZE:-}")"
+RANK="$(uint RANK "${RANK:-}")"
+RAY_PORT="$(uint RAY_PORT "${RAY_PORT:-6379}")"
+JOIN_TIMEOUT="$(uint JOIN_TIMEOUT "${JOIN_TIMEOUT:-900}")"
+((UNIT_SIZE >= 1)) || die "UNIT_SIZE must be >= 1"
+
+case "${ROLE}" in
+    leader)
+        ((RANK == 0)) || die "the leader must have RANK=0, got ${RANK}"
+        ;;
+    follower)
+        ((RANK >= 1 && RANK < UNIT_SIZE)) || die "a follower needs 1 <= RANK < UNIT_SIZE (${UNIT_SIZE}), got ${RANK}"
+        [[ -n "${LEADER_ADDRESS}" ]] || die "LEADER_ADDRESS is required for a follower"
+        ;;
+    *)
+        die "ROLE must be 'leader' or 'follower', got '${ROLE}'"
+        ;;
+esac
+
+# This member's address: the task ENI address in awsvpc mode. Ray and vLLM must advertise an
+# address the other members can reach, not a loopback one.
+if [[ -z "${NODE_IP:-}" ]]; then
+    NODE_IP="$(hostname -I 2>/dev/null | awk '{print $1}')" || NODE_IP=""
+fi
+[[ -n "${NODE_IP:-}" ]] || die "could not determine NODE_IP; set it explicitly"
+export VLLM_HOST_IP="${NODE_IP}"
+
+# Multi-node defaults for EFA and Neuron collectives; anything set in the task definition wins.
+if ((UNIT_SIZE > 1)); then
+    root_host="${LEADER_ADDRESS:-${NODE_IP}}"
+    export NEURON_RT_ROOT_COMM_ID="${NEURON_RT_ROOT_COMM_ID:-${root_host}:${NEURON_RT_ROOT_COMM_PORT:-63423}}"
+    export FI_PROVIDER="${FI_PROVIDER:-efa}"
+    export FI_EFA_USE_DEVICE_RDMA="${FI_EFA_USE_DEVICE_RDMA:-1}"
+    export FI_EFA_FORK_SAFE="${FI_EFA_FORK_SAFE:-1}"
+fi
+
+# Succeeds once a TCP connection to host:port can be opened (bash's /dev/tcp, no extra tools).
+port_open() {
+    local host="$1" port="$2"
+    # shellcheck disable=SC2016  # $1/$2 expand in the inner bash, not here
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "${host}" "${port}" 2>/dev/null
+}
+
+# Number of alive nodes in the local Ray cluster (0 while it cannot be queried yet).
+alive_nodes() {
+    python3 - <<'PY' 2>/dev/null || echo 0
+import ray
+ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
+print(sum(1 for node in ray.nodes() if node["Alive"]))
+PY
+}
+
+start_leader() {
+    log "starting Ray head on ${NODE_IP}:${RAY_PORT} for a unit of ${UNIT_SIZE}"
+    ray start --head --port="${RAY_PORT}" --node-ip-address="${NODE_IP}" --disable-usage-stats
+
+    local deadline=$((SECONDS + JOIN_TIMEOUT)) alive=0
+    while :; do
+        alive="$(alive_nodes | tail -n 1)"
+        [[ "${alive}" =~ ^[0-9]+$ ]] || alive=0
+        ((alive >= UNIT_SIZE)) && break
+        ((SECONDS < deadline)) || die "only ${alive}/${UNIT_SIZE} members joined within ${JOIN_TIMEOUT}s"
+        log "waiting for members: ${alive}/${UNIT_SIZE}"
+        sleep 5
+    done
+    log "all ${UNIT_SIZE} members joined"
+
+    local -a extra=()
+    ((UNIT_SIZE > 1)) && extra=(--distributed-executor-backend ray)
+    log "exec vllm serve $* ${extra[*]}"
+    exec vllm serve "$@" "${extra[@]}"
+}
+
+start_follower() {
+    local deadline=$((SECONDS + JOIN_TIMEOUT))
+    # shellcheck disable=SC2310  # a failed probe only means "not yet"
+    until port_open "${LEADER_ADDRESS}" "${RAY_PORT}"; do
+        ((SECONDS < deadline)) || die "leader ${LEADER_ADDRESS}:${RAY_PORT} not reachable within ${JOIN_TIMEOUT}s"
+        log "waiting for leader ${LEADER_ADDRESS}:${RAY_PORT}"
+        sleep 5
+    done
+    log "joining Ray cluster at ${LEADER_ADDRESS}:${RAY_PORT}"
+    # --block keeps this process in the foreground: it exits (and the task stops) when the Ray
+    # node dies, so ECS notices a lost member.
+    exec ray start --address="${LEADER_ADDRESS}:${RAY_PORT}" --node-ip-address="${NODE_IP}" \
+        --disable-usage-stats --block
+}
+
+if [[ "${ROLE}" == "leader" ]]; then
+    start_leader "$@"
+else
+    (($# == 0)) || log "ignoring arguments on a follower: $*"
+    start_follower
+fi

@@ -1,0 +1,151 @@
+"""infra.k8s.vllm renderers: every object validates (LWS against its CRD, core kinds strictly) and carries what serving needs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from infra.k8s import vllm
+from infra.k8s.schema import validate
+
+MULTI = vllm.ServingSpec(
+    name="llama-405b",
+    namespace="inference",
+    image="123456789012.dkr.ecr.us-east-2.amazonaws.com/cdk-assets:abc123",
+    accelerator="nvidia",
+    pool="gpu-efa",
+    instance_type="p5.48xlarge",
+    accelerators_per_node=8,
+    efa_interfaces=32,
+    nodes=2,
+    tensor_parallel=8,
+    pipeline_parallel=2,
+    replicas=1,
+    max_model_len=32768,
+    gpu_memory_utilization=0.9,
+    model="s3://models-bucket/llama-3.1-405b/",
+    region="us-east-2",
+    served_model_name="llama-405b",
+    service_account="vllm",
+    weight_gib=756,
+    cpu=160,
+    memory_gib=1600,
+    shm_gib=64,
+)
+SINGLE = dataclasses.replace(
+    MULTI,
+    name="llama-8b",
+    pool="gpu",
+    instance_type="g5.xlarge",
+    accelerators_per_node=1,
+    efa_interfaces=0,
+    nodes=1,
+    tensor_parallel=1,
+    pipeline_parallel=1,
+    replicas=2,
+    image="vllm/vllm-openai:v0.31.0",
+    weight_gib=15,
+    cpu=3,
+    memory_gib=12,
+    shm_gib=4,
+)
+NEURON = dataclasses.replace(
+    SINGLE,
+    name="llama-8b-neuron",
+    accelerator="neuron",
+    pool="inferentia",
+    instance_type="inf2.xlarge",
+    tensor_parallel=2,
+    replicas=1,
+    image="public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+    model="meta-llama/Llama-3.1-8B-Instruct",
+    hub_token_secret="hf-token",
+)
+
+
+@pytest.mark.parametrize("spec", [MULTI, SINGLE, NEURON], ids=["multi", "single", "neuron"])
+def test_every_object_validates(spec: vllm.ServingSpec) -> None:
+    for manifest in [*vllm.manifests(spec), vllm.namespace(spec.namespace), vllm.service_account("vllm", spec.namespace)]:
+        assert validate(manifest) == [], (manifest["kind"], validate(manifest))
+
+
+def _pod(template: dict) -> dict:
+    return template["spec"]
+
+
+def test_single_node_is_a_deployment_with_spread_and_surge() -> None:
+    workload, service, pdb = vllm.manifests(SINGLE)
+    assert workload["kind"] == "Deployment"
+    assert workload["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    anti = workload["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    args = workload["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert args[:3] == ["vllm", "serve", "s3://models-bucket/llama-3.1-405b/"]
+    assert args[args.index("--tensor-parallel-size") + 1] == "1" and "--load-format" in args and "runai_streamer" in args
+    assert "--distributed-executor-backend" not in args
+    assert service["spec"]["selector"] == {vllm.LABEL_MODEL: "llama-8b"}
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_multi_node_is_a_leader_worker_set() -> None:
+    lws, service, pdb = vllm.manifests(MULTI)
+    spec = lws["spec"]
+    assert (spec["leaderWorkerTemplate"]["size"], spec["leaderWorkerTemplate"]["restartPolicy"], spec["startupPolicy"]) == (
+        2,
+        "RecreateGroupOnPodRestart",
+        "LeaderCreated",
+    )
+    assert lws["metadata"]["annotations"] == {"leaderworkerset.sigs.k8s.io/exclusive-topology": "kubernetes.io/hostname"}
+    leader = spec["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
+    worker = spec["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
+    leader_cmd = leader["command"][2]
+    assert "multi-node-serving.sh leader --ray_cluster_size=$(LWS_GROUP_SIZE) && exec vllm serve" in leader_cmd
+    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in leader_cmd and "--distributed-executor-backend ray" in leader_cmd
+    assert "multi-node-serving.sh worker --ray_address=$(LWS_LEADER_ADDRESS)" in worker["command"][2]
+    assert "startupProbe" in leader and "startupProbe" not in worker and "ports" not in worker
+    assert service["spec"]["selector"] == {vllm.LABEL_MODEL: "llama-405b", "inference-blueprint/role": "leader"}
+    assert pdb["spec"]["maxUnavailable"] == 0, "a single group is never evicted voluntarily"
+
+
+def test_accelerators_efa_and_shared_memory() -> None:
+    lws = vllm.leader_worker_set(MULTI)
+    for template in ("leaderTemplate", "workerTemplate"):
+        pod = lws["spec"]["leaderWorkerTemplate"][template]["spec"]
+        container = pod["containers"][0]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
+        assert container["resources"]["limits"]["vpc.amazonaws.com/efa"] == "32"
+        assert container["securityContext"]["capabilities"] == {"add": ["IPC_LOCK"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["FI_PROVIDER"] == "efa" and env["FI_EFA_USE_DEVICE_RDMA"] == "1" and env["AWS_REGION"] == "us-east-2"
+        assert pod["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Gi"}}]
+        assert pod["nodeSelector"] == {"inference-blueprint/pool": "gpu-efa", "node.kubernetes.io/instance-type": "p5.48xlarge"}
+        assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+        assert pod["serviceAccountName"] == "vllm"
+        assert lws["spec"]["leaderWorkerTemplate"][template]["metadata"]["annotations"] == {"karpenter.sh/do-not-disrupt": "true"}
+
+
+def test_neuron_pod() -> None:
+    (deployment, _, _) = vllm.manifests(NEURON)
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"] == {"aws.amazon.com/neuron": "1", "memory": "12Gi"}
+    assert pod["tolerations"][0]["key"] == "aws.amazon.com/neuron"
+    assert "--gpu-memory-utilization" not in container["command"] and "--load-format" not in container["command"]
+    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}} in container["env"]
+    assert "vpc.amazonaws.com/efa" not in container["resources"]["limits"]
+
+
+def test_startup_budget_grows_with_model_size_and_neuron_compile() -> None:
+    assert SINGLE.startup_budget_s == 360  # 300 + 4 x 15 GiB
+    assert MULTI.startup_budget_s == 3330  # 300 + 4 x 756 GiB, rounded up to the probe period
+    assert NEURON.startup_budget_s == SINGLE.startup_budget_s + 1800
+    probe = vllm.deployment(SINGLE)["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert probe["failureThreshold"] * probe["periodSeconds"] == 360
+    assert probe["httpGet"] == {"path": "/health", "port": 8000}
+
+
+def test_no_credentials_in_manifests() -> None:
+    text = str(vllm.manifests(MULTI) + vllm.manifests(NEURON))
+    for secret in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        assert secret not in text

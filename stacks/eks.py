@@ -10,6 +10,7 @@ from infra.config import EksConfig, NodePoolConfig
 from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
 from infra.constructs.device_plugins import AcceleratorDevicePlugins
 from infra.constructs.karpenter import Karpenter
+from infra.constructs.serving import ModelDeployment, ModelServing
 
 
 class EksStack(cdk.Stack):
@@ -23,6 +24,7 @@ class EksStack(cdk.Stack):
         cluster_name: str,
         vpc: ec2.IVpc,
         tags: dict[str, str],
+        models: list[ModelDeployment],
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -46,3 +48,13 @@ class EksStack(cdk.Stack):
             efa=any(p.efa for p in node_pools),
             after=self.cluster.system_nodes,
         )
+        self.serving = ModelServing(
+            self,
+            "Serving",
+            cluster=self.cluster.cluster,
+            deployments=models,
+            system_node_selector=dict([SYSTEM_NODE_LABEL]),
+            after=self.karpenter.chart,
+        )
+        for plugin in self.device_plugins.charts.values():
+            self.serving.node.add_dependency(plugin)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 
 from infra.config import EnvironmentConfig
+from infra.constructs.serving import ModelDeployment
 from stacks.bedrock import BedrockStack
 from stacks.eks import EksStack
 from stacks.network import NetworkStack
@@ -46,6 +47,7 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         cluster_name=config.cluster_name,
         vpc=network.network.vpc,
         tags={"inference-blueprint:environment": config.name, **config.tags},
+        models=[ModelDeployment(model=m, pool=config.pool(m.pool), plan=config.plan(m)) for m in config.models],  # type: ignore[arg-type]
         description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
     )
     bedrock = None

@@ -8,12 +8,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra import nag
 from infra.constructs.logging import encrypted_log_group, logs_key
+from infra.constructs.storage import access_log_bucket, secure_bucket
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_invocation_logging"
 
@@ -49,31 +49,8 @@ class BedrockInvocationLogging(Construct):
             self, "LogGroup", key=self.key, retention_days=retention_days, log_group_name=f"/aws/bedrock/invocations/{name}"
         )
 
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        )
-        nag.acknowledge(
-            access_logs, "AwsSolutions-S1", "This bucket is the server-access-log destination; logging it to itself would loop."
-        )
-        self.bucket = s3.Bucket(
-            self,
-            "PayloadBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="payload-bucket/",
-        )
+        access_logs = access_log_bucket(self, "AccessLogBucket")
+        self.bucket = secure_bucket(self, "PayloadBucket", access_logs=access_logs, log_prefix="payload-bucket/")
         bedrock_here = {
             "StringEquals": {"aws:SourceAccount": stack.account},
             "ArnLike": {"aws:SourceArn": stack.format_arn(service="bedrock", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)},

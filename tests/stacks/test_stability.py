@@ -15,6 +15,7 @@ STATEFUL = {
         "AWS::SQS::Queue",
         "AWS::EC2::PlacementGroup",
         "AWS::EKS::PodIdentityAssociation",
+        "AWS::S3::Bucket",
     ),
     "bedrock": ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::IAM::ManagedPolicy"),
 }
@@ -23,7 +24,7 @@ STATEFUL = {
 def grow(envs: dict) -> None:
     """Everything a team adds over time that must not replace what exists.
 
-    Models join this edit as model serving lands.
+    Dashboards join this edit when observability lands.
     """
     prod = envs["prod"]
     prod["network"]["interface_endpoints"] = ["ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts", "kms", "monitoring"]
@@ -33,6 +34,16 @@ def grow(envs: dict) -> None:
     prod["tags"]["team"] = "ml-platform"
     prod["node_pools"].insert(
         0, {"name": "gpu-l40s", "accelerator": "nvidia", "instance_families": ["g6e"], "limits": {"accelerators": 16}}
+    )
+    prod["models"].insert(
+        0,
+        {
+            "name": "qwen3-8b",
+            "architecture": "qwen3-8b",
+            "weights": {"s3_prefix": "Qwen/Qwen3-8B/"},
+            "pool": "gpu",
+            "namespace": "research",
+        },
     )
     prod["bedrock"]["models"].insert(0, {"model": "opus-4.5", "scope": "global"})
     prod["bedrock"]["pod_identities"].append({"namespace": "agents", "service_account": "planner"})

@@ -16,6 +16,7 @@ GPU = {"name": "gpu", "accelerator": "nvidia", "instance_families": ["g5"], "lim
 def _with_pools(pools: list[dict[str, Any]], env: str = "prod", **overrides: Any) -> EnvironmentConfig:
     context = copy.deepcopy(CONTEXT)
     context["environments"][env]["node_pools"] = pools
+    context["environments"][env]["models"] = []  # the shipped models need the shipped pools
     return load({**context, "env": env, **overrides})
 
 

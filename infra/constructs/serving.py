@@ -1,0 +1,196 @@
+"""vLLM model serving on EKS: LeaderWorkerSet controller, weights bucket, Pod Identity, model manifests."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
+
+from infra.catalog import instances
+from infra.catalog.versions import LWS_CHART, default_serving_image
+from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
+from infra.constructs.pod_identity import pod_identity_role
+from infra.constructs.storage import access_log_bucket, secure_bucket
+from infra.k8s import vllm
+from infra.planner import Plan
+
+SERVICE_ACCOUNT = "vllm"
+
+
+@dataclass(frozen=True)
+class ModelDeployment:
+    """A served model with its pool and the planner's layout, as the stack hands them over."""
+
+    model: ServedModelConfig
+    pool: NodePoolConfig
+    plan: Plan
+
+
+def _construct_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+class ModelServing(Construct):
+    """Applies every configured model as vLLM on its accelerator pool.
+
+    - The LeaderWorkerSet controller (Helm, CRDs included) on the system nodes, when any model spans
+      nodes.
+    - A weights bucket (private, encrypted, versioned, TLS-only, retained, access-logged); each
+      serving namespace gets a ``vllm`` service account whose Pod Identity role may read it and
+      nothing else. vLLM streams ``s3://`` weights with the Run:ai streamer; no credentials appear
+      in any manifest.
+    - Per model: a Deployment or LeaderWorkerSet, a Service and a PodDisruptionBudget
+      (``infra.k8s.vllm``), applied after Karpenter's node pools exist.
+    - Images are the pinned public ones, or ``build:<folder>`` DockerImageAssets of ``model-images/``
+      (built and pushed by ``cdk deploy``; synth only fingerprints the folder).
+
+    ``manifests`` holds every object applied, for inspection and schema validation.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cluster: eks.Cluster,
+        deployments: list[ModelDeployment],
+        system_node_selector: dict[str, str],
+        after: IConstruct,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.manifests: list[dict[str, Any]] = []
+
+        access_logs = access_log_bucket(self, "AccessLogBucket")
+        self.weights_bucket = secure_bucket(self, "WeightsBucket", access_logs=access_logs, log_prefix="weights-bucket/")
+
+        self.lws_chart = None
+        if any(d.plan.layout.nodes > 1 for d in deployments):
+            self.lws_chart = eks.HelmChart(
+                self,
+                "LwsChart",
+                cluster=cluster,
+                repository=LWS_CHART.repository,
+                chart=LWS_CHART.chart,
+                version=LWS_CHART.version,
+                release="lws",
+                namespace="lws-system",
+                create_namespace=True,
+                wait=True,
+                values={"nodeSelector": system_node_selector},
+            )
+            self.lws_chart.node.add_dependency(after)
+
+        namespaces: dict[str, eks.KubernetesManifest] = {}
+        for deployment in deployments:
+            name = deployment.model.namespace
+            if name not in namespaces:
+                namespaces[name] = self._namespace(cluster, name)
+                namespaces[name].node.add_dependency(after)
+        images: dict[str, str] = {}
+        for deployment in deployments:
+            spec = self._spec(deployment, stack.region, images)
+            objects = vllm.manifests(spec)
+            self.manifests += objects
+            manifest = eks.KubernetesManifest(
+                self, f"{_construct_id(deployment.model.name)}Model", cluster=cluster, manifest=objects, overwrite=True
+            )
+            manifest.node.add_dependency(namespaces[deployment.model.namespace], after)
+            if spec.multi_node and self.lws_chart is not None:
+                manifest.node.add_dependency(self.lws_chart)
+
+    def _namespace(self, cluster: eks.Cluster, name: str) -> eks.KubernetesManifest:
+        objects = [vllm.namespace(name), vllm.service_account(SERVICE_ACCOUNT, name)]
+        self.manifests += objects
+        construct_id = _construct_id(name)
+        manifest = eks.KubernetesManifest(self, f"{construct_id}Namespace", cluster=cluster, manifest=objects, overwrite=True)
+        role = pod_identity_role(self, f"{construct_id}WeightsReader", description=f"vLLM in {name} reads model weights")
+        self.weights_bucket.grant_read(role)
+        association = eks.CfnPodIdentityAssociation(
+            self,
+            f"{construct_id}PodIdentity",
+            cluster_name=cluster.cluster_name,
+            namespace=name,
+            service_account=SERVICE_ACCOUNT,
+            role_arn=role.role_arn,
+        )
+        manifest.node.add_dependency(association)
+        self._acknowledge_read(role)
+        return manifest
+
+    def _acknowledge_read(self, role: iam.Role) -> None:
+        from infra import nag
+
+        stack = cdk.Stack.of(self)
+        bucket_id = stack.get_logical_id(self.weights_bucket.node.default_child)  # type: ignore[arg-type]
+        for finding in ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", f"Resource::<{bucket_id}.Arn>/*"):
+            nag.acknowledge(
+                role,
+                f"AwsSolutions-IAM5[{finding}]",
+                "Read-only access to this environment's weights bucket (CDK grant_read); objects are the model files vLLM streams.",
+            )
+
+    def _image(self, reference: str, images: dict[str, str]) -> str:
+        if not reference.startswith("build:"):
+            return reference
+        if reference not in images:
+            folder = reference.removeprefix("build:")
+            asset = ecr_assets.DockerImageAsset(
+                self, f"{_construct_id(folder)}Image", directory=str(MODEL_IMAGES / folder), platform=ecr_assets.Platform.LINUX_AMD64
+            )
+            images[reference] = asset.image_uri
+        return images[reference]
+
+    def _spec(self, deployment: ModelDeployment, region: str, images: dict[str, str]) -> vllm.ServingSpec:
+        model, pool, plan = deployment.model, deployment.pool, deployment.plan
+        instance = instances.INSTANCE_TYPES[plan.instance_type]
+        multi_node = plan.layout.nodes > 1
+        image = self._image(model.image or default_serving_image(pool.accelerator, instance.family, multi_node), images)
+        if model.weights.s3_prefix is not None:
+            source = f"s3://{self.weights_bucket.bucket_name}/{model.weights.s3_prefix}"
+        else:
+            source = model.weights.hub_id or ""
+        return vllm.ServingSpec(
+            name=model.name,
+            namespace=model.namespace,
+            image=image,
+            accelerator=pool.accelerator,
+            pool=pool.name,
+            instance_type=plan.instance_type,
+            accelerators_per_node=_accelerators_per_node(instance, plan),
+            efa_interfaces=pool.efa_network_cards if multi_node else 0,
+            nodes=plan.layout.nodes,
+            tensor_parallel=plan.layout.tensor_parallel,
+            pipeline_parallel=plan.layout.pipeline_parallel,
+            replicas=model.replicas,
+            max_model_len=plan.max_model_len,
+            gpu_memory_utilization=model.gpu_memory_utilization,
+            model=source,
+            region=region,
+            served_model_name=model.name,
+            service_account=SERVICE_ACCOUNT,
+            weight_gib=plan.weight_gib,
+            # Leave headroom for the node's DaemonSets (CNI, kube-proxy, CloudWatch agent, device plugins).
+            cpu=max(1, instance.vcpus - 2),
+            memory_gib=max(4, math.floor(instance.memory_gib * 0.8)),
+            shm_gib=max(1, min(64, instance.memory_gib // 8)),
+            dtype=model.dtype,
+            quantization=model.quantization,
+            hub_token_secret=model.weights.hub_token_secret,
+            extra_args=model.extra_args,
+            env=model.env,
+        )
+
+
+def _accelerators_per_node(instance: instances.InstanceType, plan: Plan) -> int:
+    """Whole devices each pod requests: GPUs, or the Neuron devices holding the cores it uses."""
+    if instance.accelerator == "nvidia":
+        return plan.layout.devices_per_node
+    cores_per_device = instance.neuron_cores // instance.accelerators
+    return math.ceil(plan.layout.devices_per_node / cores_per_device)

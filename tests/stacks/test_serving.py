@@ -1,0 +1,103 @@
+"""Model serving in inference-<env>-eks: LWS controller, weights bucket, Pod Identity, model objects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import SHIPPED_ENVS, Synthesized, concrete
+
+from infra.k8s.schema import validate
+
+
+def _charts(result: Synthesized) -> dict[str, dict]:
+    return {c["Properties"]["Chart"]: c["Properties"] for c in result.resources("eks", "Custom::AWSCDK-EKS-HelmChart").values()}
+
+
+def _objects(result: Synthesized, kind: str) -> dict[str, dict]:
+    return {m["metadata"]["name"]: m for m in result.stacks.eks.serving.manifests if m["kind"] == kind}
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_serving_object_validates(synth, env: str) -> None:
+    for manifest in synth(env).stacks.eks.serving.manifests:
+        assert validate(concrete(manifest)) == [], (env, manifest["kind"], manifest["metadata"]["name"], validate(concrete(manifest)))
+
+
+def test_prod_serves_single_node_multi_node_and_neuron(prod: Synthesized) -> None:
+    assert set(_objects(prod, "Deployment")) == {"llama-3-1-8b", "llama-3-1-8b-inf2"}
+    assert set(_objects(prod, "LeaderWorkerSet")) == {"llama-3-1-405b"}
+    assert (
+        set(_objects(prod, "Service"))
+        == set(_objects(prod, "PodDisruptionBudget"))
+        == {"llama-3-1-8b", "llama-3-1-8b-inf2", "llama-3-1-405b"}
+    )
+    lws = _objects(prod, "LeaderWorkerSet")["llama-3-1-405b"]["spec"]
+    assert lws["leaderWorkerTemplate"]["size"] == 2
+    leader = lws["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
+    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in leader["command"][2]
+    assert leader["resources"]["limits"]["vpc.amazonaws.com/efa"] == "32"
+    assert "${Token[" in leader["image"], "multi-node uses the model-images/vllm-gpu build (Ray + EFA)"
+    neuron = _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]
+    assert neuron["containers"][0]["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
+    assert neuron["nodeSelector"]["node.kubernetes.io/instance-type"] == "inf2.xlarge"
+    assert neuron["containers"][0]["image"].startswith("public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0")
+
+
+def test_lws_controller_only_where_a_model_spans_nodes(synth) -> None:
+    lws = _charts(synth("prod"))["lws"]
+    assert (lws["Repository"], lws["Version"], lws["Namespace"]) == ("oci://registry.k8s.io/lws/charts/lws", "0.10.0", "lws-system")
+    assert json.loads(lws["Values"]) == {"nodeSelector": {"inference-blueprint/node-role": "system"}}
+    assert "lws" not in _charts(synth("dev")) and "lws" not in _charts(synth("capetown"))
+
+
+def test_multi_node_image_is_built_from_model_images(prod: Synthesized) -> None:
+    assets = json.loads((prod.outdir / "inference-prod-eks.assets.json").read_text())
+    images = list(assets.get("dockerImages", {}).values())
+    assert len(images) == 1 and images[0]["source"]["platform"] == "linux/amd64"
+    assert (prod.outdir / images[0]["source"]["directory"] / "Dockerfile").is_file()
+
+
+def test_weights_come_from_the_bucket_through_pod_identity(prod: Synthesized) -> None:
+    deployment = _objects(prod, "Deployment")["llama-3-1-8b"]["spec"]["template"]["spec"]
+    command = deployment["containers"][0]["command"]
+    assert command[2].startswith("s3://") and command[2].endswith("/meta-llama/Llama-3.1-8B-Instruct/")
+    assert deployment["serviceAccountName"] == "vllm"
+    (association,) = [
+        a["Properties"] for k, a in prod.resources("eks", "AWS::EKS::PodIdentityAssociation").items() if k.startswith("Serving")
+    ]
+    assert (association["Namespace"], association["ServiceAccount"]) == ("inference", "vllm")
+    role_id = association["RoleArn"]["Fn::GetAtt"][0]
+    policies = [p["Properties"] for p in prod.resources("eks", "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    actions = {
+        a
+        for p in policies
+        for s in p["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert actions == {"s3:GetObject*", "s3:GetBucket*", "s3:List*"}, "read-only"
+
+
+def test_hub_model_reads_its_token_from_a_secret(prod: Synthesized) -> None:
+    container = _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][2] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}} in container["env"]
+
+
+def test_weights_bucket_is_private_encrypted_versioned_retained(prod: Synthesized) -> None:
+    buckets = {k: b for k, b in prod.resources("eks", "AWS::S3::Bucket").items() if k.startswith("ServingWeightsBucket")}
+    (bucket,) = buckets.values()
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert "LoggingConfiguration" in bucket["Properties"]
+
+
+def test_models_are_applied_after_node_pools_and_the_lws_controller(prod: Synthesized) -> None:
+    resources = prod.template_json("eks")["Resources"]
+    karpenter = next(
+        k for k, r in resources.items() if r["Type"] == "Custom::AWSCDK-EKS-HelmChart" and r["Properties"]["Chart"] == "karpenter"
+    )
+    lws = next(k for k, r in resources.items() if r["Type"] == "Custom::AWSCDK-EKS-HelmChart" and r["Properties"]["Chart"] == "lws")
+    model = next(r for k, r in resources.items() if k.startswith("ServingLlama31405bModel"))
+    assert karpenter in model["DependsOn"] and lws in model["DependsOn"]

@@ -3,7 +3,8 @@
     python -m infra.tools.nag_all [--outdir cdk.out/nag]
 
 Runs the same ``create_app`` as ``cdk synth`` for each environment, in one process (jsii starts
-once), writing each cloud assembly to ``<outdir>/<env>/``. Exits 1 on a configuration error or any
+once), writing each cloud assembly to ``<outdir>/<env>/``, with CDK's built-in CloudFormation
+validation on as well. Exits 1 on a configuration error or any
 unacknowledged finding; the report is ``<outdir>/<env>/policy-validation-report.json``.
 """
 
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from app import create_app
+    from app import CFN_VALIDATION_KEY, create_app
     from infra.config import ConfigError
 
     context = cdk_context()
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         outdir = f"{args.outdir}/{env}"
         started = time.perf_counter()
         try:
-            app, _ = create_app({**context, "env": env}, outdir=outdir)
+            app, _ = create_app({**context, "env": env, CFN_VALIDATION_KEY: True}, outdir=outdir)
             app.synth()
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -88,3 +88,15 @@ def test_acknowledge_demands_a_reason() -> None:
     app = cdk.App()
     with pytest.raises(ValueError, match="needs a real reason"):
         nag.acknowledge(cdk.Stack(app, "S"), "AwsSolutions-S1", "ok")
+
+
+def test_cdk_builtin_cloudformation_validation_passes_on_prod(tmp_path) -> None:
+    """Everyday synths skip CDK's built-in CloudFormation validation for speed (app.py); CI keeps it."""
+    from conftest import context_for
+
+    from app import CFN_VALIDATION_KEY, create_app
+
+    app, _ = create_app(context_for("prod") | {CFN_VALIDATION_KEY: True}, outdir=str(tmp_path))
+    app.synth()
+    report = json.loads((tmp_path / "policy-validation-report.json").read_text())
+    assert report["pluginReports"] == []

@@ -9,6 +9,7 @@ from infra.catalog import bedrock as catalog
 from infra.config import BedrockConfig
 from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, ModelGrant
 from infra.constructs.bedrock_logging import BedrockInvocationLogging
+from infra.constructs.helm import construct_id
 
 
 class BedrockStack(cdk.Stack):
@@ -23,7 +24,7 @@ class BedrockStack(cdk.Stack):
         )
         self.pod_roles = [
             self.access.add_pod_identity(
-                f"{target.namespace.title().replace('-', '')}{target.service_account.title().replace('-', '')}",
+                construct_id(target.namespace) + construct_id(target.service_account),
                 cluster_name=cluster_name,
                 namespace=target.namespace,
                 service_account=target.service_account,

@@ -6,6 +6,7 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct, IConstruct
 
 from infra.catalog.versions import EFA_DEVICE_PLUGIN_CHART, NEURON_CHART, NVIDIA_DEVICE_PLUGIN_CHART, Chart
+from infra.constructs.helm import install_chart
 from infra.k8s import karpenter as k8s
 
 ACCELERATOR_TOLERATIONS = [
@@ -51,15 +52,5 @@ class AcceleratorDevicePlugins(Construct):
         if efa:
             wanted.append(("EfaDevicePlugin", EFA_DEVICE_PLUGIN_CHART, "kube-system", efa_values()))
         for chart_id, chart, namespace, values in wanted:
-            self.charts[chart_id] = eks.HelmChart(
-                self,
-                chart_id,
-                cluster=cluster,
-                repository=chart.repository,
-                chart=chart.chart,
-                version=chart.version,
-                release=chart.chart,
-                namespace=namespace,
-                values=values,
-            )
+            self.charts[chart_id] = install_chart(self, chart_id, cluster=cluster, chart=chart, namespace=namespace, values=values)
             self.charts[chart_id].node.add_dependency(after)

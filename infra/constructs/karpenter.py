@@ -16,6 +16,7 @@ from constructs import Construct, IConstruct
 from infra import nag
 from infra.catalog.versions import KARPENTER_CHART
 from infra.config import DisruptionBudgetConfig, NodePoolConfig
+from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.k8s import karpenter as k8s
 from infra.policies import karpenter_controller_statements
@@ -40,11 +41,6 @@ def _budget(budget: DisruptionBudgetConfig) -> dict[str, Any]:
     if budget.schedule:
         out |= {"schedule": budget.schedule, "duration": budget.duration}
     return out
-
-
-def construct_id(name: str) -> str:
-    """``gpu-efa`` -> ``GpuEfa``: stable, readable construct ids from config names."""
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class Karpenter(Construct):
@@ -143,13 +139,11 @@ class Karpenter(Construct):
             role_arn=controller.role_arn,
         )
 
-        self.chart = eks.HelmChart(
+        self.chart = install_chart(
             self,
             "Chart",
             cluster=cluster,
-            repository=KARPENTER_CHART.repository,
-            chart=KARPENTER_CHART.chart,
-            version=KARPENTER_CHART.version,
+            chart=KARPENTER_CHART,
             release="karpenter",
             namespace=NAMESPACE,
             wait=True,

@@ -15,6 +15,7 @@ from constructs import Construct, IConstruct
 from infra.catalog import instances
 from infra.catalog.versions import LWS_CHART, default_serving_image
 from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
+from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.constructs.storage import access_log_bucket, secure_bucket
 from infra.k8s import vllm
@@ -30,10 +31,6 @@ class ModelDeployment:
     model: ServedModelConfig
     pool: NodePoolConfig
     plan: Plan
-
-
-def _construct_id(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class ModelServing(Construct):
@@ -72,13 +69,11 @@ class ModelServing(Construct):
 
         self.lws_chart = None
         if any(d.plan.layout.nodes > 1 for d in deployments):
-            self.lws_chart = eks.HelmChart(
+            self.lws_chart = install_chart(
                 self,
                 "LwsChart",
                 cluster=cluster,
-                repository=LWS_CHART.repository,
-                chart=LWS_CHART.chart,
-                version=LWS_CHART.version,
+                chart=LWS_CHART,
                 release="lws",
                 namespace="lws-system",
                 create_namespace=True,
@@ -99,7 +94,7 @@ class ModelServing(Construct):
             objects = vllm.manifests(spec)
             self.manifests += objects
             manifest = eks.KubernetesManifest(
-                self, f"{_construct_id(deployment.model.name)}Model", cluster=cluster, manifest=objects, overwrite=True
+                self, f"{construct_id(deployment.model.name)}Model", cluster=cluster, manifest=objects, overwrite=True
             )
             manifest.node.add_dependency(namespaces[deployment.model.namespace], after)
             if spec.multi_node and self.lws_chart is not None:
@@ -108,13 +103,13 @@ class ModelServing(Construct):
     def _namespace(self, cluster: eks.Cluster, name: str) -> eks.KubernetesManifest:
         objects = [vllm.namespace(name), vllm.service_account(SERVICE_ACCOUNT, name)]
         self.manifests += objects
-        construct_id = _construct_id(name)
-        manifest = eks.KubernetesManifest(self, f"{construct_id}Namespace", cluster=cluster, manifest=objects, overwrite=True)
-        role = pod_identity_role(self, f"{construct_id}WeightsReader", description=f"vLLM in {name} reads model weights")
+        prefix = construct_id(name)
+        manifest = eks.KubernetesManifest(self, f"{prefix}Namespace", cluster=cluster, manifest=objects, overwrite=True)
+        role = pod_identity_role(self, f"{prefix}WeightsReader", description=f"vLLM in {name} reads model weights")
         self.weights_bucket.grant_read(role)
         association = eks.CfnPodIdentityAssociation(
             self,
-            f"{construct_id}PodIdentity",
+            f"{prefix}PodIdentity",
             cluster_name=cluster.cluster_name,
             namespace=name,
             service_account=SERVICE_ACCOUNT,
@@ -142,7 +137,7 @@ class ModelServing(Construct):
         if reference not in images:
             folder = reference.removeprefix("build:")
             asset = ecr_assets.DockerImageAsset(
-                self, f"{_construct_id(folder)}Image", directory=str(MODEL_IMAGES / folder), platform=ecr_assets.Platform.LINUX_AMD64
+                self, f"{construct_id(folder)}Image", directory=str(MODEL_IMAGES / folder), platform=ecr_assets.Platform.LINUX_AMD64
             )
             images[reference] = asset.image_uri
         return images[reference]

@@ -11,6 +11,7 @@ from infra.constructs.serving import ModelDeployment
 from stacks.bedrock import BedrockStack
 from stacks.eks import EksStack
 from stacks.network import NetworkStack
+from stacks.observability import ObservabilityStack
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,10 @@ class EnvironmentStacks:
     network: NetworkStack
     eks: EksStack
     bedrock: BedrockStack | None = None
+    observability: ObservabilityStack | None = None
 
     def all(self) -> tuple[cdk.Stack, ...]:
-        return tuple(s for s in (self.network, self.eks, self.bedrock) if s is not None)
+        return tuple(s for s in (self.network, self.eks, self.bedrock, self.observability) if s is not None)
 
 
 def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
@@ -63,7 +65,16 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         )
         if config.bedrock.pod_identities:
             bedrock.add_dependency(eks, "Pod Identity associations need the cluster")
-    stacks = EnvironmentStacks(network=network, eks=eks, bedrock=bedrock)
+    observability = ObservabilityStack(
+        app,
+        config.stack_name("observability"),
+        env=env,
+        config=config,
+        interruption_queue=eks.karpenter.queue,
+        logging_handler=bedrock.logging.handler if bedrock is not None and bedrock.logging is not None else None,
+        description=f"inference-blueprint {config.name}: dashboards and alarms",
+    )
+    stacks = EnvironmentStacks(network=network, eks=eks, bedrock=bedrock, observability=observability)
     for stack in stacks.all():
         cdk.Tags.of(stack).add("inference-blueprint:environment", config.name)
         for key, value in sorted(config.tags.items()):

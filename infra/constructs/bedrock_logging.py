@@ -127,6 +127,7 @@ class BedrockInvocationLogging(Construct):
             nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),
             "The handler writes only its own log group; the AWS basic execution policy is CDK's default for that.",
         )
+        self.handler = handler
         provider = cr.Provider(self, "Provider", on_event_handler=handler, log_group=handler_log_group)
         for finding in (
             nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),

@@ -59,5 +59,6 @@ def test_synth_with_env_region_and_account_offline(tmp_path: Path) -> None:
         "inference-capetown-bedrock.template.json",
         "inference-capetown-eks.template.json",
         "inference-capetown-network.template.json",
+        "inference-capetown-observability.template.json",
     ]
     assert "end-of-life" not in done.stderr, "jsii must run on the pinned Node.js"

@@ -18,13 +18,14 @@ STATEFUL = {
         "AWS::S3::Bucket",
     ),
     "bedrock": ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::IAM::ManagedPolicy"),
+    "observability": ("AWS::SNS::Topic", "AWS::KMS::Key", "AWS::CloudWatch::Dashboard"),
 }
 
 
 def grow(envs: dict) -> None:
     """Everything a team adds over time that must not replace what exists.
 
-    Dashboards join this edit when observability lands.
+    Growing pools, models and Bedrock models also grows the dashboards and alarms.
     """
     prod = envs["prod"]
     prod["network"]["interface_endpoints"] = ["ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", "sqs", "ssm", "sts", "kms", "monitoring"]
@@ -32,6 +33,7 @@ def grow(envs: dict) -> None:
     prod["eks"]["addon_versions"] = {"coredns": "v1.12.4-eksbuild.1"}
     prod["eks"]["system_nodes"]["max_size"] = 8
     prod["tags"]["team"] = "ml-platform"
+    prod["observability"]["bedrock_tpm_quotas"]["opus-4.5"] = 500000
     prod["node_pools"].insert(
         0, {"name": "gpu-l40s", "accelerator": "nvidia", "instance_families": ["g6e"], "limits": {"accelerators": 16}}
     )

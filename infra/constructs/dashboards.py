@@ -1,0 +1,241 @@
+"""CloudWatch dashboards and alarms for one environment (cdk-monitoring-constructs where it fits).
+
+cdk-monitoring-constructs supplies the facade, the alarm naming and SNS wiring, and its SQS and
+Lambda monitors. It has no Bedrock, accelerator or vLLM monitors, so those are ``monitor_custom``
+groups built from ``infra.metrics`` definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+import cdk_monitoring_constructs as mc
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import metrics
+from infra.config import AlarmThresholds
+
+CRITICAL = "Critical"
+WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class BedrockModelView:
+    """A model as the dashboards see it: its metrics ModelId and quota arithmetic."""
+
+    key: str
+    model_id: str  # the ModelId dimension: the profile id that was called
+    output_burndown: int
+    tpm_quota: int | None
+
+
+class InferenceDashboards(Construct):
+    """One dashboard per environment, and alarms to an encrypted SNS topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        env_name: str,
+        cluster_name: str,
+        thresholds: AlarmThresholds,
+        alarm_email: str | None,
+        bedrock_models: Sequence[BedrockModelView],
+        accelerators: set[str],
+        efa: bool,
+        interruption_queue: sqs.IQueue,
+        logging_handler: lambda_.IFunction | None,
+    ) -> None:
+        super().__init__(scope, id)
+        key = kms.Key(self, "TopicKey", description=f"{env_name} alarm topic", enable_key_rotation=True)
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "AlarmTopic", display_name=f"inference {env_name} alarms", master_key=key, enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        self.facade = mc.MonitoringFacade(
+            self,
+            "Monitoring",
+            alarm_factory_defaults=mc.AlarmFactoryDefaults(
+                actions_enabled=True,
+                alarm_name_prefix=f"inference-{env_name}",
+                action=mc.SnsAlarmActionStrategy(on_alarm_topic=self.topic, on_ok_topic=self.topic),
+            ),
+            dashboard_factory=mc.DefaultDashboardFactory(self, "Dashboards", dashboard_name_prefix=f"inference-{env_name}"),
+        )
+        for model in bedrock_models:
+            self._bedrock(model, thresholds)
+        if bedrock_models:
+            self._bedrock_logging()
+        self._accelerators(cluster_name, accelerators, efa, thresholds)
+        self.facade.monitor_sqs_queue(
+            queue=interruption_queue,
+            human_readable_name="Karpenter interruption queue",
+            alarm_friendly_name="KarpenterInterruptions",
+            add_queue_max_message_age_alarm={WARNING: mc.MaxMessageAgeThreshold(max_age_in_seconds=120)},
+        )
+        if logging_handler is not None:
+            self.facade.monitor_lambda_function(
+                lambda_function=logging_handler,
+                human_readable_name="Bedrock invocation-logging custom resource",
+                alarm_friendly_name="BedrockLoggingHandler",
+            )
+
+    def _bedrock(self, model: BedrockModelView, thresholds: AlarmThresholds) -> None:
+        m = model.model_id
+        tpm = metrics.burndown_tpm(m, model.output_burndown)
+        quota_annotations = [cw.HorizontalAnnotation(value=model.tpm_quota, label="TPM quota")] if model.tpm_quota else []
+        tpm_metric: object = tpm
+        if model.tpm_quota:
+            tpm_metric = mc.CustomMetricWithAlarm(
+                metric=tpm,
+                alarm_friendly_name="QuotaUsage",
+                add_alarm={
+                    WARNING: mc.CustomThreshold(
+                        threshold=model.tpm_quota * thresholds.bedrock_quota_utilization_pct / 100,
+                        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                        evaluation_periods=5,
+                        datapoints_to_alarm=3,
+                    )
+                },
+            )
+        self.facade.monitor_custom(
+            human_readable_name=f"Bedrock {model.key} ({m})",
+            alarm_friendly_name=f"Bedrock-{model.key}",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="Requests",
+                    metrics=[
+                        metrics.bedrock("Invocations", m, label="invocations"),
+                        metrics.bedrock("InvocationThrottles", m, label="throttles"),
+                        metrics.bedrock("InvocationClientErrors", m, label="client errors"),
+                        metrics.bedrock("InvocationServerErrors", m, label="server errors"),
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Throttle rate (%)",
+                    metrics=[
+                        mc.CustomMetricWithAlarm(
+                            metric=metrics.throttle_rate(m),
+                            alarm_friendly_name="ThrottleRate",
+                            add_alarm={
+                                CRITICAL: mc.CustomThreshold(
+                                    threshold=thresholds.bedrock_throttle_rate_pct,
+                                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                                    evaluation_periods=3,
+                                    datapoints_to_alarm=2,
+                                )
+                            },
+                        )
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Latency (ms)",
+                    metrics=[
+                        metrics.bedrock(name, m, statistic=stat, label=f"{label} {stat}")
+                        for name, label in (("InvocationLatency", "latency"), ("TimeToFirstToken", "TTFT"))
+                        for stat in ("p50", "p90", "p99")
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Tokens",
+                    metrics=[
+                        metrics.bedrock(name, m, label=name)
+                        for name in ("InputTokenCount", "OutputTokenCount", "CacheReadInputTokenCount", "CacheWriteInputTokenCount")
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Quota tokens per minute",
+                    metrics=[tpm_metric, metrics.bedrock("EstimatedTPMQuotaUsage", m, statistic="Maximum", period=metrics.ONE_MINUTE)],  # type: ignore[list-item]
+                    horizontal_annotations=quota_annotations,
+                ),
+            ],
+        )
+
+    def _bedrock_logging(self) -> None:
+        self.facade.monitor_custom(
+            human_readable_name="Bedrock invocation-log delivery",
+            alarm_friendly_name="BedrockLogDelivery",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="Delivery failures",
+                    metrics=[
+                        mc.CustomMetricWithAlarm(
+                            metric=metrics.bedrock_account(name, label=name),
+                            alarm_friendly_name=name,
+                            add_alarm={
+                                WARNING: mc.CustomThreshold(
+                                    threshold=1,
+                                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                                )
+                            },
+                        )
+                        for name in ("ModelInvocationLogsCloudWatchDeliveryFailure", "ModelInvocationLogsS3DeliveryFailure")
+                    ],
+                )
+            ],
+        )
+
+    def _accelerators(self, cluster_name: str, accelerators: set[str], efa: bool, thresholds: AlarmThresholds) -> None:
+        groups = [
+            mc.CustomMetricGroup(
+                title="Nodes and pending pods",
+                metrics=[
+                    metrics.container_insights("cluster_node_count", cluster_name, statistic="Maximum"),
+                    metrics.container_insights("cluster_failed_node_count", cluster_name, statistic="Maximum"),
+                    metrics.container_insights("pod_status_pending", cluster_name, statistic="Maximum"),
+                ],
+            )
+        ]
+        floor = thresholds.accelerator_utilization_floor_pct
+        for kind, utilization, memory in (
+            ("nvidia", "node_gpu_utilization", "node_gpu_memory_utilization"),
+            ("neuron", "node_neuroncore_utilization", "node_neuroncore_memory_usage_total"),
+        ):
+            if kind not in accelerators:
+                continue
+            groups.append(
+                mc.CustomMetricGroup(
+                    title=f"{'GPU' if kind == 'nvidia' else 'NeuronCore'} utilization (%)",
+                    metrics=[
+                        mc.CustomMetricWithAlarm(
+                            metric=metrics.container_insights(utilization, cluster_name, period=cdk.Duration.minutes(15)),
+                            alarm_friendly_name=f"{kind.capitalize()}Idle",
+                            add_alarm={
+                                WARNING: mc.CustomThreshold(
+                                    threshold=floor,
+                                    comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                                    evaluation_periods=4,
+                                    datapoints_to_alarm=4,
+                                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                                )
+                            },
+                        ),
+                        metrics.container_insights(memory, cluster_name),
+                    ],
+                )
+            )
+        if efa:
+            groups.append(
+                mc.CustomMetricGroup(
+                    title="EFA (bytes/s)",
+                    metrics=[
+                        metrics.container_insights(n, cluster_name)
+                        for n in ("node_efa_rx_bytes", "node_efa_tx_bytes", "node_efa_rx_dropped")
+                    ],
+                )
+            )
+        self.facade.monitor_custom(
+            human_readable_name=f"Accelerators and nodes ({cluster_name})", alarm_friendly_name="Accelerators", metric_groups=groups
+        )

@@ -1,0 +1,137 @@
+"""What to measure: CloudWatch metric definitions, separate from how dashboards lay them out.
+
+Names are pinned in ``KNOWN_METRICS`` (per namespace), and the dashboard tests reject any other
+name, because CloudWatch silently draws a misspelt metric as an empty graph. Sources, checked 2026-11:
+- ``AWS/Bedrock``: Bedrock User Guide "Amazon Bedrock runtime metrics" and "Monitor model
+  invocation logging" (delivery metrics); TimeToFirstToken and EstimatedTPMQuotaUsage from the
+  2026-03 AWS ML blog announcing them. ``CacheReadInputTokenCount`` and
+  ``CacheWriteInputTokenCount`` follow AWS's own quota-dashboard sample
+  (aws-samples/sample-quota-dashboard-for-amazon-bedrock); the runtime-metrics page was not
+  readable in full, so check them with ``aws cloudwatch list-metrics --namespace AWS/Bedrock``.
+- ``ContainerInsights``: CloudWatch User Guide "Amazon EKS and Kubernetes Container Insights with
+  enhanced observability metrics" (NVIDIA GPU, Neuron, EFA, cluster and pod metrics).
+- ``AWS/SQS``, ``AWS/Lambda``: the services' metric pages (used through cdk-monitoring-constructs).
+For cross-region inference profiles Bedrock reports ``ModelId`` as the profile id that was called
+(``global.<model-id>``), in the source region.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+
+from infra.quota import burndown_expression
+
+BEDROCK = "AWS/Bedrock"
+CONTAINER_INSIGHTS = "ContainerInsights"
+
+KNOWN_METRICS: dict[str, frozenset[str]] = {
+    BEDROCK: frozenset(
+        {
+            "Invocations",
+            "InvocationLatency",
+            "InvocationClientErrors",
+            "InvocationServerErrors",
+            "InvocationThrottles",
+            "InputTokenCount",
+            "OutputTokenCount",
+            "CacheReadInputTokenCount",
+            "CacheWriteInputTokenCount",
+            "TimeToFirstToken",
+            "EstimatedTPMQuotaUsage",
+            "ModelInvocationLogsCloudWatchDeliveryFailure",
+            "ModelInvocationLogsS3DeliveryFailure",
+        }
+    ),
+    CONTAINER_INSIGHTS: frozenset(
+        {
+            "node_gpu_utilization",
+            "node_gpu_memory_utilization",
+            "node_neuroncore_utilization",
+            "node_neuroncore_memory_usage_total",
+            "node_efa_rx_bytes",
+            "node_efa_tx_bytes",
+            "node_efa_rx_dropped",
+            "cluster_node_count",
+            "cluster_failed_node_count",
+            "pod_status_pending",
+            "node_cpu_utilization",
+        }
+    ),
+    "AWS/SQS": frozenset(
+        {
+            "ApproximateAgeOfOldestMessage",
+            "ApproximateNumberOfMessagesVisible",
+            "NumberOfMessagesSent",
+            "NumberOfMessagesReceived",
+            "NumberOfMessagesDeleted",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+            "SentMessageSize",
+            "NumberOfEmptyReceives",
+        }
+    ),
+    "AWS/Lambda": frozenset(
+        {
+            "Invocations",
+            "Errors",
+            "Throttles",
+            "Duration",
+            "ConcurrentExecutions",
+            "ProvisionedConcurrencySpilloverInvocations",
+            "IteratorAge",
+        }
+    ),
+}
+
+FIVE_MINUTES = Duration.minutes(5)
+ONE_MINUTE = Duration.minutes(1)
+
+
+def bedrock(name: str, model_id: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, label: str | None = None) -> cw.Metric:
+    """A Bedrock runtime metric of one model id (the profile id for cross-region profiles)."""
+    return cw.Metric(
+        namespace=BEDROCK, metric_name=name, dimensions_map={"ModelId": model_id}, statistic=statistic, period=period, label=label
+    )
+
+
+def bedrock_account(name: str, label: str | None = None) -> cw.Metric:
+    """An account-level Bedrock metric (invocation-log delivery), published without a ModelId."""
+    return cw.Metric(namespace=BEDROCK, metric_name=name, statistic="Sum", period=FIVE_MINUTES, label=label)
+
+
+def throttle_rate(model_id: str) -> cw.MathExpression:
+    """Percent of requests throttled. Invocations excludes throttled requests, so they are added back."""
+    return cw.MathExpression(
+        expression="IF((inv + thr) > 0, 100 * thr / (inv + thr), 0)",
+        using_metrics={"inv": bedrock("Invocations", model_id), "thr": bedrock("InvocationThrottles", model_id)},
+        label="throttle rate %",
+        period=FIVE_MINUTES,
+    )
+
+
+def burndown_tpm(model_id: str, output_burndown: int) -> cw.MathExpression:
+    """Tokens per minute that count against the quota: input + cache write + output x burndown.
+
+    The same arithmetic as ``python -m infra.tools.bedrock_quota`` (``infra.quota``).
+    """
+    # A minute without cache writes has no datapoint, which would blank the sum: fill with 0.
+    filled = {
+        f"f{key}": cw.MathExpression(
+            expression=f"FILL({key}, 0)", using_metrics={key: bedrock(name, model_id, period=ONE_MINUTE)}, period=ONE_MINUTE
+        )
+        for key, name in (("tin", "InputTokenCount"), ("tcw", "CacheWriteInputTokenCount"), ("tout", "OutputTokenCount"))
+    }
+    return cw.MathExpression(
+        expression=burndown_expression("ftin", "ftcw", "ftout", output_burndown),
+        using_metrics=filled,  # type: ignore[arg-type]
+        label="burndown-weighted TPM",
+        period=ONE_MINUTE,
+    )
+
+
+def container_insights(name: str, cluster_name: str, statistic: str = "Average", period: Duration = FIVE_MINUTES) -> cw.Metric:
+    """A cluster-level Container Insights metric."""
+    return cw.Metric(
+        namespace=CONTAINER_INSIGHTS, metric_name=name, dimensions_map={"ClusterName": cluster_name}, statistic=statistic, period=period
+    )

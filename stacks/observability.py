@@ -1,0 +1,51 @@
+"""``inference-<env>-observability``: the environment's dashboard and alarms."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.catalog import bedrock as catalog
+from infra.config import EnvironmentConfig
+from infra.constructs.dashboards import BedrockModelView, InferenceDashboards
+
+
+class ObservabilityStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        interruption_queue: sqs.IQueue,
+        logging_handler: lambda_.IFunction | None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        views = []
+        if config.bedrock is not None:
+            for access in config.bedrock.models:
+                model = catalog.MODELS[access.model]
+                views.append(
+                    BedrockModelView(
+                        key=access.model,
+                        model_id=catalog.profile_id(access.scope, model.model_id),
+                        output_burndown=model.output_burndown,
+                        tpm_quota=config.observability.bedrock_tpm_quotas.get(access.model),
+                    )
+                )
+        self.dashboards = InferenceDashboards(
+            self,
+            "Dashboards",
+            env_name=config.name,
+            cluster_name=config.cluster_name,
+            thresholds=config.observability.thresholds,
+            alarm_email=config.observability.alarm_email,
+            bedrock_models=views,
+            accelerators={p.accelerator for p in config.node_pools},
+            efa=any(p.efa for p in config.node_pools),
+            interruption_queue=interruption_queue,
+            logging_handler=logging_handler,
+        )

@@ -1,0 +1,125 @@
+"""inference-<env>-observability: dashboards parse, metrics are real names, math is wired, alarms act."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from conftest import SHIPPED_ENVS, Synthesized
+
+from infra.metrics import KNOWN_METRICS
+
+
+def _resolve(value: Any) -> str:
+    """A DashboardBody Fn::Join rendered to text, CloudFormation references as placeholders."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(_resolve(p) for p in parts)
+    return "REF"
+
+
+def _body(result: Synthesized) -> dict[str, Any]:
+    (dashboard,) = result.resources("observability", "AWS::CloudWatch::Dashboard").values()
+    return json.loads(_resolve(dashboard["Properties"]["DashboardBody"]))
+
+
+def _metric_rows(body: dict[str, Any]) -> list[list[Any]]:
+    return [row for w in body["widgets"] if w["type"] == "metric" for row in w["properties"].get("metrics", [])]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_graphed_metric_is_a_known_name(synth, env: str) -> None:
+    rows = _metric_rows(_body(synth(env)))
+    assert rows
+    for row in rows:
+        options = row[-1] if isinstance(row[-1], dict) else {}
+        if "expression" in options:
+            continue
+        namespace, name = row[0], row[1]
+        assert namespace in KNOWN_METRICS, row
+        assert name in KNOWN_METRICS[namespace], f"{namespace} has no metric {name!r}"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_math_expressions_reference_existing_ids(synth, env: str) -> None:
+    rows = _metric_rows(_body(synth(env)))
+    ids = {row[-1]["id"] for row in rows if isinstance(row[-1], dict) and "id" in row[-1]}
+    expressions = [row[-1] for row in rows if isinstance(row[-1], dict) and "expression" in row[-1]]
+    for expression in expressions:
+        for ref in set(re.findall(r"\b([a-z][A-Za-z0-9_]*)\b", expression["expression"])) - {"IF", "FILL"}:
+            if ref.upper() in ("IF", "FILL"):
+                continue
+            assert ref in ids, f"{expression['expression']!r} uses {ref!r}, not an id on the widget"
+
+
+def _alarms(result: Synthesized) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in result.resources("observability", "AWS::CloudWatch::Alarm").values()]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_alarm_notifies_the_topic(synth, env: str) -> None:
+    result = synth(env)
+    (topic_id,) = result.resources("observability", "AWS::SNS::Topic")
+    alarms = _alarms(result)
+    assert alarms
+    for alarm in alarms:
+        assert alarm["ActionsEnabled"] is True
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], alarm["AlarmName"]
+        for metric in alarm.get("Metrics", []):
+            stat = metric.get("MetricStat", {}).get("Metric")
+            if stat:
+                assert stat["MetricName"] in KNOWN_METRICS[stat["Namespace"]]
+
+
+def test_alarm_topic_is_encrypted_and_tls_only(synth) -> None:
+    result = synth("prod")
+    (topic,) = result.resources("observability", "AWS::SNS::Topic").values()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    (policy,) = result.resources("observability", "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+
+
+def test_capetown_bedrock_alarms(synth) -> None:
+    alarms = {a["AlarmName"]: a for a in _alarms(synth("capetown"))}
+    for model in ("sonnet-4.5", "haiku-4.5", "opus-4.5"):
+        throttle = alarms[f"inference-capetown-Bedrock-{model}-ThrottleRate-Critical"]
+        assert throttle["Threshold"] == 5 and throttle["ComparisonOperator"] == "GreaterThanThreshold"
+        assert f"inference-capetown-Bedrock-{model}-QuotaUsage-Warning" in alarms
+    quota = alarms["inference-capetown-Bedrock-sonnet-4.5-QuotaUsage-Warning"]
+    assert quota["Threshold"] == pytest.approx(2_000_000 * 0.8)
+    expression = next(m["Expression"] for m in quota["Metrics"] if "Expression" in m and "ftout" in m["Expression"])
+    assert expression == "ftin + ftcw + 5 * ftout", "the quota CLI's arithmetic (infra.quota.burndown_expression)"
+    dims = {d["Value"] for m in quota["Metrics"] if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]}
+    assert dims == {"global.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+    assert "inference-capetown-BedrockLogDelivery-ModelInvocationLogsCloudWatchDeliveryFailure-Warning" in alarms
+
+
+def test_quota_is_drawn_as_an_annotation(synth) -> None:
+    widgets = [w for w in _body(synth("capetown"))["widgets"] if w["type"] == "metric"]
+    annotations = [a for w in widgets for a in w["properties"].get("annotations", {}).get("horizontal", [])]
+    assert {"value": 2000000, "label": "TPM quota"} in [{k: a[k] for k in ("value", "label")} for a in annotations]
+
+
+@pytest.mark.parametrize(("env", "idle"), [("dev", {"NvidiaIdle"}), ("prod", {"NvidiaIdle", "NeuronIdle"}), ("capetown", set())])
+def test_idle_accelerator_alarms_follow_the_pools(synth, env: str, idle: set[str]) -> None:
+    names = {a["AlarmName"] for a in _alarms(synth(env))}
+    found = {kind for kind in ("NvidiaIdle", "NeuronIdle") if f"inference-{env}-Accelerators-{kind}-Warning" in names}
+    assert found == idle
+    for alarm in _alarms(synth(env)):
+        if "Idle" in alarm["AlarmName"]:
+            assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"], alarm["Period"]) == (
+                "LessThanThreshold",
+                10,
+                4,
+                900,
+            )
+
+
+def test_interruption_queue_age_alarm(synth) -> None:
+    names = {a["AlarmName"] for a in _alarms(synth("dev"))}
+    assert any(n.startswith("inference-dev-KarpenterInterruptions") for n in names)

@@ -28,6 +28,17 @@ CRITICAL = "Critical"
 WARNING = "Warning"
 
 
+def _alarmed(
+    metric: cw.IMetric, name: str, severity: str, threshold: float, operator: cw.ComparisonOperator, **options: object
+) -> mc.CustomMetricWithAlarm:
+    """``metric`` graphed with one alarm at ``severity`` (evaluation periods etc. in ``options``)."""
+    return mc.CustomMetricWithAlarm(
+        metric=metric,
+        alarm_friendly_name=name,
+        add_alarm={severity: mc.CustomThreshold(threshold=threshold, comparison_operator=operator, **options)},  # type: ignore[arg-type]
+    )
+
+
 @dataclass(frozen=True)
 class BedrockModelView:
     """A model as the dashboards see it: its metrics ModelId and quota arithmetic."""
@@ -97,17 +108,14 @@ class InferenceDashboards(Construct):
         quota_annotations = [cw.HorizontalAnnotation(value=model.tpm_quota, label="TPM quota")] if model.tpm_quota else []
         tpm_metric: object = tpm
         if model.tpm_quota:
-            tpm_metric = mc.CustomMetricWithAlarm(
-                metric=tpm,
-                alarm_friendly_name="QuotaUsage",
-                add_alarm={
-                    WARNING: mc.CustomThreshold(
-                        threshold=model.tpm_quota * thresholds.bedrock_quota_utilization_pct / 100,
-                        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                        evaluation_periods=5,
-                        datapoints_to_alarm=3,
-                    )
-                },
+            tpm_metric = _alarmed(
+                tpm,
+                "QuotaUsage",
+                WARNING,
+                model.tpm_quota * thresholds.bedrock_quota_utilization_pct / 100,
+                cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
             )
         self.facade.monitor_custom(
             human_readable_name=f"Bedrock {model.key} ({m})",
@@ -125,17 +133,14 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title="Throttle rate (%)",
                     metrics=[
-                        mc.CustomMetricWithAlarm(
-                            metric=metrics.throttle_rate(m),
-                            alarm_friendly_name="ThrottleRate",
-                            add_alarm={
-                                CRITICAL: mc.CustomThreshold(
-                                    threshold=thresholds.bedrock_throttle_rate_pct,
-                                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                                    evaluation_periods=3,
-                                    datapoints_to_alarm=2,
-                                )
-                            },
+                        _alarmed(
+                            metrics.throttle_rate(m),
+                            "ThrottleRate",
+                            CRITICAL,
+                            thresholds.bedrock_throttle_rate_pct,
+                            cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                            evaluation_periods=3,
+                            datapoints_to_alarm=2,
                         )
                     ],
                 ),
@@ -170,16 +175,13 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title="Delivery failures",
                     metrics=[
-                        mc.CustomMetricWithAlarm(
-                            metric=metrics.bedrock_account(name, label=name),
-                            alarm_friendly_name=name,
-                            add_alarm={
-                                WARNING: mc.CustomThreshold(
-                                    threshold=1,
-                                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                                )
-                            },
+                        _alarmed(
+                            metrics.bedrock_account(name, label=name),
+                            name,
+                            WARNING,
+                            1,
+                            cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
                         )
                         for name in ("ModelInvocationLogsCloudWatchDeliveryFailure", "ModelInvocationLogsS3DeliveryFailure")
                     ],
@@ -209,18 +211,15 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title=f"{'GPU' if kind == 'nvidia' else 'NeuronCore'} utilization (%)",
                     metrics=[
-                        mc.CustomMetricWithAlarm(
-                            metric=metrics.container_insights(utilization, cluster_name, period=cdk.Duration.minutes(15)),
-                            alarm_friendly_name=f"{kind.capitalize()}Idle",
-                            add_alarm={
-                                WARNING: mc.CustomThreshold(
-                                    threshold=floor,
-                                    comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                                    evaluation_periods=4,
-                                    datapoints_to_alarm=4,
-                                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
-                                )
-                            },
+                        _alarmed(
+                            metrics.container_insights(utilization, cluster_name, period=cdk.Duration.minutes(15)),
+                            f"{kind.capitalize()}Idle",
+                            WARNING,
+                            floor,
+                            cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                            evaluation_periods=4,
+                            datapoints_to_alarm=4,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
                         ),
                         metrics.container_insights(memory, cluster_name),
                     ],

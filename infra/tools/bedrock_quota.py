@@ -11,13 +11,12 @@ to do>`` line and exits 1. No AWS call is made.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-from typing import NoReturn
 
 from infra import quota
 from infra.catalog import bedrock
+from infra.tools import ToolError, ToolParser
 
 _NUMBERS = (
     # option, Traffic field, what it is
@@ -29,26 +28,16 @@ _NUMBERS = (
 )
 
 
-class _Invalid(Exception):
-    def __init__(self, option: str, problem: str, fix: str) -> None:
-        super().__init__(f"{option}: {problem}; {fix}")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Invalid("command line", message, "see python -m infra.tools.bedrock_quota --help")
-
-
 def _number(option: str, text: str, *, minimum: float = 0) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise _Invalid(option, f"{text!r} is not a number", "give a plain number such as 2000") from None
+        raise ToolError(option, f"{text!r} is not a number", "give a plain number such as 2000") from None
     if not math.isfinite(value):
-        raise _Invalid(option, f"{text!r} is not a finite number", "give a plain number such as 2000")
+        raise ToolError(option, f"{text!r} is not a finite number", "give a plain number such as 2000")
     if value < minimum:
         problem = f"{text} is negative" if minimum == 0 else f"{text} is below {minimum:g}"
-        raise _Invalid(option, problem, f"give a number >= {minimum:g}")
+        raise ToolError(option, problem, f"give a number >= {minimum:g}")
     return value
 
 
@@ -57,7 +46,7 @@ def _fmt(value: float) -> str:
 
 
 def _parse(argv: list[str] | None) -> tuple[str, str, float, quota.Traffic]:
-    parser = _Parser(prog="python -m infra.tools.bedrock_quota", description=__doc__.splitlines()[0])
+    parser = ToolParser(prog="python -m infra.tools.bedrock_quota", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help=f"catalogued model: {', '.join(sorted(bedrock.MODELS))}")
     parser.add_argument("--scope", default=bedrock.GLOBAL, help="inference profile scope (default: global)")
     parser.add_argument("--headroom", default="1.2", help="multiplier on the traffic, >= 1 (default: 1.2)")
@@ -68,9 +57,9 @@ def _parse(argv: list[str] | None) -> tuple[str, str, float, quota.Traffic]:
 
     m = bedrock.model(args.model)
     if m is None:
-        raise _Invalid("--model", f"{args.model!r} is not a catalogued Bedrock model", f"use one of {', '.join(sorted(bedrock.MODELS))}")
+        raise ToolError("--model", f"{args.model!r} is not a catalogued Bedrock model", f"use one of {', '.join(sorted(bedrock.MODELS))}")
     if args.scope not in m.scopes:
-        raise _Invalid("--scope", f"{args.model} has no {args.scope!r} inference profile", f"use one of {', '.join(sorted(m.scopes))}")
+        raise ToolError("--scope", f"{args.model} has no {args.scope!r} inference profile", f"use one of {', '.join(sorted(m.scopes))}")
     values = {field: _number(option, getattr(args, option[2:].replace("-", "_"))) for option, field, _ in _NUMBERS}
     headroom = _number("--headroom", args.headroom, minimum=1)
     return m.key, args.scope, headroom, quota.Traffic(**values)
@@ -103,7 +92,7 @@ def _report(model_key: str, scope: str, headroom: float, t: quota.Traffic) -> li
 def main(argv: list[str] | None = None) -> int:
     try:
         lines = _report(*_parse(argv))
-    except _Invalid as exc:
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))

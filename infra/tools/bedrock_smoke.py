@@ -10,27 +10,16 @@ which statement is missing, an SCP that lacks ``unspecified``, or the model-acce
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 from infra import quota
 from infra.catalog import bedrock as catalog
 from infra.config import ConfigError, load
-from infra.tools import cdk_context
+from infra.tools import ToolError, ToolParser, cdk_context
 
 SCP_HINT = "allow aws:RequestedRegion 'unspecified' in the organization's region allow-list SCP (README: Bedrock, SCP)"
-
-
-class SmokeError(Exception):
-    def __init__(self, where: str, problem: str, fix: str) -> None:
-        super().__init__(f"{where}: {problem}; {fix}")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise SmokeError("command line", message, "see python -m infra.tools.bedrock_smoke --help")
 
 
 def explain_access_denied(message: str, *, scope: str) -> tuple[str, str]:
@@ -68,13 +57,13 @@ def smoke(client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: i
         )
     except client.exceptions.AccessDeniedException as exc:
         problem, fix = explain_access_denied(str(exc), scope=scope)
-        raise SmokeError(f"converse {profile}", problem, fix) from None
+        raise ToolError(f"converse {profile}", problem, fix) from None
     except client.exceptions.ThrottlingException:
-        raise SmokeError(
+        raise ToolError(
             f"converse {profile}", "throttled", "size the quota with python -m infra.tools.bedrock_quota and request it"
         ) from None
     except client.exceptions.ValidationException as exc:
-        raise SmokeError(f"converse {profile}", str(exc), "check the model and scope in infra/catalog/bedrock.py") from None
+        raise ToolError(f"converse {profile}", str(exc), "check the model and scope in infra/catalog/bedrock.py") from None
     elapsed_ms = (time.perf_counter() - started) * 1000
     answer = "".join(part.get("text", "") for part in response["output"]["message"]["content"])
     usage = response.get("usage", {})
@@ -99,7 +88,7 @@ def smoke(client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: i
 
 
 def main(argv: list[str] | None = None, client: Any = None) -> int:
-    parser = _Parser(prog="python -m infra.tools.bedrock_smoke", description=__doc__.splitlines()[0])
+    parser = ToolParser(prog="python -m infra.tools.bedrock_smoke", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--scope", default=catalog.GLOBAL)
@@ -109,9 +98,9 @@ def main(argv: list[str] | None = None, client: Any = None) -> int:
         try:
             config = load({**cdk_context(), "env": args.env})
         except ConfigError as exc:
-            raise SmokeError("--env", str(exc), "fix cdk.json") from None
+            raise ToolError("--env", str(exc), "fix cdk.json") from None
         if catalog.model(args.model) is None:
-            raise SmokeError(
+            raise ToolError(
                 "--model", f"'{args.model}' is not a catalogued Bedrock model", f"use one of {', '.join(sorted(catalog.MODELS))}"
             )
         if client is None:
@@ -122,10 +111,10 @@ def main(argv: list[str] | None = None, client: Any = None) -> int:
                 client = boto3.client("bedrock-runtime", region_name=config.region)
                 lines = smoke(client, model_key=args.model, scope=args.scope, prompt=args.prompt)
             except NoCredentialsError:
-                raise SmokeError("credentials", "no AWS credentials found", "set AWS_PROFILE or run from the workload's role") from None
+                raise ToolError("credentials", "no AWS credentials found", "set AWS_PROFILE or run from the workload's role") from None
         else:
             lines = smoke(client, model_key=args.model, scope=args.scope, prompt=args.prompt)
-    except SmokeError as exc:
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"region    {config.region}")

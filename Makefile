@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ENV ?= dev
+# pytest-xdist workers; each synthesizes the environments its test files need once.
+PYTEST_WORKERS ?= 2
 CDK := $(VENV)/bin/cdk
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -57,7 +59,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 
 test: bootstrap lint
-	$(OFFLINE) $(PY) -m pytest
+	$(OFFLINE) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 nag: bootstrap
 	$(OFFLINE) $(PY) -m infra.tools.nag_all

@@ -10,7 +10,10 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
   readable in full, so check them with ``aws cloudwatch list-metrics --namespace AWS/Bedrock``.
 - ``ContainerInsights``: CloudWatch User Guide "Amazon EKS and Kubernetes Container Insights with
   enhanced observability metrics" (NVIDIA GPU, Neuron, EFA, cluster and pod metrics).
-- ``AWS/SQS``, ``AWS/Lambda``: the services' metric pages (used through cdk-monitoring-constructs).
+- ``AWS/SQS``, ``AWS/Lambda``, ``AWS/NetworkELB``: the services' metric pages (used through
+  cdk-monitoring-constructs). Network Load Balancers publish no response-time metric.
+- ``InferenceBlueprint/Units``: the blueprint's own, from ``lambda/unit_health`` (dimensions
+  ``ClusterName`` and ``UnitPool``).
 For cross-region inference profiles Bedrock reports ``ModelId`` as the profile id that was called
 (``global.<model-id>``), in the source region.
 """
@@ -24,6 +27,7 @@ from infra.quota import burndown_expression
 
 BEDROCK = "AWS/Bedrock"
 CONTAINER_INSIGHTS = "ContainerInsights"
+UNITS = "InferenceBlueprint/Units"  # published by lambda/unit_health (Powertools EMF)
 
 KNOWN_METRICS: dict[str, frozenset[str]] = {
     BEDROCK: frozenset(
@@ -56,6 +60,20 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
             "cluster_failed_node_count",
             "pod_status_pending",
             "node_cpu_utilization",
+        }
+    ),
+    UNITS: frozenset({"HealthyUnits", "UnhealthyUnits", "StartingUnits", "WaitingUnits", "UnitsReplaced", "UnitCheckErrors"}),
+    "AWS/NetworkELB": frozenset(
+        {
+            "HealthyHostCount",
+            "UnHealthyHostCount",
+            "ActiveFlowCount",
+            "NewFlowCount",
+            "ProcessedBytes",
+            "TCP_Client_Reset_Count",
+            "TCP_ELB_Reset_Count",
+            "TCP_Target_Reset_Count",
+            "UnhealthyRoutingFlowCount",
         }
     ),
     "AWS/SQS": frozenset(
@@ -134,4 +152,28 @@ def container_insights(name: str, cluster_name: str, statistic: str = "Average",
     """A cluster-level Container Insights metric."""
     return cw.Metric(
         namespace=CONTAINER_INSIGHTS, metric_name=name, dimensions_map={"ClusterName": cluster_name}, statistic=statistic, period=period
+    )
+
+
+def units(name: str, cluster_name: str, pool: str, statistic: str = "Maximum", period: Duration = ONE_MINUTE) -> cw.Metric:
+    """A unit-health metric of one ECS unit pool, as ``lambda/unit_health`` publishes it."""
+    return cw.Metric(
+        namespace=UNITS,
+        metric_name=name,
+        dimensions_map={"ClusterName": cluster_name, "UnitPool": pool},
+        statistic=statistic,
+        period=period,
+        label=name,
+    )
+
+
+def network_elb(name: str, lb: str, tg: str, statistic: str, period: Duration = ONE_MINUTE) -> cw.Metric:
+    """A Network Load Balancer metric of one target group (dimensions LoadBalancer and TargetGroup)."""
+    return cw.Metric(
+        namespace="AWS/NetworkELB",
+        metric_name=name,
+        dimensions_map={"LoadBalancer": lb, "TargetGroup": tg},
+        statistic=statistic,
+        period=period,
+        label=name,
     )

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from infra.config import EnvironmentConfig
 from infra.constructs.serving import ModelDeployment
 from stacks.bedrock import BedrockStack
+from stacks.ecs import EcsStack
 from stacks.eks import EksStack
 from stacks.network import NetworkStack
 from stacks.observability import ObservabilityStack
@@ -18,11 +19,12 @@ from stacks.observability import ObservabilityStack
 class EnvironmentStacks:
     network: NetworkStack
     eks: EksStack
+    ecs: EcsStack | None = None
     bedrock: BedrockStack | None = None
     observability: ObservabilityStack | None = None
 
     def all(self) -> tuple[cdk.Stack, ...]:
-        return tuple(s for s in (self.network, self.eks, self.bedrock, self.observability) if s is not None)
+        return tuple(s for s in (self.network, self.eks, self.ecs, self.bedrock, self.observability) if s is not None)
 
 
 def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
@@ -52,6 +54,20 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         models=[ModelDeployment(model=m, pool=config.pool(m.pool), plan=config.plan(m)) for m in config.models],  # type: ignore[arg-type]
         description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
     )
+    ecs = None
+    if config.unit_pools:
+        ecs = EcsStack(
+            app,
+            config.stack_name("ecs"),
+            env=env,
+            env_name=config.name,
+            pools=config.unit_pools,
+            plans={p.name: config.plan_unit(p) for p in config.unit_pools},
+            vpc=network.network.vpc,
+            vpc_cidr=config.network.cidr,
+            log_retention_days=config.unit_log_retention_days,
+            description=f"inference-blueprint {config.name}: ECS multi-node inference units",
+        )
     bedrock = None
     if config.bedrock is not None:
         bedrock = BedrockStack(
@@ -64,7 +80,7 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
             description=f"inference-blueprint {config.name}: Bedrock cross-region inference access and invocation logging",
         )
         if config.bedrock.pod_identities:
-            bedrock.add_dependency(eks, "Pod Identity associations need the cluster")
+            bedrock.add_stack_dependency(eks, "Pod Identity associations need the cluster")
     observability = ObservabilityStack(
         app,
         config.stack_name("observability"),
@@ -72,9 +88,11 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         interruption_queue=eks.karpenter.queue,
         logging_handler=bedrock.logging.handler if bedrock is not None and bedrock.logging is not None else None,
+        unit_cluster_name=ecs.cluster_name if ecs is not None else None,
+        unit_pools=ecs.pools if ecs is not None else (),
         description=f"inference-blueprint {config.name}: dashboards and alarms",
     )
-    stacks = EnvironmentStacks(network=network, eks=eks, bedrock=bedrock, observability=observability)
+    stacks = EnvironmentStacks(network=network, eks=eks, ecs=ecs, bedrock=bedrock, observability=observability)
     for stack in stacks.all():
         cdk.Tags.of(stack).add("inference-blueprint:environment", config.name)
         for key, value in sorted(config.tags.items()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -9,7 +11,8 @@ from constructs import Construct
 
 from infra.catalog import bedrock as catalog
 from infra.config import EnvironmentConfig
-from infra.constructs.dashboards import BedrockModelView, InferenceDashboards
+from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, UnitPoolView
+from infra.constructs.ecs_unit import InferenceUnitPool
 
 
 class ObservabilityStack(cdk.Stack):
@@ -21,6 +24,8 @@ class ObservabilityStack(cdk.Stack):
         config: EnvironmentConfig,
         interruption_queue: sqs.IQueue,
         logging_handler: lambda_.IFunction | None,
+        unit_cluster_name: str | None = None,
+        unit_pools: Sequence[InferenceUnitPool] = (),
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -48,4 +53,16 @@ class ObservabilityStack(cdk.Stack):
             efa=any(p.efa for p in config.node_pools),
             interruption_queue=interruption_queue,
             logging_handler=logging_handler,
+            unit_pools=[
+                UnitPoolView(
+                    name=p.pool.name,
+                    units=p.pool.units,
+                    cluster_name=str(unit_cluster_name),
+                    load_balancer_full_name=p.load_balancer_full_name,
+                    target_group_full_name=p.target_group_full_name,
+                    health_function=p.health_function,
+                    topology_function=p.topology_function,
+                )
+                for p in unit_pools
+            ],
         )

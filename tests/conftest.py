@@ -15,10 +15,14 @@ import pytest
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-from aws_cdk.assertions import Template
+from infra.node import pin_node
 
-import app as app_module
-from infra.tools import ROOT, cdk_context
+pin_node()  # before aws_cdk is imported: jsii starts Node.js then, in every xdist worker too
+
+from aws_cdk.assertions import Template  # noqa: E402 - after pin_node()
+
+import app as app_module  # noqa: E402
+from infra.tools import ROOT, cdk_context  # noqa: E402
 
 CONTEXT = cdk_context()
 SHIPPED_ENVS = tuple(sorted(CONTEXT["environments"]))

@@ -96,3 +96,11 @@ def default_serving_image(accelerator: str, family: str, multi_node: bool) -> st
     if accelerator == "neuron":
         return VLLM_NEURON_IMAGES[family]
     return VLLM_GPU_MULTI_NODE_BUILD if multi_node else VLLM_GPU_IMAGE
+
+
+# Powertools for AWS Lambda (Python) as a public layer, resolved at deploy time from the SSM
+# parameter AWS publishes per region, architecture, Python version and release
+# (/aws/service/powertools/python/<arch>/<python>/<version>; docs "Install", checked 2026-11).
+# The version matches the aws-lambda-powertools pin in requirements-dev.txt the tests run against.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.14/{POWERTOOLS_VERSION}"

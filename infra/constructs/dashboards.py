@@ -40,6 +40,19 @@ def _alarmed(
 
 
 @dataclass(frozen=True)
+class UnitPoolView:
+    """An ECS unit pool as the dashboards see it."""
+
+    name: str
+    units: int
+    cluster_name: str
+    load_balancer_full_name: str  # the LoadBalancerFullName attribute, ``net/<name>/<id>``
+    target_group_full_name: str  # the TargetGroupFullName attribute, ``targetgroup/<name>/<id>``
+    health_function: lambda_.IFunction
+    topology_function: lambda_.IFunction
+
+
+@dataclass(frozen=True)
 class BedrockModelView:
     """A model as the dashboards see it: its metrics ModelId and quota arithmetic."""
 
@@ -66,6 +79,7 @@ class InferenceDashboards(Construct):
         efa: bool,
         interruption_queue: sqs.IQueue,
         logging_handler: lambda_.IFunction | None,
+        unit_pools: Sequence[UnitPoolView] = (),
     ) -> None:
         super().__init__(scope, id)
         key = kms.Key(self, "TopicKey", description=f"{env_name} alarm topic", enable_key_rotation=True)
@@ -95,6 +109,8 @@ class InferenceDashboards(Construct):
             alarm_friendly_name="KarpenterInterruptions",
             add_queue_max_message_age_alarm={WARNING: mc.MaxMessageAgeThreshold(max_age_in_seconds=120)},
         )
+        for pool in unit_pools:
+            self._units(pool, thresholds)
         if logging_handler is not None:
             self.facade.monitor_lambda_function(
                 lambda_function=logging_handler,
@@ -238,3 +254,68 @@ class InferenceDashboards(Construct):
         self.facade.monitor_custom(
             human_readable_name=f"Accelerators and nodes ({cluster_name})", alarm_friendly_name="Accelerators", metric_groups=groups
         )
+
+    def _units(self, pool: UnitPoolView, thresholds: AlarmThresholds) -> None:
+        """Unit health from the health Lambda, the leaders' NLB, and both unit Lambdas."""
+        self.facade.monitor_custom(
+            human_readable_name=f"ECS inference units: {pool.name} ({pool.units} unit(s))",
+            alarm_friendly_name=f"Units-{pool.name}",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="Units",
+                    metrics=[
+                        metrics.units("HealthyUnits", pool.cluster_name, pool.name),
+                        _alarmed(
+                            metrics.units("UnhealthyUnits", pool.cluster_name, pool.name),
+                            "UnhealthyUnits",
+                            CRITICAL,
+                            thresholds.unhealthy_units,
+                            cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                            evaluation_periods=5,
+                            datapoints_to_alarm=3,
+                            treat_missing_data_override=cw.TreatMissingData.BREACHING,
+                        ),
+                        metrics.units("StartingUnits", pool.cluster_name, pool.name),
+                        metrics.units("WaitingUnits", pool.cluster_name, pool.name),
+                    ],
+                    horizontal_annotations=[cw.HorizontalAnnotation(value=pool.units, label="configured units")],
+                ),
+                mc.CustomMetricGroup(
+                    title="Replacements and check errors",
+                    metrics=[
+                        metrics.units("UnitsReplaced", pool.cluster_name, pool.name, statistic="Sum", period=metrics.FIVE_MINUTES),
+                        metrics.units("UnitCheckErrors", pool.cluster_name, pool.name, statistic="Sum", period=metrics.FIVE_MINUTES),
+                    ],
+                ),
+            ],
+        )
+        # The NLB widgets are built here rather than with monitor_network_load_balancer: that
+        # monitor derives the dimensions by splitting the target group ARN, and a split over a
+        # cross-stack reference (Fn::GetStackOutput) is something cfn-lint cannot type-check.
+        # CloudFormation's own full-name attributes need no splitting.
+        nlb = {"lb": pool.load_balancer_full_name, "tg": pool.target_group_full_name}
+        self.facade.monitor_custom(
+            human_readable_name=f"{pool.name} leaders (internal NLB)",
+            alarm_friendly_name=f"Units-{pool.name}-Leaders",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="Leader targets",
+                    metrics=[
+                        metrics.network_elb("HealthyHostCount", **nlb, statistic="Minimum"),
+                        metrics.network_elb("UnHealthyHostCount", **nlb, statistic="Maximum"),
+                    ],
+                    horizontal_annotations=[cw.HorizontalAnnotation(value=pool.units, label="configured units")],
+                ),
+                mc.CustomMetricGroup(
+                    title="Flows",
+                    metrics=[metrics.network_elb(name, **nlb, statistic="Sum") for name in ("NewFlowCount", "TCP_Target_Reset_Count")]
+                    + [metrics.network_elb("ActiveFlowCount", **nlb, statistic="Average")],
+                ),
+            ],
+        )
+        for function, label in ((pool.health_function, "Health"), (pool.topology_function, "Topology")):
+            self.facade.monitor_lambda_function(
+                lambda_function=function,
+                human_readable_name=f"{pool.name} unit {label.lower()} Lambda",
+                alarm_friendly_name=f"Units-{pool.name}-{label}",
+            )

@@ -1,16 +1,23 @@
-"""Assign ECS container instances to inference units by network topology.
+"""Assign one pool's ECS container instances to inference unit slots by network topology.
 
-Runs when a container instance registers (EventBridge) and on a schedule. Reads the cluster's
-active container instances, asks EC2 ``DescribeInstanceTopology`` where each sits, groups them
-with ``grouping.group_into_units`` and records each instance's unit as the ECS attribute
-``unit-id`` (what task placement constraints select on). Instances no longer in a complete unit
-lose the attribute. Idempotent: a second run with the same fleet writes nothing.
+One ECS cluster may host several unit pools (one Auto Scaling group each); every instance's ECS
+agent registers the custom attribute ``unit-pool=<pool>`` (``ECS_INSTANCE_ATTRIBUTES``), and the
+ECS stack deploys a fixed set of unit slots per pool (``trainium-0``, ``trainium-1``, ...), each a
+leader service plus follower services placed by ``memberOf(attribute:unit-id == <slot>)``.
+
+Runs when a container instance changes state (EventBridge) and on a schedule. Reads the pool's
+active container instances (never another pool's), asks EC2 ``DescribeInstanceTopology`` where
+each sits, groups them with ``grouping.group_into_units`` and records each instance's slot as the
+ECS attribute ``unit-id``. Instances no longer in a complete unit, or left over once every slot is
+taken, lose the attribute. Idempotent: a second run with the same fleet writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
@@ -25,16 +32,27 @@ def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def container_instances(ecs: Any, cluster: str, attribute: str) -> dict[str, dict[str, Any]]:
-    """``ec2 instance id -> {arn, unit}`` for the cluster's ACTIVE container instances."""
+def _attribute(ci: dict[str, Any], name: str) -> str | None:
+    return next((a.get("value") for a in ci.get("attributes", []) if a["name"] == name), None)
+
+
+def container_instances(
+    ecs: Any, cluster: str, attribute: str, *, pool: str | None = None, pool_attribute: str = "unit-pool"
+) -> dict[str, dict[str, Any]]:
+    """``ec2 instance id -> {arn, unit}`` for the cluster's ACTIVE container instances.
+
+    With ``pool``, only the instances whose ``pool_attribute`` equals it (filtered here, from the
+    described attributes, rather than with a cluster query language filter).
+    """
     arns: list[str] = []
     for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster, status="ACTIVE"):
         arns += page["containerInstanceArns"]
     found: dict[str, dict[str, Any]] = {}
     for batch in _batches(arns):
         for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)["containerInstances"]:
-            unit = next((a.get("value") for a in ci.get("attributes", []) if a["name"] == attribute), None)
-            found[ci["ec2InstanceId"]] = {"arn": ci["containerInstanceArn"], "unit": unit}
+            if pool is not None and _attribute(ci, pool_attribute) != pool:
+                continue
+            found[ci["ec2InstanceId"]] = {"arn": ci["containerInstanceArn"], "unit": _attribute(ci, attribute)}
     return found
 
 
@@ -54,10 +72,25 @@ def topology(ec2: Any, instance_ids: list[str]) -> list[Instance]:
     return out
 
 
-def sync(ecs: Any, ec2: Any, *, cluster: str, unit_size: int, attribute: str = "unit-id") -> dict[str, int]:
-    members = container_instances(ecs, cluster, attribute)
+def sync(
+    ecs: Any,
+    ec2: Any,
+    *,
+    cluster: str,
+    unit_size: int,
+    attribute: str = "unit-id",
+    pool: str | None = None,
+    slots: Sequence[str] | None = None,
+    pool_attribute: str = "unit-pool",
+) -> dict[str, int]:
+    """Bring the ``attribute`` of the pool's instances in line with the grouping.
+
+    ``pool`` (default: every ACTIVE instance of the cluster) limits reads and writes to instances
+    whose ``pool_attribute`` equals it. ``slots`` (default: hash unit ids) are the unit ids to use.
+    """
+    members = container_instances(ecs, cluster, attribute, pool=pool, pool_attribute=pool_attribute)
     existing = {iid: m["unit"] for iid, m in members.items() if m["unit"]}
-    assignment = group_into_units(topology(ec2, list(members)), unit_size, existing)
+    assignment = group_into_units(topology(ec2, list(members)), unit_size, existing, slots=slots)
     put = [
         # With the full ARN as targetId, ECS needs no targetType.
         {"name": attribute, "value": unit, "targetId": members[iid]["arn"]}
@@ -75,15 +108,41 @@ def sync(ecs: Any, ec2: Any, *, cluster: str, unit_size: int, attribute: str = "
     for batch in [cleared[i : i + 10] for i in range(0, len(cleared), 10)]:
         ecs.delete_attributes(cluster=cluster, attributes=batch)
     summary = {"instances": len(members), "assigned": len(assignment), "written": len(put), "cleared": len(cleared)}
-    LOG.info("unit topology sync: %s", summary)
+    LOG.info("unit topology sync (pool %s): %s", pool, summary)
     return summary
 
 
+def parse_slots(raw: str) -> list[str]:
+    """``UNIT_SLOTS``: a JSON list of slot names, e.g. ``["trainium-0", "trainium-1"]``."""
+    try:
+        slots = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'UNIT_SLOTS must be a JSON list of slot names such as ["trainium-0"], got {raw!r}') from error
+    if not isinstance(slots, list) or not all(isinstance(s, str) and s for s in slots):
+        raise ValueError(f'UNIT_SLOTS must be a JSON list of non-empty strings such as ["trainium-0"], got {raw!r}')
+    return slots
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
+    """Lambda entry point: a full sync of the pool.
+
+    The event (an EventBridge "ECS Container Instance State Change" or a scheduled event) is not
+    read: every invocation reconciles the whole pool, so a missed or duplicated event does no harm.
+
+    Environment: ``CLUSTER_NAME``, ``UNIT_SIZE``, ``UNIT_POOL`` and ``UNIT_SLOTS`` (JSON list)
+    required; ``UNIT_ATTRIBUTE`` (default ``unit-id``) and ``POOL_ATTRIBUTE`` (default
+    ``unit-pool``) optional.
+    """
+    pool = os.environ["UNIT_POOL"]
+    if not pool:
+        raise ValueError("UNIT_POOL must name the pool (the instances' unit-pool attribute), got an empty string")
     return sync(
         boto3.client("ecs"),
         boto3.client("ec2"),
         cluster=os.environ["CLUSTER_NAME"],
         unit_size=int(os.environ["UNIT_SIZE"]),
         attribute=os.environ.get("UNIT_ATTRIBUTE", "unit-id"),
+        pool=pool,
+        slots=parse_slots(os.environ["UNIT_SLOTS"]),
+        pool_attribute=os.environ.get("POOL_ATTRIBUTE", "unit-pool"),
     )

@@ -3,17 +3,30 @@
 #
 #   ROLE=leader    starts the Ray head, waits until UNIT_SIZE nodes joined, then execs
 #                  `vllm serve "$@"` (the container's arguments are vLLM engine arguments).
-#   ROLE=follower  waits for the leader's Ray port, then execs `ray start --address ... --block`.
+#   ROLE=follower  finds the leader (LEADER_ADDRESS, or the Cloud Map SRV record LEADER_SRV), waits
+#                  for its Ray port, then execs `ray start --address ... --block`.
+#
+# Tasks run in ECS `host` network mode, so every address here is an instance address. In host mode
+# Cloud Map can only register the leader service as an SRV record; its target is the A record
+# `<instance-id>.<service>.<namespace>` that Cloud Map creates alongside. A follower given
+# LEADER_SRV resolves SRV -> target -> IPv4 (dnspython, in the image) and retries until
+# JOIN_TIMEOUT, since the leader may not be registered yet. Only the target is used, not the
+# record's port (the Ray port is RAY_PORT).
 #
 # Environment:
 #   ROLE            leader | follower                                      (required)
 #   UNIT_SIZE       number of members, leader included, >= 1               (required)
 #   RANK            0 for the leader, 1..UNIT_SIZE-1 for followers         (required)
-#   LEADER_ADDRESS  leader host name or IP, reachable from every member    (required for followers)
-#   NODE_IP         this member's IP for Ray and vLLM                      (default: first of hostname -I)
+#   LEADER_ADDRESS  leader host name or IP, reachable from every member    (follower: this or LEADER_SRV)
+#   LEADER_SRV      leader's SRV name <service>.<namespace>, e.g.          (follower: used when
+#                   trainium-0.trainium.inference-prod.internal             LEADER_ADDRESS is empty)
+#   NODE_IP         this member's IP for Ray and vLLM                      (default: first of hostname -I,
+#                   with host networking normally the instance's primary private IP; set it when not)
 #   RAY_PORT        Ray GCS port on the leader                             (default: 6379)
 #   JOIN_TIMEOUT    seconds to wait for the leader or for all members      (default: 900)
 #   NEURON_RT_ROOT_COMM_PORT  port for Neuron collectives bootstrap        (default: 63423)
+#   MODEL_S3_URI    s3://bucket/prefix/ of the weights; with MODEL_DIR, every member syncs it
+#   MODEL_DIR       local directory the weights are synced to (a host volume, so restarts reuse it)
 set -euo pipefail
 
 log() {
@@ -32,11 +45,14 @@ uint() {
 
 ROLE="${ROLE:-}"
 LEADER_ADDRESS="${LEADER_ADDRESS:-}"
+LEADER_SRV="${LEADER_SRV:-}"
 UNIT_SIZE="$(uint UNIT_SIZE "${UNIT_SIZE:-}")"
 RANK="$(uint RANK "${RANK:-}")"
 RAY_PORT="$(uint RAY_PORT "${RAY_PORT:-6379}")"
 JOIN_TIMEOUT="$(uint JOIN_TIMEOUT "${JOIN_TIMEOUT:-900}")"
 ((UNIT_SIZE >= 1)) || die "UNIT_SIZE must be >= 1"
+# One deadline for a follower's whole join: finding the leader and reaching its Ray port.
+JOIN_DEADLINE=$((SECONDS + JOIN_TIMEOUT))
 
 case "${ROLE}" in
     leader)
@@ -44,20 +60,55 @@ case "${ROLE}" in
         ;;
     follower)
         ((RANK >= 1 && RANK < UNIT_SIZE)) || die "a follower needs 1 <= RANK < UNIT_SIZE (${UNIT_SIZE}), got ${RANK}"
-        [[ -n "${LEADER_ADDRESS}" ]] || die "LEADER_ADDRESS is required for a follower"
+        [[ -n "${LEADER_ADDRESS}" || -n "${LEADER_SRV}" ]] || die "a follower needs LEADER_ADDRESS or LEADER_SRV"
         ;;
     *)
         die "ROLE must be 'leader' or 'follower', got '${ROLE}'"
         ;;
 esac
 
-# This member's address: the task ENI address in awsvpc mode. Ray and vLLM must advertise an
-# address the other members can reach, not a loopback one.
+# This member's address. With host networking `hostname -I` lists the instance's addresses (the
+# primary ENI's first, normally; also docker0 and any extra ENIs), in awsvpc mode the task ENI's.
+# Ray and vLLM must advertise an address the other members can reach, not a loopback one.
 if [[ -z "${NODE_IP:-}" ]]; then
     NODE_IP="$(hostname -I 2>/dev/null | awk '{print $1}')" || NODE_IP=""
 fi
 [[ -n "${NODE_IP:-}" ]] || die "could not determine NODE_IP; set it explicitly"
 export VLLM_HOST_IP="${NODE_IP}"
+
+# Prints the IPv4 address behind an SRV name (lowest priority, then highest weight, then name).
+# Exits 3 while the name cannot be resolved yet; any other failure (no dnspython, ...) is fatal.
+resolve_srv() {
+    python3 - "$1" <<'PY'
+import socket
+import sys
+
+try:
+    import dns.exception
+    import dns.resolver
+except ImportError as error:
+    sys.exit(f"LEADER_SRV needs dnspython in the image: {error}")
+try:
+    answer = dns.resolver.resolve(sys.argv[1], "SRV")
+    record = min(answer, key=lambda r: (r.priority, -r.weight, r.target.to_text()))
+    print(socket.gethostbyname(record.target.to_text(omit_final_dot=True)))
+except (dns.exception.DNSException, OSError):
+    sys.exit(3)
+PY
+}
+
+if [[ "${ROLE}" == "follower" && -z "${LEADER_ADDRESS}" ]]; then
+    while :; do
+        rc=0
+        LEADER_ADDRESS="$(resolve_srv "${LEADER_SRV}")" || rc=$?
+        ((rc == 0)) && [[ -n "${LEADER_ADDRESS}" ]] && break
+        ((rc == 3)) || die "could not resolve LEADER_SRV ${LEADER_SRV} (exit ${rc})"
+        ((SECONDS < JOIN_DEADLINE)) || die "LEADER_SRV ${LEADER_SRV} did not resolve within ${JOIN_TIMEOUT}s"
+        log "waiting for the leader's SRV record ${LEADER_SRV}"
+        sleep 5
+    done
+    log "leader ${LEADER_SRV} is at ${LEADER_ADDRESS}"
+fi
 
 # Multi-node defaults for EFA and Neuron collectives; anything set in the task definition wins.
 if ((UNIT_SIZE > 1)); then
@@ -106,10 +157,9 @@ start_leader() {
 }
 
 start_follower() {
-    local deadline=$((SECONDS + JOIN_TIMEOUT))
     # shellcheck disable=SC2310  # a failed probe only means "not yet"
     until port_open "${LEADER_ADDRESS}" "${RAY_PORT}"; do
-        ((SECONDS < deadline)) || die "leader ${LEADER_ADDRESS}:${RAY_PORT} not reachable within ${JOIN_TIMEOUT}s"
+        ((SECONDS < JOIN_DEADLINE)) || die "leader ${LEADER_ADDRESS}:${RAY_PORT} not reachable within ${JOIN_TIMEOUT}s"
         log "waiting for leader ${LEADER_ADDRESS}:${RAY_PORT}"
         sleep 5
     done
@@ -119,6 +169,16 @@ start_follower() {
     exec ray start --address="${LEADER_ADDRESS}:${RAY_PORT}" --node-ip-address="${NODE_IP}" \
         --disable-usage-stats --block
 }
+
+# Weights from S3: each member needs its own copy on local disk before vLLM loads its share.
+# `aws s3 sync` only copies what changed, so a restarted member on the same instance is quick.
+if [[ -n "${MODEL_S3_URI:-}" ]]; then
+    [[ "${MODEL_S3_URI}" == s3://* ]] || die "MODEL_S3_URI must be an s3:// URI, got '${MODEL_S3_URI}'"
+    [[ -n "${MODEL_DIR:-}" ]] || die "MODEL_S3_URI needs MODEL_DIR (where to sync the weights)"
+    mkdir -p "${MODEL_DIR}"
+    log "syncing ${MODEL_S3_URI} to ${MODEL_DIR}"
+    aws s3 sync --only-show-errors --no-progress "${MODEL_S3_URI}" "${MODEL_DIR}" || die "could not sync ${MODEL_S3_URI}"
+fi
 
 if [[ "${ROLE}" == "leader" ]]; then
     start_leader "$@"

@@ -34,12 +34,16 @@ def ecs(monkeypatch: pytest.MonkeyPatch):
         yield client
 
 
-def _register(ecs, count: int) -> list[str]:
+def _register(ecs, count: int, pool: str | None = None) -> list[str]:
+    """Registers ``count`` instances; with ``pool``, as the ECS agent's ``unit-pool`` attribute would."""
     ec2 = boto3.client("ec2", region_name=REGION)
     ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=count, MaxCount=count)["Instances"]]
     for instance_id in ids:
         document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn1.32xlarge"})
-        ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)
+        registered = ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)["containerInstance"]
+        if pool:  # the agent sends it on registration (ECS_INSTANCE_ATTRIBUTES); moto ignores that, so put it after
+            attribute = {"name": "unit-pool", "value": pool, "targetId": registered["containerInstanceArn"]}
+            ecs.put_attributes(cluster=CLUSTER, attributes=[attribute])
     return ids
 
 
@@ -137,3 +141,143 @@ def test_topology_api_error_writes_nothing(ecs) -> None:
             handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2)
     assert _units(ecs) == {}
     assert len(ids) == 2
+
+
+# Pools and slots: one cluster, several pools; each pool's units are fixed, named slots.
+POOL = "trainium"
+SLOTS = ["trainium-0", "trainium-1"]
+
+
+def _set_unit(ecs, instance_ids: list[str], unit: str) -> None:
+    arns = _arns(ecs)
+    ecs.put_attributes(cluster=CLUSTER, attributes=[{"name": "unit-id", "value": unit, "targetId": arns[i]} for i in instance_ids])
+
+
+def test_instances_of_another_pool_are_untouched(ecs) -> None:
+    ours = _register(ecs, 2, POOL)
+    theirs = _register(ecs, 2, "inferentia")
+    unpooled = _register(ecs, 2)
+    _set_unit(ecs, theirs[:1], "trainium-1")  # stale or foreign: not this pool's to clear
+    _set_unit(ecs, unpooled, "unit-0123456789ab")
+    ec2, stub = _topology_client([_nodes(ours, ["leaf", "leaf"])], [sorted(ours)])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS)
+    stub.assert_no_pending_responses()  # only this pool's instances were looked up
+    assert summary == {"instances": 2, "assigned": 2, "written": 2, "cleared": 0}
+    assert _units(ecs) == {
+        ours[0]: "trainium-0",
+        ours[1]: "trainium-0",
+        theirs[0]: "trainium-1",
+        **dict.fromkeys(unpooled, "unit-0123456789ab"),
+    }
+
+
+def test_slots_are_assigned_in_order_deepest_node_first(ecs) -> None:
+    ids = _register(ecs, 4, POOL)
+    ec2, _ = _topology_client([_nodes(ids, ["leaf-b", "leaf-a", "leaf-b", "leaf-a"])])
+    handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS)
+    assert _units(ecs) == {ids[1]: "trainium-0", ids[3]: "trainium-0", ids[0]: "trainium-1", ids[2]: "trainium-1"}
+
+
+def test_spare_group_stays_unassigned_then_takes_a_freed_slot(ecs) -> None:
+    ids = _register(ecs, 4, POOL)
+    ec2, _ = _topology_client([_nodes(ids, ["leaf-a", "leaf-a", "leaf-b", "leaf-b"])] * 2)
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS[:1])
+    assert summary == {"instances": 4, "assigned": 2, "written": 2, "cleared": 0}
+    assert _units(ecs) == {ids[0]: "trainium-0", ids[1]: "trainium-0"}
+    assert handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS[:1])["written"] == 0
+
+    ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=_arns(ecs)[ids[0]], force=True)
+    ec2, _ = _topology_client([_nodes(ids[1:], ["leaf-a", "leaf-b", "leaf-b"])])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS[:1])
+    assert summary == {"instances": 3, "assigned": 2, "written": 2, "cleared": 1}
+    assert _units(ecs) == {ids[2]: "trainium-0", ids[3]: "trainium-0"}
+
+
+def test_a_unit_with_a_hash_id_is_renamed_to_a_slot(ecs) -> None:
+    ids = _register(ecs, 2, POOL)
+    _set_unit(ecs, ids, "unit-0123456789ab")
+    ec2, _ = _topology_client([_nodes(ids, ["leaf", "leaf"])])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS)
+    assert summary == {"instances": 2, "assigned": 2, "written": 2, "cleared": 0}
+    assert _units(ecs) == dict.fromkeys(ids, "trainium-0")
+
+
+STATE_CHANGE = {
+    "version": "0",
+    "detail-type": "ECS Container Instance State Change",
+    "source": "aws.ecs",
+    "region": REGION,
+    "resources": ["arn:aws:ecs:us-east-2:123456789012:container-instance/inference-prod-trainium/0123"],
+    "detail": {"ec2InstanceId": "i-0123456789abcdef0", "status": "ACTIVE", "attributes": []},
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key, value in {"CLUSTER_NAME": CLUSTER, "UNIT_SIZE": "2", "UNIT_POOL": POOL, "UNIT_SLOTS": json.dumps(SLOTS)}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("UNIT_ATTRIBUTE", "POOL_ATTRIBUTE"):
+        monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+def test_handler_syncs_the_whole_pool_whatever_the_event(ecs, env) -> None:
+    ids = _register(ecs, 2, POOL)
+    _register(ecs, 2, "inferentia")
+    ec2, stub = _topology_client([_nodes(ids, ["leaf", "leaf"])], [sorted(ids)])
+    env.setattr(handler.boto3, "client", lambda service: {"ecs": ecs, "ec2": ec2}[service])
+    assert handler.handler(STATE_CHANGE) == {"instances": 2, "assigned": 2, "written": 2, "cleared": 0}
+    stub.assert_no_pending_responses()
+    assert _units(ecs) == dict.fromkeys(ids, "trainium-0")
+
+
+def _handler_kwargs(env: pytest.MonkeyPatch) -> dict:
+    seen: dict = {}
+    env.setattr(handler.boto3, "client", lambda service: service)
+    env.setattr(handler, "sync", lambda ecs, ec2, **kwargs: seen.update(kwargs, clients=(ecs, ec2)) or {})
+    handler.handler({})
+    return seen
+
+
+def test_handler_reads_its_environment(env) -> None:
+    assert _handler_kwargs(env) == {
+        "clients": ("ecs", "ec2"),
+        "cluster": CLUSTER,
+        "unit_size": 2,
+        "attribute": "unit-id",
+        "pool": POOL,
+        "slots": SLOTS,
+        "pool_attribute": "unit-pool",
+    }
+    env.setenv("UNIT_ATTRIBUTE", "unit")
+    env.setenv("POOL_ATTRIBUTE", "pool")
+    kwargs = _handler_kwargs(env)
+    assert (kwargs["attribute"], kwargs["pool_attribute"]) == ("unit", "pool")
+
+
+@pytest.mark.parametrize("raw", ['"trainium-0"', "trainium-0", '["trainium-0", 1]', '["trainium-0", ""]', "{}"])
+def test_handler_refuses_malformed_slots(env, raw: str) -> None:
+    env.setenv("UNIT_SLOTS", raw)
+    with pytest.raises(ValueError, match="UNIT_SLOTS must be a JSON list"):
+        _handler_kwargs(env)
+
+
+def test_handler_refuses_repeated_slots(env, ecs) -> None:
+    env.setenv("UNIT_SLOTS", json.dumps(["trainium-0", "trainium-0"]))
+    ec2, _ = _topology_client([])
+    env.setattr(handler.boto3, "client", lambda service: {"ecs": ecs, "ec2": ec2}[service])
+    with pytest.raises(ValueError, match="repeated: trainium-0"):
+        handler.handler({})
+
+
+@pytest.mark.parametrize("missing", ["UNIT_POOL", "UNIT_SLOTS"])
+def test_handler_needs_a_pool_and_its_slots(env, missing: str) -> None:
+    env.delenv(missing)
+    with pytest.raises(KeyError, match=missing):
+        _handler_kwargs(env)
+
+
+def test_handler_refuses_an_empty_pool_name(env) -> None:
+    env.setenv("UNIT_POOL", "")
+    with pytest.raises(ValueError, match="UNIT_POOL"):
+        _handler_kwargs(env)

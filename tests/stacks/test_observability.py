@@ -123,3 +123,26 @@ def test_idle_accelerator_alarms_follow_the_pools(synth, env: str, idle: set[str
 def test_interruption_queue_age_alarm(synth) -> None:
     names = {a["AlarmName"] for a in _alarms(synth("dev"))}
     assert any(n.startswith("inference-dev-KarpenterInterruptions") for n in names)
+
+
+def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
+    result = synth("prod")
+    alarms = {a["AlarmName"]: a for a in _alarms(result)}
+    alarm = alarms["inference-prod-Units-trainium2-UnhealthyUnits-Critical"]
+    (stat,) = [m["MetricStat"] for m in alarm["Metrics"]]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
+        "InferenceBlueprint/Units",
+        "UnhealthyUnits",
+        "Maximum",
+    )
+    dimensions = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+    assert dimensions == {"ClusterName": "inference-prod-units", "UnitPool": "trainium2"}
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+        "breaching",
+    ), "a silent health Lambda is an alarm too"
+    rows = _metric_rows(_body(result))
+    graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}
+    assert {("InferenceBlueprint/Units", "HealthyUnits"), ("AWS/NetworkELB", "HealthyHostCount")} <= graphed
+    assert not any(r[0] == "InferenceBlueprint/Units" for r in _metric_rows(_body(synth("dev"))))

@@ -1,0 +1,647 @@
+"""ECS multi-node inference units: one pool of topology-adjacent Neuron instances, served as units.
+
+A *unit* is a leader task (Ray head + ``vllm serve``, the OpenAI endpoint) plus ``unit_size - 1``
+follower tasks (Ray workers holding their share of the model), one task per instance. A pool has
+``units`` fixed unit slots, ``<pool>-0``, ``<pool>-1``, ...:
+
+- The instances come from one Auto Scaling group (an ECS capacity provider with managed scaling and
+  managed termination protection) on the ECS-optimized AL2023 Neuron AMI, resolved from its public
+  SSM parameter at deploy time. The launch template puts every network card's EFA interface on the
+  instance, requires IMDSv2, encrypts the root volume and places instances in one cluster placement
+  group in one subnet (one AZ). Each instance's agent registers the attribute ``unit-pool=<pool>``.
+- The topology Lambda (``lambda/unit_topology``) groups the pool's instances that share the deepest
+  network node (``ec2:DescribeInstanceTopology``) and writes ``unit-id=<slot>`` on each member.
+- Each slot is one leader service and one service per follower rank, all ``desiredCount`` 1, all
+  constrained to instances with ``unit-id == <slot>``. Every task reserves more than half of an
+  instance's CPU, so two members never share an instance whichever services they belong to.
+- The leader registers in Cloud Map (SRV, the only record type host networking allows; Cloud Map
+  adds the A record it points to) and in the pool's internal NLB target group; followers get the
+  SRV name and their rank.
+- The health Lambda (``lambda/unit_health``) stops every task of a unit with a broken member, so
+  the unit comes back whole, and publishes ``HealthyUnits``/``UnhealthyUnits``.
+- Slots update one after another (CloudFormation dependencies between slots), and a slot's
+  services replace their task in place (0 % minimum healthy): one unit at a time is down during a
+  rolling update.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_servicediscovery as servicediscovery
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import nag
+from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
+from infra.config import MODEL_IMAGES, UnitPoolConfig
+from infra.constructs.helm import construct_id
+from infra.planner import Plan
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+CONTAINER = "member"
+UNIT_ATTRIBUTE = "unit-id"
+POOL_ATTRIBUTE = "unit-pool"
+MODEL_DIR = "/models"
+UNITS_NAMESPACE = "InferenceBlueprint/Units"
+
+
+@dataclass(frozen=True)
+class UnitMember:
+    """One ECS service of a unit slot."""
+
+    slot: str
+    rank: int
+    service: ecs.Ec2Service
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+
+def cpu_units(vcpus: int) -> int:
+    """CPU units a member reserves: three quarters of the instance, so no two members share one."""
+    return vcpus * 1024 * 3 // 4
+
+
+def member_environment(pool: UnitPoolConfig, *, rank: int, leader_srv: str | None, model_s3_uri: str | None) -> dict[str, str]:
+    """The container environment of one member (see model-images/neuron-unit/README.md)."""
+    env = {
+        "ROLE": "leader" if rank == 0 else "follower",
+        "UNIT_SIZE": str(pool.unit_size),
+        "RANK": str(rank),
+        # Weights sync and Ray start-up both run inside the pool's start-up budget.
+        "JOIN_TIMEOUT": str(pool.startup_grace_minutes * 60),
+        "VLLM_CACHE_ROOT": f"{MODEL_DIR}/.cache/vllm",
+        "HF_HOME": f"{MODEL_DIR}/.cache/huggingface",
+    }
+    if leader_srv is not None:
+        env["LEADER_SRV"] = leader_srv
+    if model_s3_uri is not None:
+        env["MODEL_S3_URI"] = model_s3_uri
+        env["MODEL_DIR"] = f"{MODEL_DIR}/{pool.name}"
+    return {**env, **pool.env}
+
+
+def leader_command(pool: UnitPoolConfig, plan: Plan) -> list[str]:
+    """``vllm serve`` arguments of the leader: the model, where it listens and the TP x PP layout."""
+    model = f"{MODEL_DIR}/{pool.name}" if pool.weights.s3_prefix is not None else str(pool.weights.hub_id)
+    args = [
+        model,
+        "--host",
+        "0.0.0.0",  # host networking: the NLB reaches the leader on the instance address
+        "--port",
+        str(pool.serving_port),
+        "--served-model-name",
+        pool.name,
+        "--tensor-parallel-size",
+        str(plan.layout.tensor_parallel),
+        "--pipeline-parallel-size",
+        str(plan.layout.pipeline_parallel),
+        "--max-model-len",
+        str(plan.max_model_len),
+    ]
+    if pool.dtype:
+        args += ["--dtype", pool.dtype]
+    return args + list(pool.extra_args)
+
+
+def network_interfaces(cards: int, security_group_id: str) -> list[dict[str, object]]:
+    """One EFA interface per network card: card 0 carries IP traffic too, the others are EFA-only."""
+    first = {
+        "DeviceIndex": 0,
+        "NetworkCardIndex": 0,
+        "InterfaceType": "efa",
+        "Groups": [security_group_id],
+        "DeleteOnTermination": True,
+        "AssociatePublicIpAddress": False,
+    }
+    rest = [
+        {
+            "DeviceIndex": 1,
+            "NetworkCardIndex": card,
+            "InterfaceType": "efa-only",
+            "Groups": [security_group_id],
+            "DeleteOnTermination": True,
+        }
+        for card in range(1, cards)
+    ]
+    return [first, *rest]
+
+
+class InferenceUnitPool(Construct):
+    """``pool.units`` inference units of ``pool.unit_size`` instances each, behind one internal NLB."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        pool: UnitPoolConfig,
+        plan: Plan,
+        cluster: ecs.Cluster,
+        namespace: servicediscovery.PrivateDnsNamespace,
+        vpc: ec2.IVpc,
+        vpc_cidr: str,
+        log_group: logs.ILogGroup,
+        weights_bucket: s3.Bucket,
+    ) -> None:
+        super().__init__(scope, id)
+        self.pool = pool
+        spec = pool.spec
+        cards = min(spec.network_cards, spec.efa_interfaces)
+
+        # Network: EFA needs all traffic between members; clients reach leaders through the NLB only.
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description=f"{pool.name} inference unit instances", allow_all_outbound=True
+        )
+        self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "all traffic between members (EFA, Ray)")
+        lb_security_group = ec2.SecurityGroup(
+            self, "LoadBalancerSecurityGroup", vpc=vpc, description=f"{pool.name} units internal NLB", allow_all_outbound=False
+        )
+        lb_security_group.add_ingress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(pool.serving_port), "clients inside the VPC")
+        lb_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(pool.serving_port), "to the leaders")
+        self.security_group.add_ingress_rule(lb_security_group, ec2.Port.tcp(pool.serving_port), "from the NLB (traffic, health checks)")
+
+        self.auto_scaling_group = self._instances(pool, vpc, cards)
+        self.capacity_provider = ecs.AsgCapacityProvider(
+            self,
+            "CapacityProvider",
+            auto_scaling_group=self.auto_scaling_group,
+            enable_managed_scaling=True,
+            enable_managed_termination_protection=True,
+            enable_managed_draining=True,
+            target_capacity_percent=100,
+            machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
+        )
+        cluster.add_asg_capacity_provider(self.capacity_provider)
+        self._acknowledge_instances()
+
+        # Load balancer: the leaders of every slot, health-checked on vLLM's /health.
+        self.load_balancer = elbv2.NetworkLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[lb_security_group],
+            cross_zone_enabled=True,
+        )
+        self.target_group = elbv2.NetworkTargetGroup(
+            self,
+            "Leaders",
+            vpc=vpc,
+            port=pool.serving_port,
+            protocol=elbv2.Protocol.TCP,
+            target_type=elbv2.TargetType.INSTANCE,
+            # In-flight generations finish before a replaced leader stops getting traffic.
+            deregistration_delay=cdk.Duration.minutes(5),
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.HTTP,
+                path="/health",
+                interval=cdk.Duration.seconds(10),
+                timeout=cdk.Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        load_balancer = self.load_balancer.node.default_child
+        target_group = self.target_group.node.default_child
+        assert isinstance(load_balancer, elbv2.CfnLoadBalancer) and isinstance(target_group, elbv2.CfnTargetGroup)
+        self.load_balancer_full_name = load_balancer.attr_load_balancer_full_name
+        self.target_group_full_name = target_group.attr_target_group_full_name
+        self.load_balancer.add_listener(
+            "Listener", port=pool.serving_port, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group]
+        )
+        nag.acknowledge(
+            self.load_balancer,
+            "AwsSolutions-ELB2",
+            "NLB access logs are written for TLS listeners only; this internal TCP listener has none to write. VPC flow logs cover it.",
+        )
+
+        # Tasks: one role set for the pool; weights are read-only, by prefix.
+        self.task_role = iam.Role(self, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+        self.execution_role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+        log_group.grant_write(self.execution_role)
+        nag.acknowledge(
+            self.execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken, which pulling the member image needs, supports no resource-level permissions.",
+        )
+        model_s3_uri = None
+        if pool.weights.s3_prefix is not None:
+            weights_bucket.grant_read(self.task_role, f"{pool.weights.s3_prefix}*")
+            model_s3_uri = f"s3://{weights_bucket.bucket_name}/{pool.weights.s3_prefix}"
+            self._acknowledge_weights(weights_bucket)
+        token = None
+        if pool.weights.hub_token_secret is not None:
+            token = secretsmanager.Secret.from_secret_name_v2(self, "HubToken", pool.weights.hub_token_secret)
+        image = self._image(pool.image)
+
+        self.members: list[UnitMember] = []
+        previous: list[ecs.Ec2Service] = []
+        for slot in pool.slots:
+            slot_services: list[ecs.Ec2Service] = []
+            for rank in range(pool.unit_size):
+                member = self._member(
+                    pool, plan, slot, rank, cluster=cluster, namespace=namespace, image=image, token=token,
+                    log_group=log_group, model_s3_uri=model_s3_uri, cards=cards,
+                )  # fmt: skip
+                for earlier in previous:
+                    member.service.node.add_dependency(earlier)
+                slot_services.append(member.service)
+                self.members.append(member)
+            previous = slot_services
+
+        self.topology_function = self._topology_function(pool, cluster)
+        self.health_function = self._health_function(pool, cluster)
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def _instances(self, pool: UnitPoolConfig, vpc: ec2.IVpc, cards: int) -> autoscaling.AutoScalingGroup:
+        role = iam.Role(self, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+        self.instance_role = role
+        user_data = ec2.UserData.for_linux()
+        agent_config = {
+            "ECS_INSTANCE_ATTRIBUTES": json.dumps({POOL_ATTRIBUTE: pool.name}, separators=(",", ":")),
+            # Host-network tasks get their task role's credentials, not the instance's.
+            "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST": "true",
+            "ECS_CONTAINER_STOP_TIMEOUT": "120s",
+            "ECS_IMAGE_PULL_BEHAVIOR": "prefer-cached",
+        }
+        user_data.add_commands(*(f"echo '{k}={v}' >> /etc/ecs/ecs.config" for k, v in agent_config.items()))
+        self.placement_group = ec2.PlacementGroup(self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER)
+        template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            instance_type=ec2.InstanceType(pool.instance_type),
+            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(ecs.AmiHardwareType.NEURON),
+            user_data=user_data,
+            role=role,
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            placement_group=self.placement_group,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        pool.volume_gib, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True, iops=16000, throughput=1000
+                    ),
+                )
+            ],
+        )
+        cfn = template.node.default_child
+        assert isinstance(cfn, ec2.CfnLaunchTemplate)
+        cfn.add_property_override("LaunchTemplateData.NetworkInterfaces", network_interfaces(cards, self.security_group.security_group_id))
+        if pool.capacity_reservation_id is not None:
+            cfn.add_property_override(
+                "LaunchTemplateData.CapacityReservationSpecification",
+                {"CapacityReservationTarget": {"CapacityReservationId": pool.capacity_reservation_id}},
+            )
+        subnet = vpc.private_subnets[pool.az_index]
+        return autoscaling.AutoScalingGroup(
+            self,
+            "Instances",
+            vpc=vpc,
+            launch_template=template,
+            vpc_subnets=ec2.SubnetSelection(subnets=[subnet]),
+            min_capacity=pool.instances,
+            max_capacity=pool.maximum,
+        )
+
+    def _acknowledge_instances(self) -> None:
+        nag.acknowledge(
+            self.auto_scaling_group,
+            "AwsSolutions-AS3",
+            "Scaling is driven and reported by the ECS capacity provider; unit health has its own metrics and alarm.",
+        )
+        nag.acknowledge(
+            self.instance_role,
+            "AwsSolutions-IAM5[Action::ecs:Submit*]",
+            "The ECS agent reports task, container and attachment state changes (ecs:Submit*, granted by CDK's capacity provider "
+            "wiring) for whatever runs on the instance.",
+        )
+        nag.acknowledge(
+            self.instance_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The ECS agent's own calls (ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken, Submit*) that CDK grants the "
+            "instance role support no resource-level permissions.",
+        )
+
+    def _acknowledge_weights(self, bucket: s3.Bucket) -> None:
+        for finding in ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*"):
+            nag.acknowledge(
+                self.task_role,
+                f"AwsSolutions-IAM5[{finding}]",
+                "Read-only access to this environment's weights bucket (CDK grant_read) under the pool's prefix.",
+            )
+        nag.acknowledge(
+            self.task_role,
+            f"AwsSolutions-IAM5[Resource::<{_ref(bucket)}.Arn>/{self.pool.weights.s3_prefix}*]",
+            "The model's files under the pool's weights prefix: the objects every member syncs.",
+        )
+
+    # -- tasks and services --------------------------------------------------------------------
+
+    def _image(self, reference: str) -> ecs.ContainerImage:
+        if reference.startswith("build:"):
+            folder = reference.removeprefix("build:")
+            asset = ecr_assets.DockerImageAsset(
+                self, f"{construct_id(folder)}Image", directory=str(MODEL_IMAGES / folder), platform=ecr_assets.Platform.LINUX_AMD64
+            )
+            return ecs.ContainerImage.from_docker_image_asset(asset)
+        return ecs.ContainerImage.from_registry(reference)
+
+    def _member(
+        self,
+        pool: UnitPoolConfig,
+        plan: Plan,
+        slot: str,
+        rank: int,
+        *,
+        cluster: ecs.Cluster,
+        namespace: servicediscovery.PrivateDnsNamespace,
+        image: ecs.ContainerImage,
+        token: secretsmanager.ISecret | None,
+        log_group: logs.ILogGroup,
+        model_s3_uri: str | None,
+        cards: int,
+    ) -> UnitMember:
+        spec = pool.spec
+        prefix = f"{construct_id(slot)}{'Leader' if rank == 0 else f'Follower{rank}'}"
+        task = ecs.Ec2TaskDefinition(
+            self,
+            f"{prefix}Task",
+            network_mode=ecs.NetworkMode.HOST,
+            task_role=self.task_role,
+            execution_role=self.execution_role,
+            volumes=[ecs.Volume(name="models", host=ecs.Host(source_path=f"/var/lib/inference-units/{pool.name}"))],
+        )
+        linux = ecs.LinuxParameters(self, f"{prefix}Linux", init_process_enabled=True, shared_memory_size=spec.memory_gib * 1024 // 8)
+        linux.add_capabilities(ecs.Capability.IPC_LOCK)
+        rw = [ecs.DevicePermission.READ, ecs.DevicePermission.WRITE]
+        linux.add_devices(
+            *(ecs.Device(host_path=f"/dev/neuron{i}", container_path=f"/dev/neuron{i}", permissions=rw) for i in range(spec.accelerators)),
+            *(
+                ecs.Device(host_path=f"/dev/infiniband/uverbs{i}", container_path=f"/dev/infiniband/uverbs{i}", permissions=rw)
+                for i in range(cards)
+            ),
+        )
+        leader_srv = None if rank == 0 else f"{slot}.{namespace.namespace_name}"
+        container = task.add_container(
+            CONTAINER,
+            image=image,
+            essential=True,
+            cpu=cpu_units(spec.vcpus),
+            memory_reservation_mib=spec.memory_gib * 1024 // 2,
+            environment=member_environment(pool, rank=rank, leader_srv=leader_srv, model_s3_uri=model_s3_uri),
+            secrets={"HF_TOKEN": ecs.Secret.from_secrets_manager(token)} if token is not None else None,
+            command=leader_command(pool, plan) if rank == 0 else None,
+            linux_parameters=linux,
+            ulimits=[
+                ecs.Ulimit(name=ecs.UlimitName.MEMLOCK, soft_limit=-1, hard_limit=-1),
+                ecs.Ulimit(name=ecs.UlimitName.NOFILE, soft_limit=1048576, hard_limit=1048576),
+            ],
+            port_mappings=[ecs.PortMapping(container_port=pool.serving_port, host_port=pool.serving_port)] if rank == 0 else None,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{slot}/{'leader' if rank == 0 else f'follower-{rank}'}", log_group=log_group),
+            stop_timeout=cdk.Duration.seconds(120),
+        )
+        container.add_mount_points(ecs.MountPoint(container_path=MODEL_DIR, source_volume="models", read_only=False))
+        nag.acknowledge(
+            task,
+            "AwsSolutions-ECS2",
+            "The environment holds the unit's layout (role, rank, size, leader SRV name, weights URI), none of it secret; "
+            "the hub token comes from Secrets Manager.",
+        )
+
+        service = ecs.Ec2Service(
+            self,
+            f"{prefix}Service",
+            cluster=cluster,
+            task_definition=task,
+            desired_count=1,
+            # The member's instance is exclusive: the old task stops before the new one starts.
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            placement_constraints=[
+                ecs.PlacementConstraint.member_of(f"attribute:{UNIT_ATTRIBUTE} == {slot}"),
+                ecs.PlacementConstraint.distinct_instances(),
+            ],
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(capacity_provider=self.capacity_provider.capacity_provider_name, weight=1)
+            ],
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            enable_ecs_managed_tags=True,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            health_check_grace_period=cdk.Duration.minutes(pool.startup_grace_minutes) if rank == 0 else None,
+            cloud_map_options=ecs.CloudMapOptions(
+                name=slot,
+                cloud_map_namespace=namespace,
+                dns_record_type=servicediscovery.DnsRecordType.SRV,
+                dns_ttl=cdk.Duration.seconds(10),
+                container=container,
+                container_port=pool.serving_port,
+            )
+            if rank == 0
+            else None,
+        )
+        cdk.Tags.of(service).add("inference-blueprint:unit", slot)
+        cdk.Tags.of(service).add("inference-blueprint:unit-rank", str(rank))
+        if rank == 0:
+            self.target_group.add_target(service.load_balancer_target(container_name=CONTAINER, container_port=pool.serving_port))
+        return UnitMember(slot=slot, rank=rank, service=service)
+
+    # -- Lambdas -------------------------------------------------------------------------------
+
+    def _function(
+        self, id: str, *, folder: str, description: str, environment: dict[str, str], layers: list[lambda_.ILayerVersion]
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(self, f"{id}LogGroup", retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.DESTROY)
+        role = iam.Role(self, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnLogGroup", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
+        function = lambda_.Function(
+            self,
+            id,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder)),
+            timeout=cdk.Duration.minutes(1),
+            memory_size=256,
+            role=role,
+            log_group=log_group,
+            environment=environment,
+            layers=layers,
+            # One run at a time: runs never race on the same attributes or tasks.
+            reserved_concurrent_executions=1,
+            description=description,
+        )
+        return function
+
+    def _topology_function(self, pool: UnitPoolConfig, cluster: ecs.Cluster) -> lambda_.Function:
+        stack = cdk.Stack.of(self)
+        function = self._function(
+            "Topology",
+            folder="unit_topology",
+            description=f"Groups {pool.name} instances into inference units by network topology",
+            environment={
+                "CLUSTER_NAME": cluster.cluster_name,
+                "UNIT_POOL": pool.name,
+                "UNIT_SIZE": str(pool.unit_size),
+                "UNIT_SLOTS": json.dumps(list(pool.slots)),
+                "UNIT_ATTRIBUTE": UNIT_ATTRIBUTE,
+                "POOL_ATTRIBUTE": POOL_ATTRIBUTE,
+            },
+            layers=[],
+        )
+        instances_arn = stack.format_arn(
+            service="ecs",
+            resource="container-instance",
+            resource_name=f"{cluster.cluster_name}/*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="ListInstances", actions=["ecs:ListContainerInstances"], resources=[cluster.cluster_arn])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UnitAttributes",
+                actions=["ecs:DescribeContainerInstances", "ecs:PutAttributes", "ecs:DeleteAttributes"],
+                resources=[instances_arn],
+            )
+        )
+        function.add_to_role_policy(iam.PolicyStatement(sid="Topology", actions=["ec2:DescribeInstanceTopology"], resources=["*"]))
+        nag.acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeInstanceTopology supports no resource-level permissions (Service Authorization Reference).",
+        )
+        nag.acknowledge(
+            function.role,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::{_cluster_arn_pattern(cluster, 'container-instance')}]",
+            "Container instances of this one cluster; their ids are not known before they register.",
+        )
+        events.Rule(
+            self,
+            "InstanceRegistered",
+            description=f"Regroup {pool.name} units when a container instance changes state",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"], detail_type=["ECS Container Instance State Change"], detail={"clusterArn": [cluster.cluster_arn]}
+            ),
+            targets=[targets.LambdaFunction(function, retry_attempts=2)],
+        )
+        events.Rule(
+            self,
+            "TopologySchedule",
+            description=f"Regroup {pool.name} units every five minutes",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(5)),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        )
+        return function
+
+    def _health_function(self, pool: UnitPoolConfig, cluster: ecs.Cluster) -> lambda_.Function:
+        stack = cdk.Stack.of(self)
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        )
+        units: dict[str, dict[str, object]] = {}
+        for member in self.members:
+            unit = units.setdefault(member.slot, {"leader": "", "followers": []})
+            if member.leader:
+                unit["leader"] = member.service.service_name
+            else:
+                unit["followers"].append(member.service.service_name)  # type: ignore[union-attr]
+        function = self._function(
+            "Health",
+            folder="unit_health",
+            description=f"Replaces {pool.name} inference units whole when a member fails",
+            environment={
+                "CLUSTER_NAME": cluster.cluster_name,
+                "UNIT_POOL": pool.name,
+                "UNITS": stack.to_json_string(units),
+                "TARGET_GROUP_ARN": self.target_group.target_group_arn,
+                "SERVING_PORT": str(pool.serving_port),
+                "STARTUP_GRACE_SECONDS": str(pool.startup_grace_minutes * 60),
+                "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": "unit-health",
+            },
+            layers=[layer],
+        )
+        in_cluster = {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}}
+
+        def arn(resource: str) -> str:
+            return stack.format_arn(
+                service="ecs", resource=resource, resource_name=f"{cluster.cluster_name}/*", arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME
+            )
+
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="ListTasks", actions=["ecs:ListTasks"], resources=[arn("container-instance")], conditions=in_cluster)
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="Tasks", actions=["ecs:DescribeTasks", "ecs:StopTask"], resources=[arn("task")], conditions=in_cluster)
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="Instances",
+                actions=["ecs:DescribeContainerInstances"],
+                resources=[arn("container-instance")],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="TargetHealth", actions=["elasticloadbalancing:DescribeTargetHealth"], resources=["*"])
+        )
+        nag.acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5[Resource::*]",
+            "elasticloadbalancing:DescribeTargetHealth supports no resource-level permissions (Service Authorization Reference).",
+        )
+        for resource in ("container-instance", "task"):
+            nag.acknowledge(
+                function.role,  # type: ignore[arg-type]
+                f"AwsSolutions-IAM5[Resource::{_cluster_arn_pattern(cluster, resource)}]",
+                f"ECS {resource}s of this one cluster, whose ids change whenever ECS replaces them.",
+            )
+        events.Rule(
+            self,
+            "HealthSchedule",
+            description=f"Check {pool.name} unit health every minute",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(1)),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+        )
+        return function
+
+
+def _ref(resource: Construct) -> str:
+    """The logical id cdk-nag shows for a reference to ``resource``'s default child."""
+    return cdk.Stack.of(resource).get_logical_id(resource.node.default_child)  # type: ignore[arg-type]
+
+
+def _cluster_arn_pattern(cluster: ecs.Cluster, resource: str) -> str:
+    """How cdk-nag prints ``arn:...:ecs:<region>:<account>:<resource>/<cluster>/*``: concrete parts
+    as they are, an unresolved account as ``<AWS::AccountId>``."""
+    stack = cdk.Stack.of(cluster)
+
+    def part(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+    partition = part(stack.partition, "Partition")
+    return f"arn:{partition}:ecs:{part(stack.region, 'Region')}:{part(stack.account, 'AccountId')}:{resource}/<{_ref(cluster)}>/*"

@@ -1,0 +1,194 @@
+"""Replace broken ECS inference units as a whole. Runs every minute, one function per unit pool.
+
+For each unit of ``UNITS`` it lists the tasks of every member service (desired status RUNNING),
+resolves where they run, asks the target group how the leader's target (instance, serving port)
+is doing, and lets ``units.assess`` decide. An unhealthy unit has every task of every member
+stopped, so ECS starts the whole unit afresh. An AWS error on one unit is logged and counted, and
+that unit is left alone; the run fails only when no unit could be checked.
+
+Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse_units``),
+``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, and for Powertools
+``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
+
+Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
+``HealthyUnits``, ``StartingUnits``, ``WaitingUnits``, ``UnhealthyUnits``, ``UnitsReplaced`` and
+``UnitCheckErrors``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+from units import Health, Member, Task, UnitSpec, UnitState, Verdict, assess, parse_units
+
+logger = Logger()
+# Powertools adds a ``service`` dimension from POWERTOOLS_SERVICE_NAME unless the service is set
+# explicitly; an empty one keeps the dimension set to exactly {ClusterName, UnitPool}, what the
+# dashboards and alarms query, while the logs still carry the service name.
+metrics = Metrics(service="")
+BATCH = 100  # DescribeTasks and DescribeContainerInstances take at most 100 each
+
+STATE_METRICS = {
+    Health.HEALTHY: "HealthyUnits",
+    Health.STARTING: "StartingUnits",
+    Health.WAITING: "WaitingUnits",
+    Health.UNHEALTHY: "UnhealthyUnits",
+}
+
+
+class UnitCheckFailed(Exception):
+    """No unit of the pool could be checked."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    cluster: str
+    pool: str
+    units: tuple[UnitSpec, ...]
+    target_group_arn: str
+    port: int
+    grace: timedelta
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            cluster=env["CLUSTER_NAME"],
+            pool=env["UNIT_POOL"],
+            units=parse_units(env["UNITS"]),
+            target_group_arn=env["TARGET_GROUP_ARN"],
+            port=int(env["SERVING_PORT"]),
+            grace=timedelta(seconds=int(env["STARTUP_GRACE_SECONDS"])),
+        )
+
+
+def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _tasks(ecs: Any, cluster: str, service: str) -> list[dict[str, Any]]:
+    arns: list[str] = []
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service, desiredStatus="RUNNING"):
+        arns += page["taskArns"]
+    described = [t for batch in _batches(arns) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
+    return [t for t in described if t.get("desiredStatus") == "RUNNING"]  # not stopped since listed
+
+
+def _instance_ids(ecs: Any, cluster: str, container_instance_arns: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for batch in _batches(sorted(set(container_instance_arns))):
+        for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)["containerInstances"]:
+            found[ci["containerInstanceArn"]] = ci["ec2InstanceId"]
+    return found
+
+
+def observe(ecs: Any, elbv2: Any, settings: Settings, spec: UnitSpec) -> UnitState:
+    """What ECS and the target group report about one unit."""
+    described = {service: _tasks(ecs, settings.cluster, service) for service in spec.services}
+    instances = _instance_ids(
+        ecs, settings.cluster, [t["containerInstanceArn"] for ts in described.values() for t in ts if t.get("containerInstanceArn")]
+    )
+    members = {
+        service: Member(
+            service,
+            tuple(
+                Task(
+                    arn=t["taskArn"],
+                    last_status=t.get("lastStatus", ""),
+                    started_at=t.get("startedAt"),
+                    instance_id=instances.get(t.get("containerInstanceArn", "")),
+                )
+                for t in tasks
+            ),
+        )
+        for service, tasks in described.items()
+    }
+    leader = members[spec.leader]
+    targets = sorted({t.instance_id for t in leader.running if t.instance_id})
+    health: dict[str, str] = {}
+    if targets:
+        response = elbv2.describe_target_health(
+            TargetGroupArn=settings.target_group_arn, Targets=[{"Id": i, "Port": settings.port} for i in targets]
+        )
+        for d in response["TargetHealthDescriptions"]:
+            if d["Target"].get("Port", settings.port) == settings.port:
+                health[d["Target"]["Id"]] = d["TargetHealth"]["State"]
+    return UnitState(spec.unit_id, leader, tuple(members[f] for f in spec.followers), health)
+
+
+def replace(ecs: Any, cluster: str, verdict: Verdict) -> None:
+    """Stop every task of the unit; try them all even if one fails, then raise the first error."""
+    failed: list[ClientError] = []
+    for arn in verdict.stop:
+        try:
+            ecs.stop_task(cluster=cluster, task=arn, reason=verdict.stop_reason)
+        except ClientError as error:
+            logger.error("stop_task failed", extra={"unit": verdict.unit_id, "task": arn, "error": str(error)})
+            failed.append(error)
+    if failed:
+        raise failed[0]
+
+
+def check(ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Check every unit of the pool, replace the unhealthy ones, record the metrics; the summary."""
+    now = now or datetime.now(UTC)
+    counts = dict.fromkeys(Health, 0)
+    replaced: list[str] = []
+    errors: list[str] = []
+    for spec in settings.units:
+        verdict: Verdict | None = None
+        try:
+            verdict = assess(observe(ecs, elbv2, settings, spec), now=now, grace=settings.grace)
+            counts[verdict.health] += 1
+            logger.info("unit checked", extra={"unit": spec.unit_id, "health": verdict.health.value, "why": verdict.why})
+            if verdict.health is Health.UNHEALTHY:
+                logger.warning("replacing unit", extra={"unit": spec.unit_id, "reason": verdict.stop_reason, "tasks": list(verdict.stop)})
+                replace(ecs, settings.cluster, verdict)
+                replaced.append(spec.unit_id)
+        except ClientError as error:
+            errors.append(spec.unit_id)
+            logger.exception(
+                "unit check failed",
+                extra={
+                    "unit": spec.unit_id,
+                    "health": verdict.health.value if verdict else None,
+                    "error_code": error.response["Error"]["Code"],
+                },
+            )
+
+    metrics.add_dimension(name="ClusterName", value=settings.cluster)
+    metrics.add_dimension(name="UnitPool", value=settings.pool)
+    for health, name in STATE_METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[health])
+    metrics.add_metric(name="UnitsReplaced", unit=MetricUnit.Count, value=len(replaced))
+    metrics.add_metric(name="UnitCheckErrors", unit=MetricUnit.Count, value=len(errors))
+
+    summary: dict[str, Any] = {
+        "cluster": settings.cluster,
+        "pool": settings.pool,
+        **{health.value: n for health, n in counts.items()},
+        "errors": errors,
+        "replaced": replaced,
+    }
+    logger.info("unit health summary", extra=summary)
+    if settings.units and len(errors) == len(settings.units):
+        raise UnitCheckFailed(f"no unit of pool {settings.pool} could be checked: {', '.join(errors)}")
+    return summary
+
+
+def clients() -> tuple[Any, Any]:
+    return boto3.client("ecs"), boto3.client("elbv2")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    ecs, elbv2 = clients()
+    return check(ecs, elbv2, Settings.from_env(os.environ))

@@ -1,0 +1,456 @@
+"""lambda/unit_health: the verdict per unit (pure), and the handler with ECS and ELBv2 in moto.
+
+Where moto falls short the tests fill in, on moto's own backend: moto's ``ListTasks`` ignores
+``serviceName`` (the filter is patched in, on the ``service:<name>`` task group ECS gives service
+tasks), its tasks carry no ``startedAt`` (set on the backend task), and its registered targets are
+always healthy (a not-healthy leader is a deregistered target, ``unused``). Errors come from
+botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
+from moto.moto_api import state_manager
+
+FOLDER = Path(__file__).resolve().parents[2] / "lambda" / "unit_health"
+NAMESPACE = "InferenceBlueprint/Units"
+sys.path.insert(0, str(FOLDER))
+with pytest.MonkeyPatch.context() as load_env:
+    # Powertools reads these when the module is loaded, as in Lambda.
+    load_env.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    load_env.setenv("POWERTOOLS_SERVICE_NAME", "unit-health")
+    spec = importlib.util.spec_from_file_location("unit_health_handler", FOLDER / "handler.py")
+    assert spec and spec.loader
+    handler = importlib.util.module_from_spec(spec)
+    sys.modules["unit_health_handler"] = handler  # dataclasses look their module up
+    spec.loader.exec_module(handler)
+units = sys.modules["units"]
+Health, Member, Task, UnitState = units.Health, units.Member, units.Task, units.UnitState
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+GRACE = timedelta(seconds=2700)
+OLD = NOW - timedelta(hours=3)
+YOUNG = NOW - timedelta(minutes=5)
+
+
+# --- the verdict, pure --------------------------------------------------------------------------
+
+
+def state(
+    size: int = 2,
+    *,
+    target: str = "healthy",
+    started: datetime = OLD,
+    missing: tuple[int, ...] = (),
+    status: dict[int, str] | None = None,
+    starts: dict[int, datetime] | None = None,
+) -> Any:
+    """A unit of ``size`` members (0 is the leader), each with one task on instance ``i-<n>``."""
+    members = []
+    for n in range(size):
+        service = "leader" if n == 0 else f"follower-{n}"
+        tasks = () if n in missing else (Task(f"arn:task/{n}", (status or {}).get(n, "RUNNING"), (starts or {}).get(n, started), f"i-{n}"),)
+        members.append(Member(service, tasks))
+    return UnitState("trainium-0", members[0], tuple(members[1:]), {"i-0": target})
+
+
+def assess(s: Any, now: datetime = NOW) -> Any:
+    return units.assess(s, now=now, grace=GRACE)
+
+
+@pytest.mark.parametrize("size", [2, 4])
+def test_every_member_running_and_leader_target_healthy_is_healthy(size: int) -> None:
+    verdict = assess(state(size))
+    assert (verdict.health, verdict.stop, verdict.why) == (Health.HEALTHY, (), "")
+
+
+@pytest.mark.parametrize("size", [2, 4])
+def test_follower_missing_past_grace_replaces_every_task(size: int) -> None:
+    verdict = assess(state(size, missing=(size - 1,)))
+    assert verdict.health is Health.UNHEALTHY
+    assert verdict.stop == tuple(f"arn:task/{n}" for n in range(size - 1))
+    assert f"follower follower-{size - 1} not running (no task)" in verdict.why
+
+
+def test_follower_missing_within_grace_is_starting() -> None:
+    assert assess(state(4, missing=(2,), started=YOUNG)).health is Health.STARTING
+
+
+@pytest.mark.parametrize(("started", "health"), [(YOUNG, Health.STARTING), (OLD, Health.UNHEALTHY)])
+def test_leader_target_initial(started: datetime, health: Any) -> None:
+    verdict = assess(state(2, target="initial", started=started))
+    assert verdict.health is health
+    assert verdict.why.startswith("leader target initial")
+    assert len(verdict.stop) == (2 if health is Health.UNHEALTHY else 0)
+
+
+@pytest.mark.parametrize("target", ["unhealthy", "unused", "draining", "unavailable"])
+def test_leader_target_not_healthy_past_grace_is_unhealthy(target: str) -> None:
+    verdict = assess(state(4, target=target))
+    assert verdict.health is Health.UNHEALTHY and len(verdict.stop) == 4
+    assert verdict.stop_reason.startswith(f"inference unit trainium-0 replaced as a whole: leader target {target}")
+
+
+def test_leader_target_not_registered_counts_as_missing() -> None:
+    s = state(2)
+    s = UnitState(s.unit_id, s.leader, s.followers, {})
+    assert s.leader_target == "missing" and assess(s).health is Health.UNHEALTHY
+
+
+def test_leader_missing_with_followers_running_is_unhealthy() -> None:
+    verdict = assess(state(4, missing=(0,)))
+    assert verdict.health is Health.UNHEALTHY
+    assert verdict.stop == ("arn:task/1", "arn:task/2", "arn:task/3")
+    assert verdict.why.startswith("leader leader not running (no task)")
+    assert "leader target" not in verdict.why, "no running leader: its target is not a second problem"
+
+
+@pytest.mark.parametrize("pending", [False, True])
+def test_nothing_running_is_waiting(pending: bool) -> None:
+    s = state(4, status=dict.fromkeys(range(4), "PENDING")) if pending else state(4, missing=(0, 1, 2, 3))
+    verdict = assess(s)
+    assert (verdict.health, verdict.stop) == (Health.WAITING, ())
+
+
+def test_pending_follower_past_grace_is_stopped_too() -> None:
+    verdict = assess(state(2, status={1: "PENDING"}))
+    assert verdict.health is Health.UNHEALTHY
+    assert verdict.stop == ("arn:task/0", "arn:task/1")
+    assert "follower follower-1 not running (PENDING)" in verdict.why
+
+
+def test_grace_boundary() -> None:
+    s = state(2, target="initial", started=NOW - GRACE)
+    assert assess(s).health is Health.UNHEALTHY, "exactly the grace old: no longer starting"
+    assert assess(s, now=NOW - timedelta(seconds=1)).health is Health.STARTING
+
+
+def test_the_youngest_running_member_sets_the_clock() -> None:
+    s = state(4, target="unhealthy", starts={3: YOUNG})
+    assert assess(s).health is Health.STARTING
+    assert assess(s, now=YOUNG + GRACE).health is Health.UNHEALTHY
+
+
+def test_running_task_without_start_time_counts_as_just_started() -> None:
+    s = state(2, target="initial", starts={0: None})  # type: ignore[dict-item]
+    assert assess(s).health is Health.STARTING
+
+
+def test_any_healthy_leader_task_makes_the_target_healthy() -> None:
+    s = state(2)
+    leader = Member("leader", (Task("arn:task/old", "RUNNING", OLD, "i-9"), *s.leader.tasks))
+    s = UnitState(s.unit_id, leader, s.followers, {"i-9": "draining", "i-0": "healthy"})
+    assert s.leader_target == "healthy" and assess(s).health is Health.HEALTHY
+
+
+def test_stop_reason_fits_ecs_limit() -> None:
+    reason = units.stop_reason("trainium-0", "x" * 400)
+    assert len(reason) == 255 and reason.startswith("inference unit trainium-0 replaced as a whole: xxx") and reason.endswith("...")
+
+
+def test_parse_units_sorts_by_id() -> None:
+    raw = json.dumps({"trainium-1": {"leader": "l1", "followers": ["f1"]}, "trainium-0": {"leader": "l0", "followers": ["f0a", "f0b"]}})
+    assert units.parse_units(raw) == (units.UnitSpec("trainium-0", "l0", ("f0a", "f0b")), units.UnitSpec("trainium-1", "l1", ("f1",)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("not json", "UNITS is not JSON"),
+        ("{}", "non-empty object"),
+        ('{"u": {"followers": []}}', "UNITS\\['u'\\] needs a service name"),
+        ('{"u": {"leader": "l", "followers": "f"}}', "UNITS\\['u'\\] needs"),
+        ('{"a": {"leader": "l", "followers": ["f"]}, "b": {"leader": "f", "followers": []}}', "service f is in unit a and in unit b"),
+    ],
+)
+def test_parse_units_rejects(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        units.parse_units(raw)
+
+
+# --- the handler, ECS and ELBv2 in moto ---------------------------------------------------------
+
+REGION = "us-east-2"
+CLUSTER = "inference-prod-trainium"
+PORT = 8000
+
+
+def _ago(**delta: float) -> datetime:
+    """The handler reads the clock: task start times relative to it, not to ``NOW``."""
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+@dataclass
+class Aws:
+    ecs: Any
+    ec2: Any
+    elbv2: Any
+    target_group: str
+
+
+@dataclass(frozen=True)
+class Placed:
+    service: str
+    container_instance: str
+    instance_id: str
+
+
+def _list_tasks_by_service(original):
+    def list_tasks(self, cluster_str=None, container_instance=None, family=None, started_by=None, service_name=None, desiredStatus=None):
+        tasks = original(self, cluster_str, container_instance, family, started_by, None, desiredStatus)
+        return [t for t in tasks if service_name is None or t.group == f"service:{service_name}"]
+
+    return list_tasks
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", _list_tasks_by_service(EC2ContainerServiceBackend.list_tasks))
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})  # tasks stay as set
+    try:
+        with mock_aws():
+            ecs, ec2, elbv2 = (boto3.client(s, region_name=REGION) for s in ("ecs", "ec2", "elbv2"))
+            ecs.create_cluster(clusterName=CLUSTER)
+            ecs.register_task_definition(
+                family="vllm", networkMode="host", containerDefinitions=[{"name": "vllm", "image": "vllm", "memory": 128}]
+            )
+            vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+            tg = elbv2.create_target_group(Name="trainium", Protocol="TCP", Port=PORT, VpcId=vpc, TargetType="instance")
+            yield Aws(ecs, ec2, elbv2, tg["TargetGroups"][0]["TargetGroupArn"])
+    finally:
+        state_manager.unset_transition("ecs::task")
+
+
+def _unit(aws: Aws, unit_id: str, size: int) -> tuple[dict[str, Any], list[Placed]]:
+    """Services and container instances for one unit; the leader's instance registered as a target."""
+    ids = [i["InstanceId"] for i in aws.ec2.run_instances(ImageId="ami-12c6146b", MinCount=size, MaxCount=size)["Instances"]]
+    placed = []
+    for n, instance_id in enumerate(ids):
+        document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn1.32xlarge"})
+        ci = aws.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)["containerInstance"]
+        service = f"{unit_id}-leader" if n == 0 else f"{unit_id}-follower-{n}"
+        aws.ecs.create_service(cluster=CLUSTER, serviceName=service, taskDefinition="vllm", desiredCount=1)
+        placed.append(Placed(service, ci["containerInstanceArn"], instance_id))
+    aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": ids[0], "Port": PORT}])
+    return {"leader": placed[0].service, "followers": [p.service for p in placed[1:]]}, placed
+
+
+def _start(aws: Aws, members: list[Placed], started: datetime, status: str = "RUNNING") -> list[str]:
+    """What the ECS service scheduler would do: one task per member, in the service's task group."""
+    arns = []
+    for m in members:
+        task = aws.ecs.start_task(
+            cluster=CLUSTER, taskDefinition="vllm", containerInstances=[m.container_instance], group=f"service:{m.service}"
+        )
+        arn = task["tasks"][0]["taskArn"]
+        backend = ecs_backends[DEFAULT_ACCOUNT_ID][REGION].tasks[CLUSTER][arn]
+        backend.started_at = started if status == "RUNNING" else None
+        backend.last_status = status
+        arns.append(arn)
+    return arns
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, target_group: str, unit_map: dict[str, Any]) -> None:
+    env = {
+        "CLUSTER_NAME": CLUSTER,
+        "UNIT_POOL": "trainium",
+        "UNITS": json.dumps(unit_map),
+        "TARGET_GROUP_ARN": target_group,
+        "SERVING_PORT": str(PORT),
+        "STARTUP_GRACE_SECONDS": str(int(GRACE.total_seconds())),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+@dataclass
+class Context:
+    function_name: str = "inference-prod-unit-health-trainium"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-2:123456789012:function:inference-prod-unit-health-trainium"
+    aws_request_id: str = "test-request"
+
+
+def _invoke() -> dict[str, Any]:
+    return handler.handler({}, Context())
+
+
+def _emf(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    blobs = []
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            blobs.append(json.loads(line))
+    return blobs
+
+
+def _stopped(aws: Aws) -> dict[str, str]:
+    """``task arn -> stoppedReason`` of every stopped task."""
+    arns = aws.ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    if not arns:
+        return {}
+    return {t["taskArn"]: t.get("stoppedReason", "") for t in aws.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]}
+
+
+def _counts(blob: dict[str, Any]) -> dict[str, float]:
+    """Metric name -> value. Powertools writes each value as a list of one (EMF allows arrays)."""
+    names = [m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert all(len(blob[name]) == 1 for name in names), "one value per metric per run"
+    return {name: blob[name][0] for name in names}
+
+
+def test_replaces_the_unhealthy_unit_only_and_emits_emf(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy, healthy_members = _unit(aws, "trainium-0", 4)
+    broken, broken_members = _unit(aws, "trainium-1", 2)
+    _start(aws, healthy_members, _ago(hours=3))
+    doomed = _start(aws, broken_members[:1], _ago(hours=3))  # follower never came back
+    _env(monkeypatch, aws.target_group, {"trainium-0": healthy, "trainium-1": broken})
+    capsys.readouterr()
+
+    summary = _invoke()
+
+    assert summary == {
+        "cluster": CLUSTER,
+        "pool": "trainium",
+        "healthy": 1,
+        "starting": 0,
+        "waiting": 0,
+        "unhealthy": 1,
+        "errors": [],
+        "replaced": ["trainium-1"],
+    }
+    stopped = _stopped(aws)
+    assert set(stopped) == set(doomed)
+    assert stopped[doomed[0]].startswith("inference unit trainium-1 replaced as a whole: follower trainium-1-follower-1 not running")
+    [blob] = _emf(capsys)
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["ClusterName", "UnitPool"]]
+    assert (blob["ClusterName"], blob["UnitPool"]) == (CLUSTER, "trainium")
+    assert "service" not in blob, "POWERTOOLS_SERVICE_NAME must not become a dimension"
+    assert _counts(blob) == {
+        "HealthyUnits": 1.0,
+        "StartingUnits": 0.0,
+        "WaitingUnits": 0.0,
+        "UnhealthyUnits": 1.0,
+        "UnitsReplaced": 1.0,
+        "UnitCheckErrors": 0.0,
+    }
+    assert all(m["Unit"] == "Count" for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+
+
+def test_unhealthy_leader_target_stops_every_member_and_a_second_run_does_not(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unit, members = _unit(aws, "trainium-0", 4)
+    first = _start(aws, members, _ago(hours=3))
+    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+
+    assert _invoke()["replaced"] == ["trainium-0"]
+    assert set(_stopped(aws)) == set(first)
+    assert all(r.startswith("inference unit trainium-0 replaced as a whole: leader target unused") for r in _stopped(aws).values())
+
+    assert _invoke()["waiting"] == 1, "stopped tasks are not listed; ECS has not placed new ones yet"
+    aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
+    _start(aws, members[:2], _ago(seconds=30))
+    _start(aws, members[2:], None, status="PENDING")  # type: ignore[arg-type]
+    capsys.readouterr()
+    assert _invoke()["starting"] == 1
+    assert set(_stopped(aws)) == set(first), "nothing stopped again"
+    [blob] = _emf(capsys)
+    assert _counts(blob)["StartingUnits"] == 1.0 and _counts(blob)["UnitsReplaced"] == 0.0
+
+
+def test_nothing_placed_is_waiting(aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    unit, _ = _unit(aws, "trainium-0", 2)
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    capsys.readouterr()
+    assert _invoke()["waiting"] == 1
+    assert _stopped(aws) == {}
+    [blob] = _emf(capsys)
+    assert _counts(blob)["WaitingUnits"] == 1.0 and _counts(blob)["HealthyUnits"] == 0.0
+
+
+def _denied_then_unhealthy(elbv2: Any, leader_instance: str) -> Stubber:
+    stub = Stubber(elbv2)
+    stub.add_client_error("describe_target_health", service_error_code="AccessDenied", http_status_code=403)
+    stub.add_response(
+        "describe_target_health",
+        {"TargetHealthDescriptions": [{"Target": {"Id": leader_instance, "Port": PORT}, "TargetHealth": {"State": "unhealthy"}}]},
+    )
+    stub.activate()
+    return stub
+
+
+def test_an_error_on_one_unit_leaves_it_alone_and_checks_the_next(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, first_members = _unit(aws, "trainium-0", 2)
+    second, second_members = _unit(aws, "trainium-1", 2)
+    untouched = _start(aws, first_members, _ago(hours=3))
+    doomed = _start(aws, second_members, _ago(hours=3))
+    _env(monkeypatch, aws.target_group, {"trainium-0": first, "trainium-1": second})
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    stub = _denied_then_unhealthy(elbv2, second_members[0].instance_id)
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, elbv2))
+    capsys.readouterr()
+
+    summary = _invoke()
+
+    stub.assert_no_pending_responses()
+    assert (summary["errors"], summary["replaced"], summary["unhealthy"]) == (["trainium-0"], ["trainium-1"], 1)
+    assert set(_stopped(aws)) == set(doomed) and not set(untouched) & set(_stopped(aws))
+    [blob] = _emf(capsys)
+    assert _counts(blob)["UnitCheckErrors"] == 1.0 and _counts(blob)["UnitsReplaced"] == 1.0
+
+
+def test_every_unit_failing_fails_the_invocation_but_still_emits(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    elbv2 = boto3.client("elbv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ecs) as ecs_stub, Stubber(elbv2):
+        for _ in range(2):
+            ecs_stub.add_client_error("list_tasks", service_error_code="ThrottlingException", http_status_code=400)
+        monkeypatch.setattr(handler, "clients", lambda: (ecs, elbv2))
+        unit_map = {f"trainium-{n}": {"leader": f"l{n}", "followers": [f"f{n}"]} for n in range(2)}
+        _env(monkeypatch, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/t/0", unit_map)
+        capsys.readouterr()
+        with pytest.raises(handler.UnitCheckFailed, match="trainium-0, trainium-1"):
+            _invoke()
+        ecs_stub.assert_no_pending_responses()
+    [blob] = _emf(capsys)
+    assert _counts(blob)["UnitCheckErrors"] == 2.0 and _counts(blob)["UnitsReplaced"] == 0.0
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["ClusterName", "UnitPool"]]
+
+
+def test_a_failed_stop_still_tries_the_other_tasks() -> None:
+    calls: list[str] = []
+
+    class Ecs:
+        def stop_task(self, *, cluster: str, task: str, reason: str) -> None:
+            calls.append(task)
+            if task == "arn:task/0":
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StopTask")
+
+    verdict = assess(state(3, target="unhealthy"))
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        handler.replace(Ecs(), CLUSTER, verdict)
+    assert calls == ["arn:task/0", "arn:task/1", "arn:task/2"]

@@ -1,0 +1,217 @@
+"""inference-<env>-ecs: the Trainium unit pool prod ships, asserted resource by resource."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from conftest import Synthesized
+
+NEURON_AMI = "/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/recommended/image_id"
+
+
+def _one(result: Synthesized, type_: str) -> dict[str, Any]:
+    found = result.resources("ecs", type_)
+    assert len(found) == 1, (type_, list(found))
+    return next(iter(found.values()))["Properties"]
+
+
+def _tasks(result: Synthesized) -> dict[str, dict[str, Any]]:
+    return {k: r["Properties"] for k, r in result.resources("ecs", "AWS::ECS::TaskDefinition").items()}
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+def test_only_prod_has_units(synth, prod: Synthesized) -> None:
+    assert prod.stacks.ecs is not None
+    for env in ("dev", "capetown"):
+        assert synth(env).stacks.ecs is None
+        assert not (synth(env).outdir / f"inference-{env}-ecs.template.json").exists()
+
+
+def test_cluster_has_enhanced_container_insights(prod: Synthesized) -> None:
+    cluster = _one(prod, "AWS::ECS::Cluster")
+    assert cluster["ClusterName"] == "inference-prod-units"
+    assert cluster["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enhanced"}]
+
+
+def test_instances_sit_in_one_cluster_placement_group_in_one_subnet(prod: Synthesized) -> None:
+    assert _one(prod, "AWS::EC2::PlacementGroup")["Strategy"] == "cluster"
+    group = _one(prod, "AWS::AutoScaling::AutoScalingGroup")
+    assert (group["MinSize"], group["MaxSize"]) == ("2", "2")
+    assert group["NewInstancesProtectedFromScaleIn"] is True
+    assert len(group["VPCZoneIdentifier"]) == 1
+    # az_index 2: the third private subnet, exported by the network stack.
+    assert "privateSubnet3" in json.dumps(group["VPCZoneIdentifier"])
+
+
+def test_launch_template_efa_imdsv2_encryption_and_neuron_ami(prod: Synthesized) -> None:
+    data = _one(prod, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert data["InstanceType"] == "trn2.48xlarge"
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    assert "SecurityGroupIds" not in data, "security groups go on the interfaces"
+    (group_id,) = prod.resources("ecs", "AWS::EC2::PlacementGroup")
+    assert data["Placement"] == {"GroupName": {"Fn::GetAtt": [group_id, "GroupName"]}}
+    interfaces = data["NetworkInterfaces"]
+    assert len(interfaces) == 16
+    assert [i["InterfaceType"] for i in interfaces] == ["efa"] + ["efa-only"] * 15
+    assert interfaces[0]["AssociatePublicIpAddress"] is False
+    parameter = data["ImageId"]["Ref"]
+    assert prod.template_json("ecs")["Parameters"][parameter]["Default"] == NEURON_AMI
+    user_data = json.dumps(data["UserData"])
+    assert 'ECS_INSTANCE_ATTRIBUTES={\\"unit-pool\\":\\"trainium2\\"}' in user_data
+    assert "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true" in user_data and "ECS_CLUSTER=" in user_data
+
+
+def test_security_group_allows_all_traffic_between_members(prod: Synthesized) -> None:
+    rules = prod.resources("ecs", "AWS::EC2::SecurityGroupIngress").values()
+    self_rules = [r["Properties"] for r in rules if r["Properties"]["IpProtocol"] == "-1"]
+    assert len(self_rules) == 1
+    assert self_rules[0]["SourceSecurityGroupId"] == self_rules[0]["GroupId"]
+
+
+def test_capacity_provider_manages_scaling_and_termination_protection(prod: Synthesized) -> None:
+    provider = _one(prod, "AWS::ECS::CapacityProvider")["AutoScalingGroupProvider"]
+    assert provider["ManagedScaling"] == {"Status": "ENABLED", "TargetCapacity": 100}
+    assert provider["ManagedTerminationProtection"] == "ENABLED"
+
+
+def test_members_map_neuron_and_efa_devices_on_host_networking(prod: Synthesized) -> None:
+    tasks = _tasks(prod)
+    assert len(tasks) == 2
+    for task in tasks.values():
+        assert task["NetworkMode"] == "host"
+        (container,) = task["ContainerDefinitions"]
+        linux = container["LinuxParameters"]
+        devices = [d["HostPath"] for d in linux["Devices"]]
+        assert devices == [f"/dev/neuron{i}" for i in range(16)] + [f"/dev/infiniband/uverbs{i}" for i in range(16)]
+        assert all(d["ContainerPath"] == d["HostPath"] for d in linux["Devices"])
+        assert linux["Capabilities"] == {"Add": ["IPC_LOCK"]}
+        assert linux["InitProcessEnabled"] is True
+        assert {"Name": "memlock", "SoftLimit": -1, "HardLimit": -1} in container["Ulimits"]
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        assert container["Cpu"] * 2 > 192 * 1024, "two members never share an instance"
+
+
+def test_cloud_map_wires_followers_to_the_leader(prod: Synthesized) -> None:
+    namespace = _one(prod, "AWS::ServiceDiscovery::PrivateDnsNamespace")
+    assert namespace["Name"] == "units.prod.inference.internal"
+    registry = _one(prod, "AWS::ServiceDiscovery::Service")
+    assert registry["Name"] == "trainium2-0"
+    assert registry["DnsConfig"]["DnsRecords"] == [{"TTL": 10, "Type": "SRV"}]
+    environments = [_env(t["ContainerDefinitions"][0]) for t in _tasks(prod).values()]
+    leader = next(e for e in environments if e["ROLE"] == "leader")
+    follower = next(e for e in environments if e["ROLE"] == "follower")
+    assert (leader["RANK"], follower["RANK"], follower["UNIT_SIZE"]) == ("0", "1", "2")
+    assert follower["LEADER_SRV"] == "trainium2-0.units.prod.inference.internal"
+
+
+def test_services_are_one_unit_on_its_instances(prod: Synthesized) -> None:
+    services = list(prod.resources("ecs", "AWS::ECS::Service").values())
+    assert len(services) == 2
+    leader = next(s["Properties"] for s in services if s["Properties"]["LoadBalancers"])
+    for service in services:
+        props = service["Properties"]
+        assert props["DesiredCount"] == 1
+        assert props["PlacementConstraints"] == [
+            {"Type": "memberOf", "Expression": "attribute:unit-id == trainium2-0"},
+            {"Type": "distinctInstance"},
+        ]
+        assert props["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
+        assert props["DeploymentConfiguration"]["MaximumPercent"] == 100
+        assert "CapacityProvider" in json.dumps(props["CapacityProviderStrategy"])
+    assert leader["HealthCheckGracePeriodSeconds"] == 45 * 60
+    assert leader["LoadBalancers"][0]["ContainerPort"] == 8000
+    assert len(leader["ServiceRegistries"]) == 1
+
+
+def test_internal_nlb_health_checks_the_leaders(prod: Synthesized) -> None:
+    balancer = _one(prod, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert (balancer["Type"], balancer["Scheme"]) == ("network", "internal")
+    listener = _one(prod, "AWS::ElasticLoadBalancingV2::Listener")
+    assert (listener["Port"], listener["Protocol"]) == (8000, "TCP")
+    group = _one(prod, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert (group["TargetType"], group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("instance", "HTTP", "/health")
+
+
+def test_slots_update_one_unit_at_a_time(synth) -> None:
+    def edit(envs: dict[str, Any]) -> None:
+        envs["prod"]["unit_pools"][0].update(units=2)
+
+    result = synth("prod", key="two-units", edit=edit)
+    services = result.resources("ecs", "AWS::ECS::Service")
+    by_unit: dict[str, list[str]] = {}
+    for logical_id, service in services.items():
+        unit = next(t["Value"] for t in service["Properties"]["Tags"] if t["Key"] == "inference-blueprint:unit")
+        by_unit.setdefault(unit, []).append(logical_id)
+    assert sorted(by_unit) == ["trainium2-0", "trainium2-1"]
+    for logical_id in by_unit["trainium2-1"]:
+        depends = services[logical_id].get("DependsOn", [])
+        assert set(by_unit["trainium2-0"]) <= set(depends)
+    for logical_id in by_unit["trainium2-0"]:
+        assert not set(by_unit["trainium2-1"]) & set(services[logical_id].get("DependsOn", []))
+    topology = next(
+        f for f in result.resources("ecs", "AWS::Lambda::Function").values() if "UNIT_SLOTS" in f["Properties"]["Environment"]["Variables"]
+    )
+    assert json.loads(topology["Properties"]["Environment"]["Variables"]["UNIT_SLOTS"]) == ["trainium2-0", "trainium2-1"]
+
+
+def _statements(result: Synthesized, role_prefix: str) -> list[dict[str, Any]]:
+    out = []
+    for policy in result.resources("ecs", "AWS::IAM::Policy").values():
+        if any(r["Ref"].startswith(role_prefix) for r in policy["Properties"]["Roles"]):
+            out += policy["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("role", "star_actions"),
+    [
+        ("Trainium2UnitsTopologyRole", {"ec2:DescribeInstanceTopology"}),
+        ("Trainium2UnitsHealthRole", {"elasticloadbalancing:DescribeTargetHealth"}),
+    ],
+)
+def test_lambda_roles_are_scoped_to_the_cluster(prod: Synthesized, role: str, star_actions: set[str]) -> None:
+    statements = _statements(prod, role)
+    assert statements
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Resource"] == "*":
+            assert set(actions) == star_actions
+        elif actions[0].startswith("ecs:"):
+            assert "ClusterEB0386A7" in json.dumps(statement["Resource"]), statement
+    stop = next(s for s in _statements(prod, "Trainium2UnitsHealthRole") if "ecs:StopTask" in s["Action"])
+    assert stop["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["ClusterEB0386A7", "Arn"]}}}
+
+
+def test_lambdas_run_on_events_and_schedules(prod: Synthesized) -> None:
+    template = prod.template("ecs")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"EventPattern": {"source": ["aws.ecs"], "detail-type": ["ECS Container Instance State Change"], "detail": Match.any_value()}},
+    )
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
+    health = next(
+        f["Properties"]
+        for f in prod.resources("ecs", "AWS::Lambda::Function").values()
+        if "UNITS" in f["Properties"]["Environment"]["Variables"]
+    )
+    variables = health["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "InferenceBlueprint/Units"
+    assert variables["STARTUP_GRACE_SECONDS"] == "2700"
+    assert health["ReservedConcurrentExecutions"] == 1
+    layer_parameter = health["Layers"][0]["Ref"]
+    assert prod.template_json("ecs")["Parameters"][layer_parameter]["Default"] == "/aws/service/powertools/python/x86_64/python3.14/3.37.0"
+
+
+def test_task_role_reads_only_the_pool_prefix(prod: Synthesized) -> None:
+    statements = _statements(prod, "Trainium2UnitsTaskRole")
+    resources = json.dumps([s["Resource"] for s in statements])
+    assert "meta-llama/Llama-3.1-405B-Instruct/*" in resources
+    assert all(not a.startswith(("s3:Put", "s3:Delete")) for s in statements for a in s["Action"])

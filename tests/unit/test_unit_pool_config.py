@@ -1,0 +1,149 @@
+"""ECS unit pools: configuration errors as one-line messages, defaults, and the pure task builders."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from conftest import CONTEXT
+
+from infra.config import ConfigError, EnvironmentConfig, load
+from infra.constructs.ecs_unit import cpu_units, leader_command, member_environment, network_interfaces
+
+UNIT = {
+    "name": "trn2",
+    "instance_type": "trn2.48xlarge",
+    "unit_size": 2,
+    "architecture": "llama-3.1-405b",
+    "weights": {"s3_prefix": "llama-405b/"},
+}
+
+
+def _with(pools: list[dict[str, Any]], env: str = "prod", **extra: Any) -> EnvironmentConfig:
+    context = copy.deepcopy(CONTEXT)
+    context["environments"][env]["unit_pools"] = pools
+    context["environments"][env].update(extra)
+    return load({**context, "env": env})
+
+
+def _error(pools: list[dict[str, Any]], env: str = "prod", **extra: Any) -> str:
+    with pytest.raises(ConfigError) as err:
+        _with(pools, env, **extra)
+    return str(err.value)
+
+
+def test_defaults_and_slots() -> None:
+    pool = _with([{**UNIT, "units": 3, "max_instances": 8}]).unit_pools[0]
+    assert pool.slots == ("trn2-0", "trn2-1", "trn2-2")
+    assert (pool.instances, pool.maximum) == (6, 8)
+    assert (pool.image, pool.serving_port, pool.startup_grace_minutes) == ("build:neuron-unit", 8000, 45)
+    assert _with([UNIT]).unit_pools[0].maximum == 2
+
+
+def test_unit_size_below_two() -> None:
+    assert _error([{**UNIT, "unit_size": 1}]) == (
+        "environments.prod.unit_pools[0].unit_size: unit_size 1 is below 2: a unit is a leader plus at least one follower; "
+        "use 2 or more, or serve a one-instance model on EKS (models)"
+    )
+
+
+def test_instance_type_without_efa() -> None:
+    text = _error([{**UNIT, "instance_type": "inf2.xlarge"}])
+    assert text.startswith(
+        "environments.prod.unit_pools[0].instance_type: inf2.xlarge has no EFA; units span instances over EFA; use one of "
+    )
+    assert "trn2.48xlarge" in text and "trn1.32xlarge" in text
+
+
+def test_more_units_than_the_capacity_provider_maximum() -> None:
+    assert _error([{**UNIT, "units": 3, "max_instances": 4}]) == (
+        "environments.prod.unit_pools[0].units: 3 units of 2 need 6 instances but max_instances is 4; "
+        "raise max_instances to at least 6 or run fewer units"
+    )
+
+
+def test_type_not_offered_in_the_region() -> None:
+    text = _error([UNIT], env="dev")
+    assert text.startswith("environments.dev.unit_pools[0].instance_type: trn2.48xlarge is not offered in us-west-2; "), text
+    assert "us-east-2" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"instance_type": "p5.48xlarge"}, "unit_pools[0].instance_type: p5.48xlarge is not a Neuron (Trainium/Inferentia) type"),
+        ({"instance_type": "trn9.huge"}, "unit_pools[0].instance_type: unknown instance type 'trn9.huge'"),
+        ({"unit_size": 9}, "unit_pools[0].unit_size: unit_size 9 is above 8"),
+        ({"units": 0}, "unit_pools[0].units: input should be greater than or equal to 1"),
+        ({"az_index": 3}, "unit_pools[0].az_index: AZ index 3 but the VPC has 3 AZs; use 0..2"),
+        ({"name": "Trn"}, "unit_pools[0].name: 'Trn' is not a valid unit pool name"),
+        ({"architecture": "llama-9"}, "unit_pools[0].model: unknown model 'llama-9'"),
+        ({"weights": {}}, "unit_pools[0].weights: needs exactly one of s3_prefix or hub_id"),
+        ({"weights": {"s3_prefix": "s3://b/x"}}, "unit_pools[0].weights.s3_prefix: 's3://b/x' is not an S3 key prefix"),
+        ({"weights": {"hub_id": "a/b", "hub_token_secret": "bad secret"}}, "unit_pools[0].weights.hub_token_secret: 'bad secret' is not"),
+        ({"image": "repo/unit:latest"}, "unit_pools[0].image: image 'repo/unit:latest' is not pinned"),
+        ({"env": {"AWS_ACCESS_KEY_ID": "x"}}, "unit_pools[0].env: 'AWS_ACCESS_KEY_ID' would put AWS settings or credentials"),
+        ({"capacity_reservation_id": "odcr-1"}, "unit_pools[0].capacity_reservation_id: 'odcr-1' is not a capacity reservation id"),
+        ({"tensor_parallel": 6}, "unit_pools[0].tensor_parallel: tensor_parallel 6 does not divide"),
+        ({"startup_grace_minutes": 1}, "unit_pools[0].startup_grace_minutes: input should be greater than or equal to 5"),
+    ],
+)
+def test_unit_pool_errors(change: dict[str, Any], message: str) -> None:
+    text = _error([{**UNIT, **change}])
+    assert text.startswith(f"environments.prod.{message}"), text
+
+
+def test_duplicate_pool_names() -> None:
+    assert _error([UNIT, UNIT]).startswith("environments.prod.unit_pools[1].name: unit pool name 'trn2' is also used by unit_pools[0]")
+
+
+def test_bad_log_retention() -> None:
+    assert _error([UNIT], unit_log_retention_days=10).startswith("environments.prod.unit_log_retention_days: 10 is not a CloudWatch")
+
+
+def test_the_planner_lays_the_model_across_the_unit() -> None:
+    config = _with([UNIT])
+    plan = config.plan_unit(config.unit_pools[0])
+    assert (plan.layout.nodes, plan.layout.tensor_parallel, plan.layout.pipeline_parallel) == (2, 64, 2)
+
+
+def test_leader_command_and_member_environment() -> None:
+    config = _with([{**UNIT, "max_model_len": 8192, "extra_args": ["--enable-prefix-caching"], "env": {"NEURON_RT_LOG_LEVEL": "INFO"}}])
+    pool = config.unit_pools[0]
+    command = leader_command(pool, config.plan_unit(pool))
+    assert command[0] == "/models/trn2"
+    pairs = dict(zip(command[1::2], command[2::2], strict=False))
+    assert pairs["--tensor-parallel-size"] == "64" and pairs["--pipeline-parallel-size"] == "2"
+    assert pairs["--max-model-len"] == "8192" and pairs["--port"] == "8000" and pairs["--served-model-name"] == "trn2"
+    assert command[-1] == "--enable-prefix-caching"
+
+    leader = member_environment(pool, rank=0, leader_srv=None, model_s3_uri="s3://b/llama-405b/")
+    follower = member_environment(pool, rank=1, leader_srv="trn2-0.units.prod.inference.internal", model_s3_uri="s3://b/llama-405b/")
+    assert (leader["ROLE"], leader["RANK"], leader["UNIT_SIZE"]) == ("leader", "0", "2") and "LEADER_SRV" not in leader
+    assert (follower["ROLE"], follower["RANK"], follower["LEADER_SRV"]) == ("follower", "1", "trn2-0.units.prod.inference.internal")
+    assert follower["MODEL_DIR"] == "/models/trn2" and follower["NEURON_RT_LOG_LEVEL"] == "INFO"
+    assert follower["JOIN_TIMEOUT"] == "2700"
+
+    hub = _with([{**UNIT, "weights": {"hub_id": "meta-llama/Llama-3.1-405B-Instruct"}}]).unit_pools[0]
+    assert leader_command(hub, config.plan_unit(hub))[0] == "meta-llama/Llama-3.1-405B-Instruct"
+    assert "MODEL_S3_URI" not in member_environment(hub, rank=0, leader_srv=None, model_s3_uri=None)
+
+
+def test_network_interfaces_put_efa_on_every_card() -> None:
+    interfaces = network_interfaces(16, "sg-1")
+    assert [i["NetworkCardIndex"] for i in interfaces] == list(range(16))
+    assert interfaces[0] == {
+        "DeviceIndex": 0,
+        "NetworkCardIndex": 0,
+        "InterfaceType": "efa",
+        "Groups": ["sg-1"],
+        "DeleteOnTermination": True,
+        "AssociatePublicIpAddress": False,
+    }
+    assert {(i["DeviceIndex"], i["InterfaceType"]) for i in interfaces[1:]} == {(1, "efa-only")}
+
+
+def test_two_members_never_fit_one_instance() -> None:
+    for vcpus in (128, 192):
+        assert 2 * cpu_units(vcpus) > vcpus * 1024

@@ -57,6 +57,7 @@ class ObservabilityStack(cdk.Stack):
                 UnitPoolView(
                     name=p.pool.name,
                     units=p.pool.units,
+                    startup_grace_minutes=p.pool.startup_grace_minutes,
                     cluster_name=str(unit_cluster_name),
                     load_balancer_full_name=p.load_balancer_full_name,
                     target_group_full_name=p.target_group_full_name,

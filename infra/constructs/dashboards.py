@@ -7,6 +7,7 @@ groups built from ``infra.metrics`` definitions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class UnitPoolView:
 
     name: str
     units: int
+    startup_grace_minutes: int
     cluster_name: str
     load_balancer_full_name: str  # the LoadBalancerFullName attribute, ``net/<name>/<id>``
     target_group_full_name: str  # the TargetGroupFullName attribute, ``targetgroup/<name>/<id>``
@@ -257,6 +259,7 @@ class InferenceDashboards(Construct):
 
     def _units(self, pool: UnitPoolView, thresholds: AlarmThresholds) -> None:
         """Unit health from the health Lambda, the leaders' NLB, and both unit Lambdas."""
+        below = math.ceil(pool.startup_grace_minutes / 5) + 3  # five-minute periods: the start-up grace + 15 min
         self.facade.monitor_custom(
             human_readable_name=f"ECS inference units: {pool.name} ({pool.units} unit(s))",
             alarm_friendly_name=f"Units-{pool.name}",
@@ -264,15 +267,27 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title="Units",
                     metrics=[
-                        metrics.units("HealthyUnits", pool.cluster_name, pool.name),
+                        # Fewer healthy units than configured for longer than a unit takes to
+                        # start: stuck, flapping or short of capacity.
                         _alarmed(
-                            metrics.units("UnhealthyUnits", pool.cluster_name, pool.name),
+                            metrics.units("HealthyUnits", pool.cluster_name, pool.name, statistic="Minimum", period=metrics.FIVE_MINUTES),
+                            "UnitsBelowTarget",
+                            CRITICAL,
+                            pool.units,
+                            cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                            evaluation_periods=below,
+                            datapoints_to_alarm=below,
+                            treat_missing_data_override=cw.TreatMissingData.BREACHING,
+                        ),
+                        # A unit found broken (and replaced); a silent health Lambda alarms too.
+                        _alarmed(
+                            metrics.units("UnhealthyUnits", pool.cluster_name, pool.name, period=metrics.FIVE_MINUTES),
                             "UnhealthyUnits",
                             CRITICAL,
                             thresholds.unhealthy_units,
                             cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                            evaluation_periods=5,
-                            datapoints_to_alarm=3,
+                            evaluation_periods=1,
+                            datapoints_to_alarm=1,
                             treat_missing_data_override=cw.TreatMissingData.BREACHING,
                         ),
                         metrics.units("StartingUnits", pool.cluster_name, pool.name),

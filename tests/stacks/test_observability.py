@@ -142,6 +142,16 @@ def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
         "GreaterThanOrEqualToThreshold",
         "breaching",
     ), "a silent health Lambda is an alarm too"
+    assert stat["Period"] == 300 and alarm["EvaluationPeriods"] == 1
+    below = alarms["inference-prod-Units-trainium2-UnitsBelowTarget-Critical"]
+    (stat,) = [m["MetricStat"] for m in below["Metrics"]]
+    assert (stat["Metric"]["MetricName"], stat["Stat"], below["Threshold"], below["ComparisonOperator"]) == (
+        "HealthyUnits",
+        "Minimum",
+        1,
+        "LessThanThreshold",
+    )
+    assert below["EvaluationPeriods"] == below["DatapointsToAlarm"] == 12, "45 min start-up grace + 15 min, in 5-minute periods"
     rows = _metric_rows(_body(result))
     graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}
     assert {("InferenceBlueprint/Units", "HealthyUnits"), ("AWS/NetworkELB", "HealthyHostCount")} <= graphed

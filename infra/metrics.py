@@ -12,6 +12,8 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
   enhanced observability metrics" (NVIDIA GPU, Neuron, EFA, cluster and pod metrics).
 - ``AWS/SQS``, ``AWS/Lambda``, ``AWS/NetworkELB``: the services' metric pages (used through
   cdk-monitoring-constructs). Network Load Balancers publish no response-time metric.
+- ``ContainerInsights/Prometheus``: vLLM v0.31.0's own metric names (``vllm/v1/metrics/loggers.py``),
+  as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped).
 - ``InferenceBlueprint/Units``: the blueprint's own, from ``lambda/unit_health`` (dimensions
   ``ClusterName`` and ``UnitPool``).
 For cross-region inference profiles Bedrock reports ``ModelId`` as the profile id that was called
@@ -23,11 +25,13 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 
+from infra.k8s import cwagent
 from infra.quota import burndown_expression
 
 BEDROCK = "AWS/Bedrock"
 CONTAINER_INSIGHTS = "ContainerInsights"
 UNITS = "InferenceBlueprint/Units"  # published by lambda/unit_health (Powertools EMF)
+PROMETHEUS = cwagent.METRIC_NAMESPACE  # vLLM gauges and counters, from the CloudWatch agent (infra.k8s.cwagent)
 
 KNOWN_METRICS: dict[str, frozenset[str]] = {
     BEDROCK: frozenset(
@@ -62,6 +66,8 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
             "node_cpu_utilization",
         }
     ),
+    # Only what the agent keeps (its metric_relabel keep list): a dashboard cannot draw anything else.
+    PROMETHEUS: frozenset(cwagent.VLLM_METRICS),
     UNITS: frozenset({"HealthyUnits", "UnhealthyUnits", "StartingUnits", "WaitingUnits", "UnitsReplaced", "UnitCheckErrors"}),
     "AWS/NetworkELB": frozenset(
         {
@@ -177,3 +183,22 @@ def network_elb(name: str, lb: str, tg: str, statistic: str, period: Duration = 
         period=period,
         label=name,
     )
+
+
+def vllm(
+    name: str, cluster_name: str, namespace: str, model: str, statistic: str = "Average", period: Duration = FIVE_MINUTES
+) -> cw.Metric:
+    """A vLLM metric of one served model (all its pods), as the CloudWatch agent publishes it."""
+    return cw.Metric(
+        namespace=PROMETHEUS,
+        metric_name=name,
+        dimensions_map={"ClusterName": cluster_name, "Namespace": namespace, "model_name": model},
+        statistic=statistic,
+        period=period,
+        label=name.removeprefix("vllm:"),
+    )
+
+
+def per_second(metric: cw.Metric, id: str, label: str) -> cw.MathExpression:
+    """A counter's per-period sum as a rate per second."""
+    return cw.MathExpression(expression=f"{id} / PERIOD({id})", using_metrics={id: metric}, label=label, period=metric.period)

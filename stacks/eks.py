@@ -11,6 +11,7 @@ from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
 from infra.constructs.device_plugins import AcceleratorDevicePlugins
 from infra.constructs.karpenter import Karpenter
 from infra.constructs.serving import ModelDeployment, ModelServing
+from infra.constructs.vllm_metrics import VllmMetrics
 
 
 class EksStack(cdk.Stack):
@@ -58,3 +59,15 @@ class EksStack(cdk.Stack):
         )
         for plugin in self.device_plugins.charts.values():
             self.serving.node.add_dependency(plugin)
+        self.vllm_metrics = None
+        if models:
+            self.vllm_metrics = VllmMetrics(
+                self,
+                "VllmMetrics",
+                cluster=self.cluster.cluster,
+                cluster_name=cluster_name,
+                key=self.cluster.key,
+                retention_days=config.control_plane_log_retention_days,
+                node_selector=dict([SYSTEM_NODE_LABEL]),
+                after=self.cluster.system_nodes,
+            )

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.catalog import bedrock as catalog
 from infra.config import EnvironmentConfig
-from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, UnitPoolView
+from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, ServedModelView, UnitPoolView
 from infra.constructs.ecs_unit import InferenceUnitPool
 
 
@@ -53,6 +53,7 @@ class ObservabilityStack(cdk.Stack):
             efa=any(p.efa for p in config.node_pools),
             interruption_queue=interruption_queue,
             logging_handler=logging_handler,
+            served_models=[ServedModelView(name=m.name, namespace=m.namespace) for m in config.models],
             unit_pools=[
                 UnitPoolView(
                     name=p.pool.name,

@@ -104,3 +104,13 @@ def default_serving_image(accelerator: str, family: str, multi_node: bool) -> st
 # The version matches the aws-lambda-powertools pin in requirements-dev.txt the tests run against.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.14/{POWERTOOLS_VERSION}"
+
+# The CloudWatch agent that scrapes vLLM's /metrics (infra/k8s/cwagent.py):
+# public.ecr.aws/cloudwatch-agent/cloudwatch-agent, multi-arch tag of agent release v1.300072.0
+# (aws/amazon-cloudwatch-agent RELEASE_NOTES, 2026-08-11; build b1766). A newer build,
+# 1.300073.0b1828, is the default of aws-observability/helm-charts v6.7.0 (2026-09-16) but has no
+# GitHub release notes in the sources checked 2026-11.
+CLOUDWATCH_AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766"
+# Informational env var of AWS's reference manifest (aws-samples/amazon-cloudwatch-container-insights,
+# prometheus-eks.yaml, k8s/1.3.43); the agent itself does not read it.
+CLOUDWATCH_AGENT_CI_VERSION = "k8s/1.3.43"

@@ -41,6 +41,14 @@ def _alarmed(
 
 
 @dataclass(frozen=True)
+class ServedModelView:
+    """A vLLM model on EKS as the dashboards see it: the agent's model_name and Namespace dimensions."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class UnitPoolView:
     """An ECS unit pool as the dashboards see it."""
 
@@ -82,6 +90,7 @@ class InferenceDashboards(Construct):
         interruption_queue: sqs.IQueue,
         logging_handler: lambda_.IFunction | None,
         unit_pools: Sequence[UnitPoolView] = (),
+        served_models: Sequence[ServedModelView] = (),
     ) -> None:
         super().__init__(scope, id)
         key = kms.Key(self, "TopicKey", description=f"{env_name} alarm topic", enable_key_rotation=True)
@@ -111,6 +120,21 @@ class InferenceDashboards(Construct):
             alarm_friendly_name="KarpenterInterruptions",
             add_queue_max_message_age_alarm={WARNING: mc.MaxMessageAgeThreshold(max_age_in_seconds=120)},
         )
+        if served_models:
+            self.facade.add_widget(
+                cw.TextWidget(
+                    markdown=(
+                        "### vLLM on EKS\n"
+                        "Queue, KV cache, preemptions and token rates per model, scraped by the CloudWatch agent. "
+                        "Time to first token, inter-token and end-to-end latency are Prometheus histograms, which the "
+                        "agent does not publish: read them from vLLM's /metrics (README, *vLLM metrics*)."
+                    ),
+                    width=24,
+                    height=2,
+                )
+            )
+        for model in served_models:
+            self._vllm(cluster_name, model, thresholds)
         for pool in unit_pools:
             self._units(pool, thresholds)
         if logging_handler is not None:
@@ -334,3 +358,52 @@ class InferenceDashboards(Construct):
                 human_readable_name=f"{pool.name} unit {label.lower()} Lambda",
                 alarm_friendly_name=f"Units-{pool.name}-{label}",
             )
+
+    def _vllm(self, cluster_name: str, model: ServedModelView, thresholds: AlarmThresholds) -> None:
+        def metric(name: str, statistic: str = "Average") -> cw.Metric:
+            return metrics.vllm(name, cluster_name, model.namespace, model.name, statistic=statistic)
+
+        self.facade.monitor_custom(
+            human_readable_name=f"vLLM {model.namespace}/{model.name}",
+            alarm_friendly_name=f"Vllm-{model.name}",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="Requests",
+                    metrics=[
+                        metric("vllm:num_requests_running"),
+                        _alarmed(
+                            metric("vllm:num_requests_waiting"),
+                            "WaitingRequests",
+                            WARNING,
+                            thresholds.waiting_requests,
+                            cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                            evaluation_periods=3,
+                            datapoints_to_alarm=3,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                        ),
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="KV cache usage (%)",
+                    metrics=[
+                        cw.MathExpression(
+                            expression="100 * kv",
+                            using_metrics={"kv": metric("vllm:kv_cache_usage_perc", "Maximum")},
+                            label="KV cache used % (max)",
+                            period=metrics.FIVE_MINUTES,
+                        )
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Tokens per second",
+                    metrics=[
+                        metrics.per_second(metric("vllm:generation_tokens_total", "Sum"), "gen", "generated tokens/s"),
+                        metrics.per_second(metric("vllm:prompt_tokens_total", "Sum"), "prompt", "prompt tokens/s"),
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Preemptions and finished requests",
+                    metrics=[metric("vllm:num_preemptions_total", "Sum"), metric("vllm:request_success_total", "Sum")],
+                ),
+            ],
+        )

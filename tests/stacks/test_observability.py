@@ -156,3 +156,20 @@ def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
     graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}
     assert {("InferenceBlueprint/Units", "HealthyUnits"), ("AWS/NetworkELB", "HealthyHostCount")} <= graphed
     assert not any(r[0] == "InferenceBlueprint/Units" for r in _metric_rows(_body(synth("dev"))))
+
+
+def test_vllm_widgets_and_waiting_requests_alarm_per_model(synth) -> None:
+    result = synth("prod")
+    alarms = {a["AlarmName"]: a for a in _alarms(result)}
+    for model in ("llama-3-1-8b", "llama-3-1-405b", "llama-3-1-8b-inf2"):
+        alarm = alarms[f"inference-prod-Vllm-{model}-WaitingRequests-Warning"]
+        (stat,) = [m["MetricStat"] for m in alarm["Metrics"]]
+        dimensions = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+        assert dimensions == {"ClusterName": "inference-prod", "Namespace": "inference", "model_name": model}
+        assert stat["Metric"]["Namespace"] == "ContainerInsights/Prometheus"
+        assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], stat["Period"]) == (20, 3, 3, 300)
+    rows = _metric_rows(_body(result))
+    graphed = {r[1] for r in rows if r[0] == "ContainerInsights/Prometheus"}
+    assert {"vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:generation_tokens_total"} <= graphed
+    texts = [w["properties"]["markdown"] for w in _body(result)["widgets"] if w["type"] == "text"]
+    assert any("histograms" in t for t in texts), "the dashboard says where latency percentiles are not"

@@ -101,3 +101,22 @@ def test_models_are_applied_after_node_pools_and_the_lws_controller(prod: Synthe
     lws = next(k for k, r in resources.items() if r["Type"] == "Custom::AWSCDK-EKS-HelmChart" and r["Properties"]["Chart"] == "lws")
     model = next(r for k, r in resources.items() if k.startswith("ServingLlama31405bModel"))
     assert karpenter in model["DependsOn"] and lws in model["DependsOn"]
+
+
+def test_vllm_metrics_agent_validates_and_writes_only_its_log_group(prod: Synthesized, synth) -> None:
+    agent = prod.stacks.eks.vllm_metrics
+    assert agent is not None and synth("capetown").stacks.eks.vllm_metrics is None
+    kinds = [m["kind"] for m in agent.manifests]
+    assert kinds[0] == "Namespace" and "Deployment" in kinds and "ClusterRole" in kinds
+    for manifest in agent.manifests:
+        assert validate(concrete(manifest)) == [], (manifest["kind"], validate(concrete(manifest)))
+    template = prod.template("eks")
+    template.has_resource_properties(
+        "AWS::EKS::PodIdentityAssociation", {"Namespace": "inference-metrics", "ServiceAccount": "cwagent-prometheus"}
+    )
+    groups = [g["Properties"] for g in prod.resources("eks", "AWS::Logs::LogGroup").values()]
+    group = next(g for g in groups if g.get("LogGroupName") == "/aws/containerinsights/inference-prod/prometheus")
+    assert "KmsKeyId" in group and group["RetentionInDays"] == 365
+    policies = [p["Properties"] for k, p in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("VllmMetricsAgentRole")]
+    (statement,) = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    assert "logs:PutLogEvents" in statement["Action"] and "*" not in json.dumps(statement["Resource"]).replace(":log-stream:*", "")

@@ -1,0 +1,84 @@
+"""vLLM's Prometheus metrics into CloudWatch: a CloudWatch agent that scrapes every vLLM pod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IConstruct
+
+from infra import nag
+from infra.constructs.logging import encrypted_log_group
+from infra.constructs.pod_identity import pod_identity_role
+from infra.k8s import cwagent, vllm
+
+NAMESPACE = "inference-metrics"
+
+
+class VllmMetrics(Construct):
+    """One CloudWatch agent Deployment (``infra.k8s.cwagent``) in its own namespace on the system
+    nodes. It scrapes ``/metrics`` of every pod labelled ``app.kubernetes.io/name=vllm`` and
+    writes the vLLM gauges and counters as embedded metric format into a pre-created, encrypted
+    log group; CloudWatch extracts them into ``ContainerInsights/Prometheus`` with the dimensions
+    ``ClusterName``, ``Namespace`` and ``model_name``. The agent's role (EKS Pod Identity) may write
+    to that log group and nothing else.
+
+    Prometheus histograms (time to first token, inter-token and end-to-end latency) are dropped by
+    the agent's Prometheus support, so they are not among the metrics.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cluster: eks.Cluster,
+        cluster_name: str,
+        key: kms.IKey,
+        retention_days: int,
+        node_selector: dict[str, str],
+        after: IConstruct,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        log_group_name = f"/aws/containerinsights/{cluster_name}/prometheus"
+        self.log_group = encrypted_log_group(self, "LogGroup", key=key, retention_days=retention_days, log_group_name=log_group_name)
+
+        self.manifests: list[dict[str, Any]] = [
+            vllm.namespace(NAMESPACE),
+            *cwagent.prometheus_agent(
+                cluster_name=cluster_name,
+                region=stack.region,
+                namespace=NAMESPACE,
+                service_account=cwagent.NAME,
+                log_group_name=log_group_name,
+                node_selector=node_selector,
+            ),
+        ]
+        role = pod_identity_role(self, "AgentRole", description=f"CloudWatch agent writes {cluster_name} vLLM metrics")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PrometheusLogGroup",
+                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+            )
+        )
+        log_group_id = stack.get_logical_id(self.log_group.node.default_child)  # type: ignore[arg-type]
+        nag.acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
+            "The agent names its log streams after the scraped targets; the wildcard covers streams of this one log group.",
+        )
+        association = eks.CfnPodIdentityAssociation(
+            self,
+            "PodIdentity",
+            cluster_name=cluster.cluster_name,
+            namespace=NAMESPACE,
+            service_account=cwagent.NAME,
+            role_arn=role.role_arn,
+        )
+        self.manifest = eks.KubernetesManifest(self, "Agent", cluster=cluster, manifest=self.manifests, overwrite=True)
+        self.manifest.node.add_dependency(association, self.log_group, after)

@@ -1,0 +1,298 @@
+"""CloudWatch agent (Prometheus support for Container Insights) scraping vLLM into CloudWatch.
+
+Pure functions returning plain manifest dicts, like ``infra.k8s.vllm``. One Deployment runs the agent
+in its classic Prometheus mode (``logs.metrics_collected.prometheus`` with ``emf_processor``): it
+discovers the vLLM serving pods (``app.kubernetes.io/name: vllm``, container port ``http``) through
+Kubernetes pod discovery, scrapes ``/metrics``, keeps only ``VLLM_METRICS`` and writes them as EMF
+log events that CloudWatch turns into metrics in ``METRIC_NAMESPACE`` with ``DIMENSIONS``.
+
+That path keeps counters (sent as the delta since the previous scrape), gauges and summaries; it
+drops histograms (agent ``plugins/inputs/prometheus/metrics_filter.go``; AWS docs "Prometheus
+metric type conversion by the CloudWatch agent"), so vLLM's latency histograms are not collected.
+
+The agent's AWS identity comes from EKS Pod Identity on ``service_account`` (added by the CDK
+layer); nothing here carries credentials. The image's only writes go to emptyDirs, so the root
+filesystem is read-only and the agent runs as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from infra.catalog.versions import CLOUDWATCH_AGENT_CI_VERSION as CI_VERSION
+from infra.catalog.versions import CLOUDWATCH_AGENT_IMAGE
+
+NAME = "cwagent-prometheus"
+AGENT_CONFIG_MAP = f"{NAME}-agent"
+SCRAPE_CONFIG_MAP = f"{NAME}-scrape"
+# Paths the agent's container mode expects: it translates every file in /etc/cwagentconfig
+# (start-amazon-cloudwatch-agent, CONFIG_DIR_IN_CONTAINER); the Prometheus file must live elsewhere.
+AGENT_CONFIG_DIR = "/etc/cwagentconfig"
+AGENT_CONFIG_FILE = "cwagentconfig.json"
+PROMETHEUS_CONFIG_DIR = "/etc/prometheusconfig"
+PROMETHEUS_CONFIG_FILE = "prometheus.yaml"
+PROMETHEUS_CONFIG_PATH = f"{PROMETHEUS_CONFIG_DIR}/{PROMETHEUS_CONFIG_FILE}"
+# Where the agent writes at start-up and run time (tool/paths): translated TOML/YAML and
+# env-config.json in etc/, the pid file in var/; logs/ and /tmp for its plugins.
+AGENT_HOME = "/opt/aws/amazon-cloudwatch-agent"
+WRITABLE_DIRS: dict[str, str] = {
+    "agent-etc": f"{AGENT_HOME}/etc",
+    "agent-var": f"{AGENT_HOME}/var",
+    "agent-logs": f"{AGENT_HOME}/logs",
+    "tmp": "/tmp",
+}
+# The image (FROM scratch, no USER) would run as root; any UID works once the writes go to emptyDirs.
+RUN_AS_USER = 10001
+
+SCRAPE_JOB = "vllm"
+VLLM_APP_LABEL = ("app.kubernetes.io/name", "vllm")  # infra.k8s.vllm.ServingSpec.labels
+VLLM_INSTANCE_LABEL = "app.kubernetes.io/instance"  # the blueprint's model name
+VLLM_METRICS_PORT_NAME = "http"  # infra.k8s.vllm.container: the API port serves /metrics
+VLLM_METRICS_PATH = "/metrics"
+
+# Labels the scrape job adds to every sample (Prometheus label names).
+NAMESPACE_LABEL = "Namespace"
+POD_LABEL = "pod_name"
+INSTANCE_LABEL = "app_kubernetes_io_instance"
+
+# vLLM v0.31.0 (vllm/v1/metrics/loggers.py, PrometheusStatLogger): gauges keep their names;
+# prometheus_client exposes Counter("vllm:x") as the sample vllm:x_total. All carry the labels
+# model_name (the served model name) and engine; request_success also finished_reason.
+VLLM_METRICS: tuple[str, ...] = (
+    "vllm:num_requests_running",  # gauge
+    "vllm:num_requests_waiting",  # gauge
+    "vllm:kv_cache_usage_perc",  # gauge, 0..1
+    "vllm:num_preemptions_total",  # counter
+    "vllm:generation_tokens_total",  # counter
+    "vllm:prompt_tokens_total",  # counter
+    "vllm:request_success_total",  # counter, per finished_reason
+)
+METRIC_NAMESPACE = "ContainerInsights/Prometheus"
+# ClusterName is added by the agent (cluster_name); Namespace by the scrape job; model_name by vLLM.
+DIMENSIONS: tuple[str, ...] = ("ClusterName", NAMESPACE_LABEL, "model_name")
+
+_PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_SCRAPE_TIMEOUT_S = 10
+
+
+def metrics_keep_regex(names: tuple[str, ...] = VLLM_METRICS) -> str:
+    """The ``metric_relabel_configs`` keep regex; Prometheus anchors it (``^(?:...)$``)."""
+    for name in names:
+        if not _PROMETHEUS_NAME.match(name):
+            raise ValueError(f"{name!r} is not a Prometheus metric name")
+    return "|".join(names)
+
+
+def _seconds(duration: str) -> int:
+    match = _DURATION.match(duration)
+    if not match:
+        raise ValueError(f"scrape_interval {duration!r}: use whole seconds or minutes, e.g. '30s' or '1m'")
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def prometheus_config(scrape_interval: str = "30s") -> dict[str, Any]:
+    """The agent's Prometheus configuration: one job, ``vllm``, over Kubernetes pod discovery."""
+    interval_s = _seconds(scrape_interval)
+    label_name, label_value = VLLM_APP_LABEL
+    meta_label = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
+    meta_instance = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", VLLM_INSTANCE_LABEL)
+    return {
+        "global": {"scrape_interval": scrape_interval, "scrape_timeout": f"{min(interval_s, _SCRAPE_TIMEOUT_S)}s"},
+        "scrape_configs": [
+            {
+                "job_name": SCRAPE_JOB,
+                "sample_limit": 10000,
+                "scheme": "http",
+                "metrics_path": VLLM_METRICS_PATH,
+                "kubernetes_sd_configs": [{"role": "pod"}],
+                # Pod discovery yields one target per declared container port with __address__ already
+                # <pod IP>:<port> (IPv6 bracketed), so keeping the serving port keeps the right address.
+                # LeaderWorkerSet workers declare no port and are never scraped; their leader is.
+                "relabel_configs": [
+                    {"source_labels": [meta_label], "regex": label_value, "action": "keep"},
+                    {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": VLLM_METRICS_PORT_NAME, "action": "keep"},
+                    {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
+                    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"},
+                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": POD_LABEL, "action": "replace"},
+                    {"source_labels": [meta_instance], "target_label": INSTANCE_LABEL, "action": "replace"},
+                ],
+                # Only the collected names, exactly: drops histograms, *_created samples and Python/process metrics.
+                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(), "action": "keep"}],
+            }
+        ],
+    }
+
+
+def agent_config(*, cluster_name: str, region: str, log_group_name: str | None = None) -> dict[str, Any]:
+    """``cwagentconfig.json``: Prometheus to EMF, one declaration publishing ``VLLM_METRICS`` by ``DIMENSIONS``."""
+    return {
+        "agent": {"region": region},
+        "logs": {
+            "metrics_collected": {
+                "prometheus": {
+                    "cluster_name": cluster_name,
+                    "log_group_name": log_group_name or f"/aws/containerinsights/{cluster_name}/prometheus",
+                    "prometheus_config_path": PROMETHEUS_CONFIG_PATH,
+                    "emf_processor": {
+                        "metric_namespace": METRIC_NAMESPACE,
+                        # Go regexps matched unanchored by the agent's EMF exporter: anchor them here.
+                        "metric_declaration": [
+                            {
+                                "source_labels": ["job"],
+                                "label_matcher": f"^{SCRAPE_JOB}$",
+                                "dimensions": [list(DIMENSIONS)],
+                                "metric_selectors": [f"^{name}$" for name in VLLM_METRICS],
+                            }
+                        ],
+                    },
+                }
+            },
+            "force_flush_interval": 5,
+        },
+    }
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component}
+
+
+def _validate(cluster_name: str, region: str, namespace: str, service_account: str, node_selector: Mapping[str, str]) -> None:
+    if not cluster_name:
+        raise ValueError("cluster_name is required: it names the log group and the ClusterName dimension")
+    if not _REGION.match(region):
+        raise ValueError(f"region {region!r} is not an AWS region name such as 'us-east-2'")
+    for what, value in (("namespace", namespace), ("service_account", service_account)):
+        if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", value) or len(value) > 63:
+            raise ValueError(f"{what} {value!r} is not a valid Kubernetes name")
+    if not node_selector:
+        raise ValueError("node_selector is required: pin the agent to the system node pool, never to accelerator nodes")
+
+
+def prometheus_agent(
+    *,
+    cluster_name: str,
+    region: str,
+    namespace: str = "amazon-cloudwatch",
+    service_account: str = "cwagent-prometheus",
+    log_group_name: str | None = None,
+    scrape_interval: str = "30s",
+    node_selector: dict[str, str],
+) -> list[dict[str, Any]]:
+    """ServiceAccount, ClusterRole and binding, both ConfigMaps and the Deployment, in apply order.
+
+    ``log_group_name`` defaults to ``/aws/containerinsights/<cluster_name>/prometheus``; the
+    namespace must exist (the CDK layer creates it). The ServiceAccount has no IAM annotation: its
+    role is an EKS Pod Identity association, which needs CloudWatch Logs write access to that log
+    group (create stream, put events; create group unless the stack creates it).
+    """
+    _validate(cluster_name, region, namespace, service_account, node_selector)
+    scrape_text = json.dumps(prometheus_config(scrape_interval), indent=2) + "\n"  # JSON is YAML; no PyYAML at synth
+    agent_text = json.dumps(agent_config(cluster_name=cluster_name, region=region, log_group_name=log_group_name), indent=2) + "\n"
+    config_hash = hashlib.sha256((scrape_text + agent_text).encode()).hexdigest()[:16]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": service_account, "namespace": namespace, "labels": _labels("agent")},
+        },
+        cluster_role(),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": NAME, "labels": _labels("rbac")},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": SCRAPE_CONFIG_MAP, "namespace": namespace, "labels": _labels("config")},
+            "data": {PROMETHEUS_CONFIG_FILE: scrape_text},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": AGENT_CONFIG_MAP, "namespace": namespace, "labels": _labels("config")},
+            "data": {AGENT_CONFIG_FILE: agent_text},
+        },
+        _deployment(
+            namespace=namespace, service_account=service_account, region=region, node_selector=node_selector, config_hash=config_hash
+        ),
+    ]
+
+
+def cluster_role() -> dict[str, Any]:
+    """Read access to pods, all that ``kubernetes_sd_configs`` with ``role: pod`` lists and watches.
+
+    AWS's reference manifest also grants nodes, nodes/proxy, services, endpoints, ingresses and the
+    /metrics non-resource URL; those serve its other jobs (endpoints, node and ingress scraping).
+    """
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": NAME, "labels": _labels("rbac")},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+    }
+
+
+def _deployment(*, namespace: str, service_account: str, region: str, node_selector: Mapping[str, str], config_hash: str) -> dict[str, Any]:
+    labels = _labels("agent")
+    mounts = [
+        {"name": "agent-config", "mountPath": AGENT_CONFIG_DIR, "readOnly": True},
+        {"name": "scrape-config", "mountPath": PROMETHEUS_CONFIG_DIR, "readOnly": True},
+        *({"name": name, "mountPath": path} for name, path in WRITABLE_DIRS.items()),
+    ]
+    volumes = [
+        {"name": "agent-config", "configMap": {"name": AGENT_CONFIG_MAP}},
+        {"name": "scrape-config", "configMap": {"name": SCRAPE_CONFIG_MAP}},
+        *({"name": name, "emptyDir": {"sizeLimit": "64Mi"}} for name in WRITABLE_DIRS),
+    ]
+    container = {
+        "name": "cloudwatch-agent",
+        "image": CLOUDWATCH_AGENT_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": "AWS_REGION", "value": region}, {"name": "CI_VERSION", "value": CI_VERSION}],
+        "resources": {"requests": {"cpu": "200m", "memory": "200Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": mounts,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            # Two agents at once would publish every datapoint twice; a short gap is the lesser harm.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+            "template": {
+                # A config change rolls the pod: the agent reads its configuration only at start-up.
+                "metadata": {"labels": labels, "annotations": {"inference-blueprint/config-hash": config_hash}},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "automountServiceAccountToken": True,  # pod discovery authenticates with it
+                    "nodeSelector": dict(node_selector),
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS_USER,
+                        "runAsGroup": RUN_AS_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": volumes,
+                    "terminationGracePeriodSeconds": 60,
+                },
+            },
+        },
+    }

@@ -1,0 +1,298 @@
+"""infra.k8s.cwagent: the CloudWatch agent scraping vLLM validates, selects only vLLM, and publishes what the dashboards read."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+import yaml
+
+from infra.k8s import cwagent, vllm
+from infra.k8s.schema import validate
+
+NODE_SELECTOR = {"inference-blueprint/pool": "system"}
+SINGLE = vllm.ServingSpec(
+    name="llama-8b",
+    namespace="inference",
+    image="vllm/vllm-openai:v0.31.0",
+    accelerator="nvidia",
+    pool="gpu",
+    instance_type="g5.xlarge",
+    accelerators_per_node=1,
+    efa_interfaces=0,
+    nodes=1,
+    tensor_parallel=1,
+    pipeline_parallel=1,
+    replicas=2,
+    max_model_len=8192,
+    gpu_memory_utilization=0.9,
+    model="s3://models-bucket/llama-3.1-8b/",
+    region="us-east-2",
+    served_model_name="llama-8b",
+    service_account="vllm",
+    weight_gib=15,
+    cpu=3,
+    memory_gib=12,
+    shm_gib=4,
+)
+MULTI = dataclasses.replace(SINGLE, name="llama-405b", nodes=2, tensor_parallel=8, pipeline_parallel=2, accelerators_per_node=8, replicas=1)
+
+
+def _objects(**overrides: object) -> list[dict]:
+    kwargs: dict = {"cluster_name": "inference-dev", "region": "us-east-2", "node_selector": NODE_SELECTOR, **overrides}
+    return cwagent.prometheus_agent(**kwargs)
+
+
+def _by_kind(objects: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for obj in objects:
+        out.setdefault(obj["kind"], []).append(obj)
+    return out
+
+
+def _config_map(objects: list[dict], key: str) -> str:
+    (text,) = [cm["data"][key] for cm in _by_kind(objects)["ConfigMap"] if key in cm["data"]]
+    return text
+
+
+def _scrape(objects: list[dict] | None = None) -> dict:
+    return yaml.safe_load(_config_map(objects or _objects(), cwagent.PROMETHEUS_CONFIG_FILE))
+
+
+def _agent(objects: list[dict] | None = None) -> dict:
+    return json.loads(_config_map(objects or _objects(), cwagent.AGENT_CONFIG_FILE))
+
+
+def _pod(objects: list[dict] | None = None) -> dict:
+    (deployment,) = _by_kind(objects or _objects())["Deployment"]
+    return deployment["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"namespace": "observability", "service_account": "metrics", "log_group_name": "/custom/vllm"}])
+def test_every_object_validates(overrides: dict) -> None:
+    objects = _objects(**overrides)
+    assert [o["kind"] for o in objects] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "Deployment"]
+    for obj in objects:
+        assert validate(obj) == [], (obj["kind"], validate(obj))
+
+
+def _relabel(relabel_configs: list[dict], labels: dict[str, str]) -> dict[str, str] | None:
+    """Prometheus relabelling for the keep/replace rules the job uses (regex anchored, ';' separator)."""
+    labels = dict(labels)
+    for rule in relabel_configs:
+        value = ";".join(labels.get(name, "") for name in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if action == "keep":
+            if not match:
+                return None
+        elif action == "replace":
+            if match:
+                new = match.expand(rule.get("replacement", "$1").replace("$", "\\"))
+                if new:
+                    labels[rule["target_label"]] = new
+                else:
+                    labels.pop(rule["target_label"], None)
+        else:
+            raise AssertionError(f"unexpected relabel action {action}")
+    return labels
+
+
+def _target(pod: dict, container: dict, port: dict | None, namespace: str = "inference", phase: str = "Running") -> dict[str, str]:
+    """The labels pod discovery gives one container port of ``pod`` (``port`` None: a container without ports)."""
+    labels = {
+        "__address__": "10.0.1.7:" + str(port["containerPort"]) if port else "10.0.1.7",
+        "__meta_kubernetes_namespace": namespace,
+        "__meta_kubernetes_pod_name": "llama-8b-5d9c7-abcde",
+        "__meta_kubernetes_pod_phase": phase,
+        "__meta_kubernetes_pod_container_name": container["name"],
+    }
+    for key, value in pod["metadata"]["labels"].items():
+        labels["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
+    if port:
+        labels["__meta_kubernetes_pod_container_port_name"] = port.get("name", "")
+        labels["__meta_kubernetes_pod_container_port_number"] = str(port["containerPort"])
+    return labels
+
+
+def test_prometheus_config_parses_and_scrapes_only_vllm_serving_ports() -> None:
+    config = _scrape()
+    assert config["global"] == {"scrape_interval": "30s", "scrape_timeout": "10s"}
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == cwagent.SCRAPE_JOB == "vllm"
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert job["metrics_path"] == "/metrics"
+    rules = job["relabel_configs"]
+
+    # The real vLLM pods: the single-node server and the multi-node leader are scraped at their API port.
+    server = vllm.pod_template(SINGLE, "server")
+    container = server["spec"]["containers"][0]
+    (port,) = container["ports"]
+    assert port == {"name": cwagent.VLLM_METRICS_PORT_NAME, "containerPort": vllm.PORT}
+    kept = _relabel(rules, _target(server, container, port))
+    assert kept is not None
+    assert kept["__address__"] == f"10.0.1.7:{vllm.PORT}"
+    assert kept[cwagent.NAMESPACE_LABEL] == "inference"
+    assert kept[cwagent.POD_LABEL] == "llama-8b-5d9c7-abcde"
+    assert kept[cwagent.INSTANCE_LABEL] == SINGLE.name
+    leader = vllm.pod_template(MULTI, "leader")
+    assert _relabel(rules, _target(leader, leader["spec"]["containers"][0], leader["spec"]["containers"][0]["ports"][0])) is not None
+
+    # Not scraped: LWS workers (no port), other apps, other ports, pods not running.
+    worker = vllm.pod_template(MULTI, "worker")
+    assert _relabel(rules, _target(worker, worker["spec"]["containers"][0], None)) is None
+    other = {"metadata": {"labels": {"app.kubernetes.io/name": "vllm-router"}}}
+    assert _relabel(rules, _target(other, container, port)) is None
+    assert _relabel(rules, _target(server, container, {"name": "metrics", "containerPort": 9090})) is None
+    assert _relabel(rules, _target(server, container, port, phase="Pending")) is None
+
+
+def test_metric_relabel_keeps_exactly_the_vllm_metrics() -> None:
+    (job,) = _scrape()["scrape_configs"]
+    (rule,) = job["metric_relabel_configs"]
+    assert (rule["source_labels"], rule["action"]) == (["__name__"], "keep")
+    regex = rule["regex"]
+    for name in cwagent.VLLM_METRICS:
+        assert re.fullmatch(regex, name), name
+    for name in (
+        "vllm:time_to_first_token_seconds_bucket",
+        "vllm:e2e_request_latency_seconds_sum",
+        "vllm:num_preemptions_created",
+        "vllm:num_requests_running_extra",
+        "xvllm:num_requests_running",
+        "vllm:gpu_cache_usage_perc",
+        "python_gc_objects_collected_total",
+        "process_resident_memory_bytes",
+    ):
+        assert not re.fullmatch(regex, name), name
+
+
+def test_vllm_metric_names_follow_prometheus_client_exposition() -> None:
+    # prometheus_client appends _total to counters; gauges keep their names. No histogram samples.
+    counters = [m for m in cwagent.VLLM_METRICS if m.endswith("_total")]
+    assert len(counters) == 4
+    assert all(m.startswith("vllm:") for m in cwagent.VLLM_METRICS)
+    assert not any(m.endswith(("_bucket", "_sum", "_count", "_created")) for m in cwagent.VLLM_METRICS)
+    assert len(set(cwagent.VLLM_METRICS)) == len(cwagent.VLLM_METRICS)
+    with pytest.raises(ValueError, match="not a Prometheus metric name"):
+        cwagent.metrics_keep_regex(("vllm:ok", "bad name"))
+
+
+def test_agent_config_names_the_mounted_prometheus_file_and_publishes_every_metric() -> None:
+    objects = _objects()
+    agent = _agent(objects)
+    prom = agent["logs"]["metrics_collected"]["prometheus"]
+    assert agent["agent"] == {"region": "us-east-2"}
+    assert prom["cluster_name"] == "inference-dev"
+    assert prom["log_group_name"] == "/aws/containerinsights/inference-dev/prometheus"
+
+    # The path the agent reads is a ConfigMap key mounted by the Deployment, and the agent's own
+    # config sits in the directory its container mode translates.
+    pod = _pod(objects)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    directory, _, filename = prom["prometheus_config_path"].rpartition("/")
+    assert volumes[mounts[directory]]["configMap"]["name"] == cwagent.SCRAPE_CONFIG_MAP
+    scrape_cm = next(cm for cm in _by_kind(objects)["ConfigMap"] if cm["metadata"]["name"] == cwagent.SCRAPE_CONFIG_MAP)
+    assert filename in scrape_cm["data"]
+    agent_cm = next(cm for cm in _by_kind(objects)["ConfigMap"] if cm["metadata"]["name"] == cwagent.AGENT_CONFIG_MAP)
+    assert volumes[mounts["/etc/cwagentconfig"]]["configMap"]["name"] == agent_cm["metadata"]["name"]
+    assert list(agent_cm["data"]) == [cwagent.AGENT_CONFIG_FILE]
+
+    emf = prom["emf_processor"]
+    assert emf["metric_namespace"] == cwagent.METRIC_NAMESPACE == "ContainerInsights/Prometheus"
+    (declaration,) = emf["metric_declaration"]
+    assert declaration["dimensions"] == [list(cwagent.DIMENSIONS)] == [["ClusterName", "Namespace", "model_name"]]
+    # The agent joins source label values with ';' and matches Go regexps unanchored.
+    job_value = ";".join({"job": cwagent.SCRAPE_JOB}[label] for label in declaration["source_labels"])
+    assert re.search(declaration["label_matcher"], job_value)
+    assert not re.search(declaration["label_matcher"], "vllm-other")
+    for name in cwagent.VLLM_METRICS:
+        assert any(re.search(selector, name) for selector in declaration["metric_selectors"]), name
+    for name in ("vllm:num_requests_running_x", "vllm:prompt_tokens_total_created", "go_goroutines"):
+        assert not any(re.search(selector, name) for selector in declaration["metric_selectors"]), name
+
+
+def test_dimensions_exist_on_the_samples() -> None:
+    # ClusterName comes from the agent (cluster_name), Namespace from the scrape job, model_name from vLLM.
+    (job,) = _scrape()["scrape_configs"]
+    targets = {rule.get("target_label") for rule in job["relabel_configs"]}
+    assert cwagent.NAMESPACE_LABEL in targets
+    assert set(cwagent.DIMENSIONS) == {"ClusterName", cwagent.NAMESPACE_LABEL, "model_name"}
+
+
+def test_log_group_and_interval_overrides() -> None:
+    objects = _objects(log_group_name="/custom/vllm", scrape_interval="5s")
+    assert _agent(objects)["logs"]["metrics_collected"]["prometheus"]["log_group_name"] == "/custom/vllm"
+    assert _scrape(objects)["global"] == {"scrape_interval": "5s", "scrape_timeout": "5s"}
+    assert _scrape(_objects(scrape_interval="1m"))["global"]["scrape_timeout"] == "10s"
+
+
+def test_cluster_role_is_read_only_and_bound_to_the_agent() -> None:
+    kinds = _by_kind(_objects(namespace="observability", service_account="metrics"))
+    (role,) = kinds["ClusterRole"]
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
+        assert "*" not in rule.get("resources", []) and "nonResourceURLs" not in rule
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    (binding,) = kinds["ClusterRoleBinding"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "metrics", "namespace": "observability"}]
+    (account,) = kinds["ServiceAccount"]
+    assert account["metadata"]["name"] == "metrics" and "annotations" not in account["metadata"]
+    assert _pod(_objects(namespace="observability", service_account="metrics"))["serviceAccountName"] == "metrics"
+
+
+def test_deployment_is_hardened_and_writes_only_to_empty_dirs() -> None:
+    objects = _objects()
+    (deployment,) = _by_kind(objects)["Deployment"]
+    assert deployment["metadata"]["name"] == "cwagent-prometheus"
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == NODE_SELECTOR
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+    (container,) = pod["containers"]
+    assert container["image"] == cwagent.CLOUDWATCH_AGENT_IMAGE
+    assert re.fullmatch(r"public\.ecr\.aws/cloudwatch-agent/cloudwatch-agent:1\.3\d{5}\.\d+b\d+", container["image"])
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AWS_REGION"] == "us-east-2" and env["CI_VERSION"].startswith("k8s/")
+    assert set(container["resources"]) == {"requests", "limits"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == set(cwagent.WRITABLE_DIRS.values())
+    assert {"/opt/aws/amazon-cloudwatch-agent/etc", "/opt/aws/amazon-cloudwatch-agent/var", "/tmp"} <= writable
+    for mount in container["volumeMounts"]:
+        if not mount.get("readOnly"):
+            assert "emptyDir" in volumes[mount["name"]], mount
+    assert "AWS_ACCESS_KEY_ID" not in str(objects) and "AWS_SECRET_ACCESS_KEY" not in str(objects)
+
+
+def test_config_change_rolls_the_pod() -> None:
+    def config_hash(objects: list[dict]) -> str:
+        (deployment,) = _by_kind(objects)["Deployment"]
+        return deployment["spec"]["template"]["metadata"]["annotations"]["inference-blueprint/config-hash"]
+
+    assert config_hash(_objects()) == config_hash(_objects())
+    assert config_hash(_objects()) != config_hash(_objects(scrape_interval="1m"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cluster_name": ""}, "cluster_name is required"),
+        ({"region": "US East"}, "not an AWS region"),
+        ({"namespace": "Bad_NS"}, "not a valid Kubernetes name"),
+        ({"node_selector": {}}, "node_selector is required"),
+        ({"scrape_interval": "30"}, "whole seconds or minutes"),
+        ({"scrape_interval": "500ms"}, "whole seconds or minutes"),
+    ],
+)
+def test_bad_input_raises_with_an_actionable_message(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _objects(**overrides)

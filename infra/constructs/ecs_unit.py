@@ -498,7 +498,6 @@ class InferenceUnitPool(Construct):
         return function
 
     def _topology_function(self, pool: UnitPoolConfig, cluster: ecs.Cluster) -> lambda_.Function:
-        stack = cdk.Stack.of(self)
         function = self._function(
             "Topology",
             folder="unit_topology",
@@ -513,12 +512,7 @@ class InferenceUnitPool(Construct):
             },
             layers=[],
         )
-        instances_arn = stack.format_arn(
-            service="ecs",
-            resource="container-instance",
-            resource_name=f"{cluster.cluster_name}/*",
-            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        instances_arn = _in_cluster(cluster, "container-instance")
         function.add_to_role_policy(
             iam.PolicyStatement(sid="ListInstances", actions=["ecs:ListContainerInstances"], resources=[cluster.cluster_arn])
         )
@@ -589,9 +583,7 @@ class InferenceUnitPool(Construct):
         in_cluster = {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}}
 
         def arn(resource: str) -> str:
-            return stack.format_arn(
-                service="ecs", resource=resource, resource_name=f"{cluster.cluster_name}/*", arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME
-            )
+            return _in_cluster(cluster, resource)
 
         function.add_to_role_policy(
             iam.PolicyStatement(sid="ListTasks", actions=["ecs:ListTasks"], resources=[arn("container-instance")], conditions=in_cluster)
@@ -633,6 +625,13 @@ class InferenceUnitPool(Construct):
 def _ref(resource: Construct) -> str:
     """The logical id cdk-nag shows for a reference to ``resource``'s default child."""
     return cdk.Stack.of(resource).get_logical_id(resource.node.default_child)  # type: ignore[arg-type]
+
+
+def _in_cluster(cluster: ecs.Cluster, resource: str) -> str:
+    """``arn:...:ecs:<region>:<account>:<resource>/<cluster>/*``: every ``resource`` of this cluster."""
+    return cdk.Stack.of(cluster).format_arn(
+        service="ecs", resource=resource, resource_name=f"{cluster.cluster_name}/*", arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME
+    )
 
 
 def _cluster_arn_pattern(cluster: ecs.Cluster, resource: str) -> str:

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
 import pytest
 import yaml
+from serving_specs import MULTI, SINGLE
 
 from infra.k8s import cwagent, vllm
 from infra.k8s.schema import validate
 
 NODE_SELECTOR = {"inference-blueprint/pool": "system"}
-SINGLE = vllm.ServingSpec(
-    name="llama-8b",
-    namespace="inference",
-    image="vllm/vllm-openai:v0.31.0",
-    accelerator="nvidia",
-    pool="gpu",
-    instance_type="g5.xlarge",
-    accelerators_per_node=1,
-    efa_interfaces=0,
-    nodes=1,
-    tensor_parallel=1,
-    pipeline_parallel=1,
-    replicas=2,
-    max_model_len=8192,
-    gpu_memory_utilization=0.9,
-    model="s3://models-bucket/llama-3.1-8b/",
-    region="us-east-2",
-    served_model_name="llama-8b",
-    service_account="vllm",
-    weight_gib=15,
-    cpu=3,
-    memory_gib=12,
-    shm_gib=4,
-)
-MULTI = dataclasses.replace(SINGLE, name="llama-405b", nodes=2, tensor_parallel=8, pipeline_parallel=2, accelerators_per_node=8, replicas=1)
 
 
 def _objects(**overrides: object) -> list[dict]:

@@ -5,51 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from serving_specs import MULTI, SINGLE
 
 from infra.k8s import vllm
 from infra.k8s.schema import validate
 
-MULTI = vllm.ServingSpec(
-    name="llama-405b",
-    namespace="inference",
-    image="123456789012.dkr.ecr.us-east-2.amazonaws.com/cdk-assets:abc123",
-    accelerator="nvidia",
-    pool="gpu-efa",
-    instance_type="p5.48xlarge",
-    accelerators_per_node=8,
-    efa_interfaces=32,
-    nodes=2,
-    tensor_parallel=8,
-    pipeline_parallel=2,
-    replicas=1,
-    max_model_len=32768,
-    gpu_memory_utilization=0.9,
-    model="s3://models-bucket/llama-3.1-405b/",
-    region="us-east-2",
-    served_model_name="llama-405b",
-    service_account="vllm",
-    weight_gib=756,
-    cpu=160,
-    memory_gib=1600,
-    shm_gib=64,
-)
-SINGLE = dataclasses.replace(
-    MULTI,
-    name="llama-8b",
-    pool="gpu",
-    instance_type="g5.xlarge",
-    accelerators_per_node=1,
-    efa_interfaces=0,
-    nodes=1,
-    tensor_parallel=1,
-    pipeline_parallel=1,
-    replicas=2,
-    image="vllm/vllm-openai:v0.31.0",
-    weight_gib=15,
-    cpu=3,
-    memory_gib=12,
-    shm_gib=4,
-)
 NEURON = dataclasses.replace(
     SINGLE,
     name="llama-8b-neuron",

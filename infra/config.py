@@ -576,6 +576,9 @@ class ServedModelConfig(_Strict):
     namespace: str = "inference"
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = Field(default_factory=dict)
+    ttft_p90_slo_seconds: float | None = Field(
+        default=None, gt=0, le=600, description="time-to-first-token p90 SLO; default observability.thresholds.ttft_p90_seconds"
+    )
 
     @field_validator("name", "namespace")
     @classmethod
@@ -756,6 +759,10 @@ class ObservabilityConfig(_Strict):
 
     alarm_email: str | None = None
     thresholds: AlarmThresholds = AlarmThresholds()
+    vllm_latency: bool = Field(
+        default=True,
+        description="collect vLLM latency histograms over CloudWatch OTLP (PromQL charts, TTFT alarm); off where OTLP is unavailable",
+    )
     bedrock_tpm_quotas: dict[str, int] = Field(default_factory=dict, description="model key -> tokens-per-minute quota granted")
 
     @field_validator("alarm_email")

@@ -13,7 +13,8 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
 - ``AWS/SQS``, ``AWS/Lambda``, ``AWS/NetworkELB``: the services' metric pages (used through
   cdk-monitoring-constructs). Network Load Balancers publish no response-time metric.
 - ``ContainerInsights/Prometheus``: vLLM v0.31.0's own metric names (``vllm/v1/metrics/loggers.py``),
-  as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped).
+  as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped; the
+  latency histograms reach CloudWatch over OTLP instead and are read with PromQL, ``infra.promql``).
 - ``InferenceBlueprint/Units``: the blueprint's own, from ``lambda/unit_health`` (dimensions
   ``ClusterName`` and ``UnitPool``).
 For cross-region inference profiles Bedrock reports ``ModelId`` as the profile id that was called

@@ -26,6 +26,7 @@ class EksStack(cdk.Stack):
         vpc: ec2.IVpc,
         tags: dict[str, str],
         models: list[ModelDeployment],
+        vllm_latency: bool = True,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -70,4 +71,5 @@ class EksStack(cdk.Stack):
                 retention_days=config.control_plane_log_retention_days,
                 node_selector=dict([SYSTEM_NODE_LABEL]),
                 after=self.cluster.system_nodes,
+                latency=vllm_latency,
             )

@@ -17,6 +17,7 @@ from stacks.observability import ObservabilityStack
 
 @dataclass(frozen=True)
 class EnvironmentStacks:
+    config: EnvironmentConfig
     network: NetworkStack
     eks: EksStack
     ecs: EcsStack | None = None
@@ -52,6 +53,7 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         vpc=network.network.vpc,
         tags={"inference-blueprint:environment": config.name, **config.tags},
         models=[ModelDeployment(model=m, pool=config.pool(m.pool), plan=config.plan(m)) for m in config.models],  # type: ignore[arg-type]
+        vllm_latency=config.observability.vllm_latency,
         description=f"inference-blueprint {config.name}: EKS cluster, system nodes, add-ons",
     )
     ecs = None
@@ -92,7 +94,7 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         unit_pools=ecs.pools if ecs is not None else (),
         description=f"inference-blueprint {config.name}: dashboards and alarms",
     )
-    stacks = EnvironmentStacks(network=network, eks=eks, ecs=ecs, bedrock=bedrock, observability=observability)
+    stacks = EnvironmentStacks(config=config, network=network, eks=eks, ecs=ecs, bedrock=bedrock, observability=observability)
     for stack in stacks.all():
         cdk.Tags.of(stack).add("inference-blueprint:environment", config.name)
         for key, value in sorted(config.tags.items()):

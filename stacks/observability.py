@@ -53,7 +53,15 @@ class ObservabilityStack(cdk.Stack):
             efa=any(p.efa for p in config.node_pools),
             interruption_queue=interruption_queue,
             logging_handler=logging_handler,
-            served_models=[ServedModelView(name=m.name, namespace=m.namespace) for m in config.models],
+            served_models=[
+                ServedModelView(
+                    name=m.name,
+                    namespace=m.namespace,
+                    ttft_p90_slo_seconds=m.ttft_p90_slo_seconds or config.observability.thresholds.ttft_p90_seconds,
+                )
+                for m in config.models
+            ],
+            vllm_latency=config.observability.vllm_latency,
             unit_pools=[
                 UnitPoolView(
                     name=p.pool.name,

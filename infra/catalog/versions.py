@@ -114,3 +114,9 @@ CLOUDWATCH_AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300
 # Informational env var of AWS's reference manifest (aws-samples/amazon-cloudwatch-container-insights,
 # prometheus-eks.yaml, k8s/1.3.43); the agent itself does not read it.
 CLOUDWATCH_AGENT_CI_VERSION = "k8s/1.3.43"
+# OpenTelemetry Collector Contrib, release v0.159.0 (open-telemetry/opentelemetry-collector-releases
+# CHANGELOG, 2026-08-18). Its manifest (distributions/otelcol-contrib/manifest.yaml) carries the
+# prometheus receiver, otlphttp exporter, sigv4auth and health_check extensions, memory_limiter,
+# resource and batch processors that infra.k8s.otel_collector configures. The image is FROM
+# scratch, runs as 10001:10001 and starts /otelcol-contrib (Dockerfile of that release).
+OTEL_COLLECTOR_IMAGE = "ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector-contrib:0.159.0"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 import cdk_monitoring_constructs as mc
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,7 +23,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import metrics
+from infra import metrics, promql
 from infra.config import AlarmThresholds
 
 CRITICAL = "Critical"
@@ -46,6 +47,62 @@ class ServedModelView:
 
     name: str
     namespace: str
+    ttft_p90_slo_seconds: float
+
+
+# The plot options of a line chart as CloudWatch's console writes them; the chart widget's schema
+# wants every line option present.
+_LINE_PLOT_OPTIONS = {
+    "legend": {"position": "bottom", "show": True},
+    "xAxis": {"type": "datetime"},
+    "yAxis": [{"type": "linear"}],
+    "style": {
+        "lineOptions": {"filled": False, "stacked": False, "width": 2, "pattern": "solid", "spline": False},
+        "numberOptions": {"sparkline": True},
+        "pieOptions": {"innerSize": "50%"},
+        "barOptions": {},
+        "gaugeOptions": {},
+    },
+}
+
+
+class PromQLChart(cw.ConcreteWidget):
+    """A dashboard ``chart`` widget drawing PromQL queries, one line each.
+
+    A ``metric`` widget cannot carry PromQL: CloudWatch validates it against the classic schema,
+    which wants a ``metrics`` array. aws_cloudwatch has no class for this widget type.
+    """
+
+    def __init__(self, *, title: str, region: str, queries: Sequence[tuple[str, str]], width: int = 8, height: int = 6) -> None:
+        super().__init__(width, height)
+        if not queries:
+            raise ValueError("a chart needs at least one query")
+        self._title = title
+        self._region = region
+        self._queries = tuple(queries)
+
+    def to_json(self) -> list[object]:
+        return [
+            {
+                "type": "chart",
+                "width": self.width,
+                "height": self.height,
+                "x": self._x,
+                "y": self._y,
+                "properties": {
+                    "title": self._title,
+                    "view": "line",
+                    "region": self._region,
+                    "data": {
+                        "queries": [
+                            {"id": f"q{i}", "type": "cloudwatch-metrics", "language": "PromQL", "query": query, "step": 60, "label": label}
+                            for i, (label, query) in enumerate(self._queries)
+                        ]
+                    },
+                    "plotOptions": _LINE_PLOT_OPTIONS,
+                },
+            }
+        ]
 
 
 @dataclass(frozen=True)
@@ -91,8 +148,10 @@ class InferenceDashboards(Construct):
         logging_handler: lambda_.IFunction | None,
         unit_pools: Sequence[UnitPoolView] = (),
         served_models: Sequence[ServedModelView] = (),
+        vllm_latency: bool = True,
     ) -> None:
         super().__init__(scope, id)
+        self._env_name = env_name
         key = kms.Key(self, "TopicKey", description=f"{env_name} alarm topic", enable_key_rotation=True)
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "AlarmTopic", display_name=f"inference {env_name} alarms", master_key=key, enforce_ssl=True)
@@ -121,13 +180,17 @@ class InferenceDashboards(Construct):
             add_queue_max_message_age_alarm={WARNING: mc.MaxMessageAgeThreshold(max_age_in_seconds=120)},
         )
         if served_models:
+            latency = (
+                "Latency percentiles (PromQL over the histograms an OpenTelemetry Collector sends to the CloudWatch OTLP "
+                "endpoint) and the TTFT p90 alarm are under each model."
+                if vllm_latency
+                else "Latency percentiles are off (observability.vllm_latency): vLLM's latency histograms are not collected."
+            )
             self.facade.add_widget(
                 cw.TextWidget(
                     markdown=(
                         "### vLLM on EKS\n"
-                        "Queue, KV cache, preemptions and token rates per model, scraped by the CloudWatch agent. "
-                        "Time to first token, inter-token and end-to-end latency are Prometheus histograms, which the "
-                        "agent does not publish: read them from vLLM's /metrics (README, *vLLM metrics*)."
+                        "Queue, KV cache, preemptions and token rates per model, scraped by the CloudWatch agent. " + latency
                     ),
                     width=24,
                     height=2,
@@ -135,6 +198,8 @@ class InferenceDashboards(Construct):
             )
         for model in served_models:
             self._vllm(cluster_name, model, thresholds)
+            if vllm_latency:
+                self._vllm_latency(cluster_name, model)
         for pool in unit_pools:
             self._units(pool, thresholds)
         if logging_handler is not None:
@@ -407,3 +472,39 @@ class InferenceDashboards(Construct):
                 ),
             ],
         )
+
+    def _vllm_latency(self, cluster_name: str, model: ServedModelView) -> None:
+        """TTFT, inter-token and end-to-end latency p50/p90/p99 as PromQL charts, and the TTFT p90 alarm."""
+        series = promql.ModelSeries(cluster_name=cluster_name, namespace=model.namespace, model_name=model.name)
+        region = cdk.Stack.of(self).region
+        slo = model.ttft_p90_slo_seconds
+        charts = [
+            PromQLChart(
+                title=title,
+                region=region,
+                queries=[(f"p{round(q * 100)}", series.quantile(metric, q)) for q in promql.QUANTILES],
+            )
+            for metric, title in (
+                (promql.TTFT, f"Time to first token (s), p90 SLO {slo:g} s"),
+                (promql.ITL, "Inter-token latency (s)"),
+                (promql.E2E, "End-to-end latency (s)"),
+            )
+        ]
+        self.facade.add_widget(cw.Row(*charts))
+        alarm = cw.PromQLAlarm(
+            self,
+            f"TtftP90-{model.namespace}-{model.name}",
+            alarm_name=f"inference-{self._env_name}-Vllm-{model.name}-TtftP90-{WARNING}",
+            alarm_description=(
+                f"vLLM {model.namespace}/{model.name}: time to first token p90 above its SLO of {slo:g} s for 10 minutes "
+                f"(PromQL over the Collector's histograms)."
+            ),
+            query=promql.above(series.quantile(promql.TTFT, 0.9), slo),
+            actions_enabled=True,
+            evaluation_interval=cdk.Duration.minutes(1),
+            pending_period=cdk.Duration.minutes(10),
+            recovery_period=cdk.Duration.minutes(10),
+        )
+        action = cw_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)

@@ -1,4 +1,5 @@
-"""vLLM's Prometheus metrics into CloudWatch: a CloudWatch agent that scrapes every vLLM pod."""
+"""vLLM's Prometheus metrics into CloudWatch: a CloudWatch agent for gauges and counters, and an
+OpenTelemetry Collector for the latency histograms."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from constructs import Construct, IConstruct
 from infra import nag
 from infra.constructs.logging import encrypted_log_group
 from infra.constructs.pod_identity import pod_identity_role
-from infra.k8s import cwagent, vllm
+from infra.k8s import cwagent, otel_collector, vllm
 
 NAMESPACE = "inference-metrics"
 
@@ -26,8 +27,10 @@ class VllmMetrics(Construct):
     ``ClusterName``, ``Namespace`` and ``model_name``. The agent's role (EKS Pod Identity) may write
     to that log group and nothing else.
 
-    Prometheus histograms (time to first token, inter-token and end-to-end latency) are dropped by
-    the agent's Prometheus support, so they are not among the metrics.
+    The agent's Prometheus support drops histograms, so with ``latency`` an OpenTelemetry Collector
+    (``infra.k8s.otel_collector``) scrapes the same pods for time to first token, inter-token and
+    end-to-end latency and sends them to the CloudWatch OTLP endpoint, where PromQL reads them. Its
+    role may put metric data and nothing else.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class VllmMetrics(Construct):
         retention_days: int,
         node_selector: dict[str, str],
         after: IConstruct,
+        latency: bool = True,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -72,13 +76,40 @@ class VllmMetrics(Construct):
             f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
             "The agent names its log streams after the scraped targets; the wildcard covers streams of this one log group.",
         )
-        association = eks.CfnPodIdentityAssociation(
-            self,
-            "PodIdentity",
-            cluster_name=cluster.cluster_name,
-            namespace=NAMESPACE,
-            service_account=cwagent.NAME,
-            role_arn=role.role_arn,
-        )
+        associations = [
+            eks.CfnPodIdentityAssociation(
+                self,
+                "PodIdentity",
+                cluster_name=cluster.cluster_name,
+                namespace=NAMESPACE,
+                service_account=cwagent.NAME,
+                role_arn=role.role_arn,
+            )
+        ]
+        if latency:
+            self.manifests += otel_collector.latency_collector(
+                cluster_name=cluster_name, region=stack.region, namespace=NAMESPACE, node_selector=node_selector
+            )
+            collector_role = pod_identity_role(
+                self, "CollectorRole", description=f"OpenTelemetry Collector sends {cluster_name} vLLM latency"
+            )
+            collector_role.add_to_policy(iam.PolicyStatement(sid="OtlpMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"]))
+            nag.acknowledge(
+                collector_role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "cloudwatch:PutMetricData has no resource-level permissions, and the OTLP endpoint's requests carry no "
+                "namespace, so a cloudwatch:namespace condition would deny them (CloudWatch User Guide, condition keys, "
+                "'Controlling OTLP ingest'). The role holds this one action.",
+            )
+            associations.append(
+                eks.CfnPodIdentityAssociation(
+                    self,
+                    "CollectorPodIdentity",
+                    cluster_name=cluster.cluster_name,
+                    namespace=NAMESPACE,
+                    service_account=otel_collector.NAME,
+                    role_arn=collector_role.role_arn,
+                )
+            )
         self.manifest = eks.KubernetesManifest(self, "Agent", cluster=cluster, manifest=self.manifests, overwrite=True)
-        self.manifest.node.add_dependency(association, self.log_group, after)
+        self.manifest.node.add_dependency(*associations, self.log_group, after)

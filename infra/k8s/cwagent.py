@@ -96,8 +96,12 @@ def _seconds(duration: str) -> int:
     return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
 
 
-def prometheus_config(scrape_interval: str = "30s") -> dict[str, Any]:
-    """The agent's Prometheus configuration: one job, ``vllm``, over Kubernetes pod discovery."""
+def prometheus_config(scrape_interval: str = "30s", keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
+    """The agent's Prometheus configuration: one job, ``vllm``, over Kubernetes pod discovery.
+
+    ``keep`` lists the sample names kept; ``infra.k8s.otel_collector`` scrapes the same pods with
+    the latency histograms' series instead.
+    """
     interval_s = _seconds(scrape_interval)
     label_name, label_value = VLLM_APP_LABEL
     meta_label = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
@@ -123,7 +127,7 @@ def prometheus_config(scrape_interval: str = "30s") -> dict[str, Any]:
                     {"source_labels": [meta_instance], "target_label": INSTANCE_LABEL, "action": "replace"},
                 ],
                 # Only the collected names, exactly: drops histograms, *_created samples and Python/process metrics.
-                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(), "action": "keep"}],
+                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(keep), "action": "keep"}],
             }
         ],
     }
@@ -158,11 +162,11 @@ def agent_config(*, cluster_name: str, region: str, log_group_name: str | None =
     }
 
 
-def _labels(component: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component}
+def _labels(component: str, name: str = NAME) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
 
 
-def _validate(cluster_name: str, region: str, namespace: str, service_account: str, node_selector: Mapping[str, str]) -> None:
+def validate_inputs(cluster_name: str, region: str, namespace: str, service_account: str, node_selector: Mapping[str, str]) -> None:
     if not cluster_name:
         raise ValueError("cluster_name is required: it names the log group and the ClusterName dimension")
     if not _REGION.match(region):
@@ -191,24 +195,12 @@ def prometheus_agent(
     role is an EKS Pod Identity association, which needs CloudWatch Logs write access to that log
     group (create stream, put events; create group unless the stack creates it).
     """
-    _validate(cluster_name, region, namespace, service_account, node_selector)
+    validate_inputs(cluster_name, region, namespace, service_account, node_selector)
     scrape_text = json.dumps(prometheus_config(scrape_interval), indent=2) + "\n"  # JSON is YAML; no PyYAML at synth
     agent_text = json.dumps(agent_config(cluster_name=cluster_name, region=region, log_group_name=log_group_name), indent=2) + "\n"
     config_hash = hashlib.sha256((scrape_text + agent_text).encode()).hexdigest()[:16]
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": service_account, "namespace": namespace, "labels": _labels("agent")},
-        },
-        cluster_role(),
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": NAME, "labels": _labels("rbac")},
-            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-        },
+        *pod_reader(NAME, namespace=namespace, service_account=service_account),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -227,7 +219,7 @@ def prometheus_agent(
     ]
 
 
-def cluster_role() -> dict[str, Any]:
+def cluster_role(name: str = NAME) -> dict[str, Any]:
     """Read access to pods, all that ``kubernetes_sd_configs`` with ``role: pod`` lists and watches.
 
     AWS's reference manifest also grants nodes, nodes/proxy, services, endpoints, ingresses and the
@@ -236,9 +228,28 @@ def cluster_role() -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
-        "metadata": {"name": NAME, "labels": _labels("rbac")},
+        "metadata": {"name": name, "labels": _labels("rbac", name)},
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
     }
+
+
+def pod_reader(name: str, *, namespace: str, service_account: str) -> list[dict[str, Any]]:
+    """ServiceAccount, ``cluster_role`` and the binding between them: what a pod-discovering scraper needs."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": service_account, "namespace": namespace, "labels": _labels("agent", name)},
+        },
+        cluster_role(name),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name, "labels": _labels("rbac", name)},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        },
+    ]
 
 
 def _deployment(*, namespace: str, service_account: str, region: str, node_selector: Mapping[str, str], config_hash: str) -> dict[str, Any]:

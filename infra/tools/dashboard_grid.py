@@ -4,10 +4,11 @@
 
 Synthesizes the environment in-process (offline, as ``make synth`` does), reads the dashboard from
 ``inference-<env>-observability.template.json`` and writes one rectangle per widget on the
-24-column grid: its title, a tag for its type and, for metric widgets, how many metric rows
-(math expressions included) it graphs. ``--check`` writes nothing and exits 1 when the file differs
-from what would be written. Problems print one ``error: <where>: <problem>; <what to do>`` line and
-exit 1. The output is deterministic: same dashboard, same bytes.
+24-column grid: its title, a tag for its type and, for metric widgets, how many metric rows (math
+expressions included) it graphs; for PromQL chart widgets, how many queries. ``--check`` writes
+nothing and exits 1 when the file differs from what would be written. Problems print one ``error:
+<where>: <problem>; <what to do>`` line and exit 1. The output is deterministic: same dashboard,
+same bytes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ _STYLES = {
     "metric": ("#e8f1fb", "#6b9bd1", "metric"),
     "text": ("#f2f2f2", "#a6a6a6", "text"),
     "alarm": ("#fdecea", "#d98880", "alarm"),
+    "chart": ("#eaf6ee", "#6fb38a", "PromQL"),
 }
 _OTHER = ("#f6f1e1", "#c2ad6b")
 _INK = "#1f2933"
@@ -107,6 +109,9 @@ def _count(widget: Mapping[str, Any]) -> str:
     if kind == "alarm":
         n = len(properties.get("alarms") or [])
         return f"{n} alarm" if n == 1 else f"{n} alarms"
+    if kind == "chart":
+        n = len((properties.get("data") or {}).get("queries") or [])
+        return f"{n} query" if n == 1 else f"{n} queries"
     return ""
 
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from conftest import SHIPPED_ENVS, Synthesized
 
+from infra.k8s.otel_collector import HISTOGRAMS
 from infra.metrics import KNOWN_METRICS
+from infra.promql import metric_names
 
 
 def _resolve(value: Any) -> str:
@@ -172,4 +174,62 @@ def test_vllm_widgets_and_waiting_requests_alarm_per_model(synth) -> None:
     graphed = {r[1] for r in rows if r[0] == "ContainerInsights/Prometheus"}
     assert {"vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:generation_tokens_total"} <= graphed
     texts = [w["properties"]["markdown"] for w in _body(result)["widgets"] if w["type"] == "text"]
-    assert any("histograms" in t for t in texts), "the dashboard says where latency percentiles are not"
+    assert any("PromQL" in t and "OTLP" in t for t in texts), "the dashboard says where latency percentiles come from"
+
+
+def _charts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [w for w in body["widgets"] if w["type"] == "chart"]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_promql_chart_reads_a_histogram_the_collector_sends(synth, env: str) -> None:
+    result = synth(env)
+    charts = _charts(_body(result))
+    models = result.stacks.config.models
+    assert len(charts) == 3 * len(models)  # TTFT, inter-token, end-to-end per model
+    for chart in charts:
+        properties = chart["properties"]
+        assert properties["region"] == result.stacks.config.region and properties["view"] == "line"
+        queries = properties["data"]["queries"]
+        assert [q["label"] for q in queries] == ["p50", "p90", "p99"]
+        assert len({q["id"] for q in queries}) == len(queries)
+        for query in queries:
+            assert (query["language"], query["type"]) == ("PromQL", "cloudwatch-metrics")
+            names = metric_names(query["query"])
+            assert names and names <= set(HISTOGRAMS), query["query"]
+            assert f'"@resource.k8s.cluster.name"="{result.stacks.config.cluster_name}"' in query["query"]
+        assert "metrics" not in properties  # a PromQL chart is not a classic metric widget
+
+
+def _promql_alarms(result: Synthesized) -> dict[str, dict[str, Any]]:
+    return {a["AlarmName"]: a for a in _alarms(result) if "EvaluationCriteria" in a}
+
+
+def test_ttft_p90_alarm_per_model_against_its_slo(synth) -> None:
+    result = synth("prod")
+    alarms = _promql_alarms(result)
+    assert set(alarms) == {f"inference-prod-Vllm-{m.name}-TtftP90-Warning" for m in result.stacks.config.models}
+    for model in result.stacks.config.models:
+        alarm = alarms[f"inference-prod-Vllm-{model.name}-TtftP90-Warning"]
+        criteria = alarm["EvaluationCriteria"]["PromQLCriteria"]
+        query = criteria["Query"]
+        assert query.startswith("histogram_quantile(0.9, ") and query.endswith(" > 1.5")  # prod's ttft_p90_seconds
+        assert f'"model_name"="{model.name}"' in query and f'"Namespace"="{model.namespace}"' in query
+        assert metric_names(query) == {"vllm:time_to_first_token_seconds"}
+        assert (criteria["PendingPeriod"], criteria["RecoveryPeriod"], alarm["EvaluationInterval"]) == (600, 600, 60)
+        # CloudWatch refuses these beside EvaluationCriteria; cfn-lint does not check it.
+        assert not {"Threshold", "ComparisonOperator", "EvaluationPeriods", "DatapointsToAlarm", "Metrics", "MetricName"} & set(alarm)
+        assert alarm["OKActions"] == alarm["AlarmActions"]
+
+
+def test_a_models_own_slo_overrides_the_default(synth) -> None:
+    def tighter(environments: dict) -> None:
+        environments["dev"]["models"][0]["ttft_p90_slo_seconds"] = 0.75
+
+    result = synth("dev", key="ttft-slo", edit=tighter)
+    ((name, alarm),) = _promql_alarms(result).items()
+    assert alarm["EvaluationCriteria"]["PromQLCriteria"]["Query"].endswith(" > 0.75")
+    (ttft,) = [c for c in _charts(_body(result)) if "first token" in c["properties"]["title"]]
+    assert "p90 SLO 0.75 s" in ttft["properties"]["title"]
+    default = _promql_alarms(synth("dev"))[name]
+    assert default["EvaluationCriteria"]["PromQLCriteria"]["Query"].endswith(" > 2")  # AlarmThresholds.ttft_p90_seconds

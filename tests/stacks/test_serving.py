@@ -120,3 +120,38 @@ def test_vllm_metrics_agent_validates_and_writes_only_its_log_group(prod: Synthe
     policies = [p["Properties"] for k, p in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("VllmMetricsAgentRole")]
     (statement,) = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
     assert "logs:PutLogEvents" in statement["Action"] and "*" not in json.dumps(statement["Resource"]).replace(":log-stream:*", "")
+
+
+def test_latency_collector_runs_beside_the_agent_with_put_metric_data_only(prod: Synthesized) -> None:
+    agent = prod.stacks.eks.vllm_metrics
+    assert agent is not None
+    deployments = [m for m in agent.manifests if m["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == {"cwagent-prometheus", "otel-vllm-latency"}
+    (collector,) = [d for d in deployments if d["metadata"]["name"] == "otel-vllm-latency"]
+    (config_map,) = [m for m in agent.manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "otel-vllm-latency-config"]
+    config = json.loads(config_map["data"]["collector.yaml"])
+    assert config["exporters"]["otlphttp"]["metrics_endpoint"] == "https://monitoring.us-east-2.amazonaws.com/v1/metrics"
+    assert collector["metadata"]["namespace"] == "inference-metrics"
+    prod.template("eks").has_resource_properties(
+        "AWS::EKS::PodIdentityAssociation", {"Namespace": "inference-metrics", "ServiceAccount": "otel-vllm-latency"}
+    )
+    policies = [p["Properties"] for k, p in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("VllmMetricsCollectorRole")]
+    (statement,) = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    assert (statement["Action"], statement["Resource"], statement["Effect"]) == ("cloudwatch:PutMetricData", "*", "Allow")
+    assert "Condition" not in statement  # a cloudwatch:namespace condition would deny OTLP ingest
+
+
+def test_latency_collection_can_be_switched_off(synth) -> None:
+    def off(environments: dict) -> None:
+        environments["dev"].setdefault("observability", {})["vllm_latency"] = False
+
+    result = synth("dev", key="no-latency", edit=off)
+    agent = result.stacks.eks.vllm_metrics
+    assert agent is not None
+    assert "otel-vllm-latency" not in {m["metadata"]["name"] for m in agent.manifests}
+    associations = [r["Properties"]["ServiceAccount"] for r in result.resources("eks", "AWS::EKS::PodIdentityAssociation").values()]
+    assert "cwagent-prometheus" in associations and "otel-vllm-latency" not in associations
+    alarms = [a["Properties"] for a in result.resources("observability", "AWS::CloudWatch::Alarm").values()]
+    assert alarms and not any("EvaluationCriteria" in a for a in alarms)
+    (dashboard,) = result.resources("observability", "AWS::CloudWatch::Dashboard").values()
+    assert '\\"type\\":\\"chart\\"' not in json.dumps(dashboard) and '"type":"chart"' not in json.dumps(dashboard)

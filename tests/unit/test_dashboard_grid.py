@@ -152,3 +152,17 @@ def test_the_committed_prod_picture_is_current(synth) -> None:
     assert PICTURE.read_text(encoding="ascii") == expected, (
         "docs/dashboard-prod.svg is stale (the prod dashboard changed); run python -m infra.tools.dashboard_grid --env prod"
     )
+
+
+def test_a_promql_chart_is_tagged_with_its_query_count() -> None:
+    chart = {
+        "type": "chart",
+        "x": 0,
+        "y": 0,
+        "width": 8,
+        "height": 6,
+        "properties": {"title": "TTFT (s)", "data": {"queries": [{"id": "q0", "query": "a"}, {"id": "q1", "query": "b"}]}},
+    }
+    ((tooltip, _, texts),) = _widgets(render_svg({"widgets": [chart]}, title="t"))
+    assert texts == ["TTFT (s)", "PromQL", "2 queries"]
+    assert tooltip == "PromQL: TTFT (s)"

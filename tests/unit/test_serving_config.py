@@ -75,6 +75,9 @@ def test_pool_that_does_not_exist() -> None:
         ({"gpu_memory_utilization": 1.5}, "models[0].gpu_memory_utilization: input should be less than or equal to 0.98"),
         ({"replicas": 0}, "models[0].replicas: input should be greater than or equal to 1"),
         ({"name": "Llama"}, "models[0].name: 'Llama' is not a valid name"),
+        ({"ttft_p90_slo_seconds": 0}, "models[0].ttft_p90_slo_seconds: input should be greater than 0"),
+        ({"ttft_p90_slo_seconds": 900}, "models[0].ttft_p90_slo_seconds: input should be less than or equal to 600"),
+        ({"ttft_p90_slo_seconds": "fast"}, "models[0].ttft_p90_slo_seconds: input should be a valid number"),
     ],
 )
 def test_serving_errors(change: dict[str, Any], message: str) -> None:

@@ -270,39 +270,72 @@ def _deployment(*, namespace: str, service_account: str, region: str, node_selec
         "imagePullPolicy": "IfNotPresent",
         "env": [{"name": "AWS_REGION", "value": region}, {"name": "CI_VERSION", "value": CI_VERSION}],
         "resources": {"requests": {"cpu": "200m", "memory": "200Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
         "volumeMounts": mounts,
     }
+    return singleton_scraper(
+        NAME,
+        labels=labels,
+        namespace=namespace,
+        service_account=service_account,
+        node_selector=node_selector,
+        config_hash=config_hash,
+        container=container,
+        volumes=volumes,
+        termination_grace_seconds=60,
+    )
+
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def singleton_scraper(
+    name: str,
+    *,
+    labels: Mapping[str, str],
+    namespace: str,
+    service_account: str,
+    node_selector: Mapping[str, str],
+    config_hash: str,
+    container: Mapping[str, Any],
+    volumes: list[dict[str, Any]],
+    termination_grace_seconds: int,
+    run_as_user: int = RUN_AS_USER,
+) -> dict[str, Any]:
+    """A one-replica Deployment of a metrics scraper (this agent, or ``infra.k8s.otel_collector``).
+
+    One pod at a time, replaced by Recreate: two at once would publish every datapoint twice, and a
+    short gap is the lesser harm. ``config_hash`` rolls the pod on a configuration change, which
+    both read only at start-up. Pod and container run as an unprivileged user, read-only root
+    filesystem, no capabilities, RuntimeDefault seccomp.
+    """
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
             "replicas": 1,
-            # Two agents at once would publish every datapoint twice; a short gap is the lesser harm.
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
             "template": {
-                # A config change rolls the pod: the agent reads its configuration only at start-up.
-                "metadata": {"labels": labels, "annotations": {"inference-blueprint/config-hash": config_hash}},
+                "metadata": {"labels": dict(labels), "annotations": {"inference-blueprint/config-hash": config_hash}},
                 "spec": {
                     "serviceAccountName": service_account,
                     "automountServiceAccountToken": True,  # pod discovery authenticates with it
                     "nodeSelector": dict(node_selector),
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": RUN_AS_USER,
-                        "runAsGroup": RUN_AS_USER,
+                        "runAsUser": run_as_user,
+                        "runAsGroup": run_as_user,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "containers": [container],
+                    "containers": [{**container, "securityContext": dict(_RESTRICTED_CONTAINER)}],
                     "volumes": volumes,
-                    "terminationGracePeriodSeconds": 60,
+                    "terminationGracePeriodSeconds": termination_grace_seconds,
                 },
             },
         },

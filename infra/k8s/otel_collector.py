@@ -133,7 +133,6 @@ def _labels(component: str) -> dict[str, str]:
 
 
 def _deployment(*, namespace: str, service_account: str, region: str, node_selector: Mapping[str, str], config_hash: str) -> dict[str, Any]:
-    labels = _labels("collector")
     probe = {"httpGet": {"path": "/", "port": "health"}, "periodSeconds": 10, "timeoutSeconds": 5}
     container = {
         "name": "otel-collector",
@@ -149,39 +148,18 @@ def _deployment(*, namespace: str, service_account: str, region: str, node_selec
         "readinessProbe": probe,
         "livenessProbe": {**probe, "initialDelaySeconds": 15, "failureThreshold": 6},
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,  # the exporter's queue is in memory; nothing is written
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        # Read-only root filesystem (cwagent.singleton_scraper): the exporter's queue is in memory.
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            # Two Collectors would send every series twice under the same labels.
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
-            "template": {
-                "metadata": {"labels": labels, "annotations": {"inference-blueprint/config-hash": config_hash}},
-                "spec": {
-                    "serviceAccountName": service_account,
-                    "automountServiceAccountToken": True,  # pod discovery authenticates with it
-                    "nodeSelector": dict(node_selector),
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS_USER,
-                        "runAsGroup": RUN_AS_USER,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": [{"name": "config", "configMap": {"name": CONFIG_MAP}}],
-                    "terminationGracePeriodSeconds": 30,
-                },
-            },
-        },
-    }
+    return cwagent.singleton_scraper(
+        NAME,
+        labels=_labels("collector"),
+        namespace=namespace,
+        service_account=service_account,
+        node_selector=node_selector,
+        config_hash=config_hash,
+        container=container,
+        volumes=[{"name": "config", "configMap": {"name": CONFIG_MAP}}],
+        termination_grace_seconds=30,
+        run_as_user=RUN_AS_USER,
+    )

@@ -162,7 +162,8 @@ def agent_config(*, cluster_name: str, region: str, log_group_name: str | None =
     }
 
 
-def _labels(component: str, name: str = NAME) -> dict[str, str]:
+def component_labels(component: str, name: str = NAME) -> dict[str, str]:
+    """The recommended app labels of one part (agent, config, rbac...) of the scraper ``name``."""
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
 
 
@@ -204,13 +205,13 @@ def prometheus_agent(
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": SCRAPE_CONFIG_MAP, "namespace": namespace, "labels": _labels("config")},
+            "metadata": {"name": SCRAPE_CONFIG_MAP, "namespace": namespace, "labels": component_labels("config")},
             "data": {PROMETHEUS_CONFIG_FILE: scrape_text},
         },
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": AGENT_CONFIG_MAP, "namespace": namespace, "labels": _labels("config")},
+            "metadata": {"name": AGENT_CONFIG_MAP, "namespace": namespace, "labels": component_labels("config")},
             "data": {AGENT_CONFIG_FILE: agent_text},
         },
         _deployment(
@@ -228,7 +229,7 @@ def cluster_role(name: str = NAME) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
-        "metadata": {"name": name, "labels": _labels("rbac", name)},
+        "metadata": {"name": name, "labels": component_labels("rbac", name)},
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
     }
 
@@ -239,13 +240,13 @@ def pod_reader(name: str, *, namespace: str, service_account: str) -> list[dict[
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": {"name": service_account, "namespace": namespace, "labels": _labels("agent", name)},
+            "metadata": {"name": service_account, "namespace": namespace, "labels": component_labels("agent", name)},
         },
         cluster_role(name),
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": {"name": name, "labels": _labels("rbac", name)},
+            "metadata": {"name": name, "labels": component_labels("rbac", name)},
             "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
         },
@@ -253,7 +254,7 @@ def pod_reader(name: str, *, namespace: str, service_account: str) -> list[dict[
 
 
 def _deployment(*, namespace: str, service_account: str, region: str, node_selector: Mapping[str, str], config_hash: str) -> dict[str, Any]:
-    labels = _labels("agent")
+    labels = component_labels("agent")
     mounts = [
         {"name": "agent-config", "mountPath": AGENT_CONFIG_DIR, "readOnly": True},
         {"name": "scrape-config", "mountPath": PROMETHEUS_CONFIG_DIR, "readOnly": True},

@@ -119,17 +119,13 @@ def latency_collector(
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": CONFIG_MAP, "namespace": namespace, "labels": _labels("config")},
+            "metadata": {"name": CONFIG_MAP, "namespace": namespace, "labels": cwagent.component_labels("config", NAME)},
             "data": {CONFIG_FILE: text},
         },
         _deployment(
             namespace=namespace, service_account=service_account, region=region, node_selector=node_selector, config_hash=config_hash
         ),
     ]
-
-
-def _labels(component: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component}
 
 
 def _deployment(*, namespace: str, service_account: str, region: str, node_selector: Mapping[str, str], config_hash: str) -> dict[str, Any]:
@@ -153,7 +149,7 @@ def _deployment(*, namespace: str, service_account: str, region: str, node_selec
     }
     return cwagent.singleton_scraper(
         NAME,
-        labels=_labels("collector"),
+        labels=cwagent.component_labels("collector", NAME),
         namespace=namespace,
         service_account=service_account,
         node_selector=node_selector,

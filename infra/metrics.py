@@ -15,8 +15,9 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
 - ``ContainerInsights/Prometheus``: vLLM v0.31.0's own metric names (``vllm/v1/metrics/loggers.py``),
   as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped; the
   latency histograms reach CloudWatch over OTLP instead and are read with PromQL, ``infra.promql``).
-- ``InferenceBlueprint/Units``: the blueprint's own, from ``lambda/unit_health`` (dimensions
-  ``ClusterName`` and ``UnitPool``).
+- ``InferenceBlueprint/Units``: the blueprint's own (dimensions ``ClusterName`` and ``UnitPool``):
+  unit health from ``lambda/unit_health``, NeuronCore figures from the neuron-monitor daemon on
+  the unit instances (``model-images/neuron-monitor``), which Container Insights for ECS lacks.
 For cross-region inference profiles Bedrock reports ``ModelId`` as the profile id that was called
 (``global.<model-id>``), in the source region.
 """
@@ -31,7 +32,7 @@ from infra.quota import burndown_expression
 
 BEDROCK = "AWS/Bedrock"
 CONTAINER_INSIGHTS = "ContainerInsights"
-UNITS = "InferenceBlueprint/Units"  # published by lambda/unit_health (Powertools EMF)
+UNITS = "InferenceBlueprint/Units"  # lambda/unit_health and the neuron-monitor daemon, both as EMF
 PROMETHEUS = cwagent.METRIC_NAMESPACE  # vLLM gauges and counters, from the CloudWatch agent (infra.k8s.cwagent)
 
 KNOWN_METRICS: dict[str, frozenset[str]] = {
@@ -69,7 +70,21 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
     ),
     # Only what the agent keeps (its metric_relabel keep list): a dashboard cannot draw anything else.
     PROMETHEUS: frozenset(cwagent.VLLM_METRICS),
-    UNITS: frozenset({"HealthyUnits", "UnhealthyUnits", "StartingUnits", "WaitingUnits", "UnitsReplaced", "UnitCheckErrors"}),
+    UNITS: frozenset(
+        {
+            "HealthyUnits",
+            "UnhealthyUnits",
+            "StartingUnits",
+            "WaitingUnits",
+            "UnitsReplaced",
+            "UnitCheckErrors",
+            # model-images/neuron-monitor (neuron_metrics.py), one daemon task per unit instance
+            "NeuronCoreUtilization",
+            "NeuronCoresInUse",
+            "NeuronDeviceMemoryUsed",
+            "NeuronExecutionErrors",
+        }
+    ),
     "AWS/NetworkELB": frozenset(
         {
             "HealthyHostCount",
@@ -162,15 +177,17 @@ def container_insights(name: str, cluster_name: str, statistic: str = "Average",
     )
 
 
-def units(name: str, cluster_name: str, pool: str, statistic: str = "Maximum", period: Duration = ONE_MINUTE) -> cw.Metric:
-    """A unit-health metric of one ECS unit pool, as ``lambda/unit_health`` publishes it."""
+def units(
+    name: str, cluster_name: str, pool: str, statistic: str = "Maximum", period: Duration = ONE_MINUTE, label: str | None = None
+) -> cw.Metric:
+    """A metric of one ECS unit pool, as ``lambda/unit_health`` or the neuron-monitor daemon publishes it."""
     return cw.Metric(
         namespace=UNITS,
         metric_name=name,
         dimensions_map={"ClusterName": cluster_name, "UnitPool": pool},
         statistic=statistic,
         period=period,
-        label=name,
+        label=label or name,
     )
 
 

@@ -393,6 +393,7 @@ class InferenceDashboards(Construct):
                 ),
             ],
         )
+        self._unit_neuron(pool, thresholds)
         # The NLB widgets are built here rather than with monitor_network_load_balancer: that
         # monitor derives the dimensions by splitting the target group ARN, and a split over a
         # cross-stack reference (Fn::GetStackOutput) is something cfn-lint cannot type-check.
@@ -423,6 +424,52 @@ class InferenceDashboards(Construct):
                 human_readable_name=f"{pool.name} unit {label.lower()} Lambda",
                 alarm_friendly_name=f"Units-{pool.name}-{label}",
             )
+
+    def _unit_neuron(self, pool: UnitPoolView, thresholds: AlarmThresholds) -> None:
+        """NeuronCore utilization, cores, memory and errors of the pool's instances (the neuron-monitor daemon)."""
+
+        def metric(name: str, statistic: str, label: str, period: cdk.Duration = metrics.FIVE_MINUTES) -> cw.Metric:
+            return metrics.units(name, pool.cluster_name, pool.name, statistic=statistic, period=period, label=label)
+
+        self.facade.monitor_custom(
+            human_readable_name=f"{pool.name} unit instances: NeuronCores (neuron-monitor daemon)",
+            alarm_friendly_name=f"Units-{pool.name}",
+            metric_groups=[
+                mc.CustomMetricGroup(
+                    title="NeuronCore utilization (%)",
+                    metrics=[
+                        # Paid-for NeuronCores left idle for an hour (four 15-minute averages).
+                        _alarmed(
+                            metric("NeuronCoreUtilization", "Average", "pool average", period=cdk.Duration.minutes(15)),
+                            "NeuronIdle",
+                            WARNING,
+                            thresholds.accelerator_utilization_floor_pct,
+                            cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                            evaluation_periods=4,
+                            datapoints_to_alarm=4,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                        ),
+                        metric("NeuronCoreUtilization", "Minimum", "idlest instance"),
+                        metric("NeuronCoreUtilization", "Maximum", "busiest instance"),
+                    ],
+                    graph_widget_axis=cw.YAxisProps(min=0, max=100),
+                ),
+                mc.CustomMetricGroup(
+                    title="NeuronCores in use and failed executions",
+                    metrics=[
+                        metric("NeuronCoresInUse", "Minimum", "cores in use (fewest on an instance)"),
+                        metric("NeuronExecutionErrors", "Sum", "failed executions"),
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Neuron device memory used (bytes)",
+                    metrics=[
+                        metric("NeuronDeviceMemoryUsed", "Average", "per instance, average"),
+                        metric("NeuronDeviceMemoryUsed", "Maximum", "per instance, most"),
+                    ],
+                ),
+            ],
+        )
 
     def _vllm(self, cluster_name: str, model: ServedModelView, thresholds: AlarmThresholds) -> None:
         def metric(name: str, statistic: str = "Average") -> cw.Metric:

@@ -19,6 +19,8 @@ follower tasks (Ray workers holding their share of the model), one task per inst
   SRV name and their rank.
 - The health Lambda (``lambda/unit_health``) stops every task of a unit with a broken member, so
   the unit comes back whole, and publishes ``HealthyUnits``/``UnhealthyUnits``.
+- A daemon service (``NeuronMonitorDaemon``, ``model-images/neuron-monitor``) runs neuron-monitor on
+  every instance of the pool and publishes NeuronCore utilization through the units' log group.
 - Slots update one after another (CloudFormation dependencies between slots), and a slot's
   services replace their task in place (0 % minimum healthy): one unit at a time is down during a
   rolling update.
@@ -51,6 +53,7 @@ from infra import nag
 from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
 from infra.config import MODEL_IMAGES, UnitPoolConfig
 from infra.constructs.helm import construct_id
+from infra.constructs.neuron_monitor import NeuronMonitorDaemon
 from infra.planner import Plan
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
@@ -59,6 +62,7 @@ UNIT_ATTRIBUTE = "unit-id"
 POOL_ATTRIBUTE = "unit-pool"
 MODEL_DIR = "/models"
 UNITS_NAMESPACE = "InferenceBlueprint/Units"
+MONITOR_IMAGE = "build:neuron-monitor"
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,19 @@ class InferenceUnitPool(Construct):
                 slot_services.append(member.service)
                 self.members.append(member)
             previous = slot_services
+
+        # NeuronCore metrics of every instance of the pool, whatever the members are doing.
+        self.neuron_monitor = NeuronMonitorDaemon(
+            self,
+            "NeuronMonitor",
+            pool=pool.name,
+            placement=f"attribute:{POOL_ATTRIBUTE} == {pool.name}",
+            cluster=cluster,
+            image=self._image(MONITOR_IMAGE),
+            execution_role=self.execution_role,
+            log_group=log_group,
+            namespace=UNITS_NAMESPACE,
+        )
 
         self.topology_function = self._topology_function(pool, cluster)
         self.health_function = self._health_function(pool, cluster)

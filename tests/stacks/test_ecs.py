@@ -19,7 +19,21 @@ def _one(result: Synthesized, type_: str) -> dict[str, Any]:
 
 
 def _tasks(result: Synthesized) -> dict[str, dict[str, Any]]:
-    return {k: r["Properties"] for k, r in result.resources("ecs", "AWS::ECS::TaskDefinition").items()}
+    """The unit members' task definitions (the neuron-monitor daemon's is not one)."""
+    return {
+        k: r["Properties"]
+        for k, r in result.resources("ecs", "AWS::ECS::TaskDefinition").items()
+        if r["Properties"]["ContainerDefinitions"][0]["Name"] == "member"
+    }
+
+
+def _member_services(result: Synthesized) -> dict[str, dict[str, Any]]:
+    """The unit members' services: those tagged with their unit."""
+    return {
+        k: r
+        for k, r in result.resources("ecs", "AWS::ECS::Service").items()
+        if any(t["Key"] == "inference-blueprint:unit" for t in r["Properties"]["Tags"])
+    }
 
 
 def _env(container: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +126,7 @@ def test_cloud_map_wires_followers_to_the_leader(prod: Synthesized) -> None:
 
 
 def test_services_are_one_unit_on_its_instances(prod: Synthesized) -> None:
-    services = list(prod.resources("ecs", "AWS::ECS::Service").values())
+    services = list(_member_services(prod).values())
     assert len(services) == 2
     leader = next(s["Properties"] for s in services if s["Properties"]["LoadBalancers"])
     for service in services:
@@ -144,7 +158,7 @@ def test_slots_update_one_unit_at_a_time(synth) -> None:
         envs["prod"]["unit_pools"][0].update(units=2)
 
     result = synth("prod", key="two-units", edit=edit)
-    services = result.resources("ecs", "AWS::ECS::Service")
+    services = _member_services(result)
     by_unit: dict[str, list[str]] = {}
     for logical_id, service in services.items():
         unit = next(t["Value"] for t in service["Properties"]["Tags"] if t["Key"] == "inference-blueprint:unit")
@@ -215,3 +229,63 @@ def test_task_role_reads_only_the_pool_prefix(prod: Synthesized) -> None:
     resources = json.dumps([s["Resource"] for s in statements])
     assert "meta-llama/Llama-3.1-405B-Instruct/*" in resources
     assert all(not a.startswith(("s3:Put", "s3:Delete")) for s in statements for a in s["Action"])
+
+
+def _monitor(result: Synthesized) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The neuron-monitor daemon's service and task definition."""
+    (service,) = [
+        s["Properties"]
+        for s in result.resources("ecs", "AWS::ECS::Service").values()
+        if s["Properties"].get("SchedulingStrategy") == "DAEMON"
+    ]
+    tasks = result.resources("ecs", "AWS::ECS::TaskDefinition")
+    return service, tasks[service["TaskDefinition"]["Ref"]]["Properties"]
+
+
+def test_a_neuron_monitor_daemon_runs_on_every_pool_instance(prod: Synthesized) -> None:
+    service, _ = _monitor(prod)
+    assert service["PlacementConstraints"] == [{"Type": "memberOf", "Expression": "attribute:unit-pool == trainium2"}]
+    assert service["LaunchType"] == "EC2" and "CapacityProviderStrategy" not in service, "daemons take no capacity provider strategy"
+    assert "DesiredCount" not in service
+    deployment = service["DeploymentConfiguration"]
+    assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (0, 100)
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+
+
+def test_the_daemon_has_no_network_no_permissions_and_a_read_only_root(prod: Synthesized) -> None:
+    _, task = _monitor(prod)
+    assert task["NetworkMode"] == "none", "EMF leaves through the logging driver, outside the container"
+    role = task["TaskRoleArn"]["Fn::GetAtt"][0]
+    role_props = prod.resources("ecs", "AWS::IAM::Role")[role]["Properties"]
+    assert "Policies" not in role_props and "ManagedPolicyArns" not in role_props
+    attached = [p for p in prod.resources("ecs", "AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]]
+    assert attached == [], "the daemon calls no AWS API"
+    (container,) = task["ContainerDefinitions"]
+    assert (container["Privileged"], container["ReadonlyRootFilesystem"]) == (True, True)
+    assert container["LinuxParameters"]["Tmpfs"] == [{"ContainerPath": "/tmp", "Size": 64, "MountOptions": ["noexec", "nosuid", "nodev"]}]
+    assert (container["Cpu"], container["Memory"]) == (256, 512)
+    members = next(iter(_tasks(prod).values()))["ContainerDefinitions"][0]
+    assert container["Cpu"] + members["Cpu"] <= 192 * 1024, "the daemon fits beside a member"
+
+
+def test_the_daemon_publishes_through_the_units_log_group(prod: Synthesized) -> None:
+    _, task = _monitor(prod)
+    (container,) = task["ContainerDefinitions"]
+    assert _env(container) == {
+        "CLUSTER_NAME": {"Ref": "ClusterEB0386A7"},
+        "UNIT_POOL": "trainium2",
+        "METRICS_NAMESPACE": "InferenceBlueprint/Units",
+    }
+    options = container["LogConfiguration"]["Options"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    member_options = next(iter(_tasks(prod).values()))["ContainerDefinitions"][0]["LogConfiguration"]["Options"]
+    assert options["awslogs-group"] == member_options["awslogs-group"]
+    assert options["awslogs-stream-prefix"] == "neuron-monitor"
+
+
+def test_the_daemon_image_is_the_neuron_monitor_folder(prod: Synthesized) -> None:
+    _, task = _monitor(prod)
+    image = json.dumps(task["ContainerDefinitions"][0]["Image"])
+    digest = image.rsplit(":", 1)[1].strip('"}]')
+    staged = prod.outdir / f"asset.{digest}"
+    assert sorted(p.name for p in staged.iterdir()) == [".dockerignore", "Dockerfile", "README.md", "monitor.json", "neuron_metrics.py"]

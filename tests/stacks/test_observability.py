@@ -114,12 +114,14 @@ def test_idle_accelerator_alarms_follow_the_pools(synth, env: str, idle: set[str
     assert found == idle
     for alarm in _alarms(synth(env)):
         if "Idle" in alarm["AlarmName"]:
-            assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"], alarm["Period"]) == (
+            period = alarm.get("Period") or next(m["MetricStat"]["Period"] for m in alarm["Metrics"])
+            assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"], period) == (
                 "LessThanThreshold",
                 10,
                 4,
                 900,
             )
+            assert alarm["TreatMissingData"] == "notBreaching", "no instances, no waste"
 
 
 def test_interruption_queue_age_alarm(synth) -> None:
@@ -158,6 +160,35 @@ def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
     graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}
     assert {("InferenceBlueprint/Units", "HealthyUnits"), ("AWS/NetworkELB", "HealthyHostCount")} <= graphed
     assert not any(r[0] == "InferenceBlueprint/Units" for r in _metric_rows(_body(synth("dev"))))
+
+
+NEURON_UNIT_METRICS = {"NeuronCoreUtilization", "NeuronCoresInUse", "NeuronDeviceMemoryUsed", "NeuronExecutionErrors"}
+
+
+def test_unit_neuroncore_widgets_and_idle_alarm(synth) -> None:
+    result = synth("prod")
+    alarm = {a["AlarmName"]: a for a in _alarms(result)}["inference-prod-Units-trainium2-NeuronIdle-Warning"]
+    (stat,) = [m["MetricStat"] for m in alarm["Metrics"]]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == (
+        "InferenceBlueprint/Units",
+        "NeuronCoreUtilization",
+        "Average",
+        900,
+    )
+    assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {"ClusterName": "inference-prod-units", "UnitPool": "trainium2"}
+    floor = result.stacks.config.observability.thresholds.accelerator_utilization_floor_pct
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+        floor,
+        "LessThanThreshold",
+        4,
+        4,
+    ), "an hour below the floor"
+    rows = [r for r in _metric_rows(_body(result)) if r[0] == "InferenceBlueprint/Units" and r[1] in NEURON_UNIT_METRICS]
+    assert {r[1] for r in rows} == NEURON_UNIT_METRICS, "every figure the daemon publishes is drawn"
+    for row in rows:
+        assert row[2:6] == ["ClusterName", "inference-prod-units", "UnitPool", "trainium2"], row
+    utilization = {r[-1].get("stat", "Average") for r in rows if r[1] == "NeuronCoreUtilization"}  # Average is the widget default
+    assert utilization == {"Average", "Minimum", "Maximum"}, "the pool, its idlest and its busiest instance"
 
 
 def test_vllm_widgets_and_waiting_requests_alarm_per_model(synth) -> None:

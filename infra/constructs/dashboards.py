@@ -41,6 +41,23 @@ def _alarmed(
     )
 
 
+def _idle(metric: cw.IMetric, name: str, thresholds: AlarmThresholds) -> mc.CustomMetricWithAlarm:
+    """``metric`` (a 15-minute average utilization) with the cost alarm: under the floor for an hour.
+
+    No data (no nodes or instances) is no waste, so missing data does not breach.
+    """
+    return _alarmed(
+        metric,
+        name,
+        WARNING,
+        thresholds.accelerator_utilization_floor_pct,
+        cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluation_periods=4,
+        datapoints_to_alarm=4,
+        treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+    )
+
+
 @dataclass(frozen=True)
 class ServedModelView:
     """A vLLM model on EKS as the dashboards see it: the agent's model_name and Namespace dimensions."""
@@ -307,7 +324,6 @@ class InferenceDashboards(Construct):
                 ],
             )
         ]
-        floor = thresholds.accelerator_utilization_floor_pct
         for kind, utilization, memory in (
             ("nvidia", "node_gpu_utilization", "node_gpu_memory_utilization"),
             ("neuron", "node_neuroncore_utilization", "node_neuroncore_memory_usage_total"),
@@ -318,15 +334,10 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title=f"{'GPU' if kind == 'nvidia' else 'NeuronCore'} utilization (%)",
                     metrics=[
-                        _alarmed(
+                        _idle(
                             metrics.container_insights(utilization, cluster_name, period=cdk.Duration.minutes(15)),
                             f"{kind.capitalize()}Idle",
-                            WARNING,
-                            floor,
-                            cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                            evaluation_periods=4,
-                            datapoints_to_alarm=4,
-                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                            thresholds,
                         ),
                         metrics.container_insights(memory, cluster_name),
                     ],
@@ -438,16 +449,10 @@ class InferenceDashboards(Construct):
                 mc.CustomMetricGroup(
                     title="NeuronCore utilization (%)",
                     metrics=[
-                        # Paid-for NeuronCores left idle for an hour (four 15-minute averages).
-                        _alarmed(
+                        _idle(
                             metric("NeuronCoreUtilization", "Average", "pool average", period=cdk.Duration.minutes(15)),
                             "NeuronIdle",
-                            WARNING,
-                            thresholds.accelerator_utilization_floor_pct,
-                            cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                            evaluation_periods=4,
-                            datapoints_to_alarm=4,
-                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                            thresholds,
                         ),
                         metric("NeuronCoreUtilization", "Minimum", "idlest instance"),
                         metric("NeuronCoreUtilization", "Maximum", "busiest instance"),

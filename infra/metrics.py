@@ -24,6 +24,8 @@ For cross-region inference profiles Bedrock reports ``ModelId`` as the profile i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 
@@ -127,6 +129,23 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
 
+# The per-device dimension sets the CloudWatch agent publishes the accelerator node metrics under
+# (amazon-cloudwatch-agent translator/translate/otel/exporter/awsemf/kubernetes.go, the
+# declarations of agent 1.300070.0): the only ones that carry InstanceType. No set carries a node
+# label, so a Karpenter node pool is found by the instance types configuration lets it launch.
+GPU_DEVICE = ("ClusterName", "GpuDevice", "InstanceId", "InstanceType", "NodeName")
+NEURON_DEVICE = ("ClusterName", "InstanceId", "InstanceType", "NeuronCore", "NeuronDevice", "NodeName")
+EFA_DEVICE = ("ClusterName", "InstanceId", "InstanceType", "NetworkInterfaceId", "NodeName")
+DEVICE_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "node_gpu_utilization": GPU_DEVICE,
+    "node_gpu_memory_utilization": GPU_DEVICE,
+    "node_neuroncore_utilization": NEURON_DEVICE,
+    "node_neuroncore_memory_usage_total": NEURON_DEVICE,
+    "node_efa_rx_bytes": EFA_DEVICE,
+    "node_efa_tx_bytes": EFA_DEVICE,
+}
+EXPRESSION_LIMIT = 2048  # characters in a metric math expression (GetMetricData's MetricExpression)
+
 
 def bedrock(name: str, model_id: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES, label: str | None = None) -> cw.Metric:
     """A Bedrock runtime metric of one model id (the profile id for cross-region profiles)."""
@@ -175,6 +194,22 @@ def container_insights(name: str, cluster_name: str, statistic: str = "Average",
     return cw.Metric(
         namespace=CONTAINER_INSIGHTS, metric_name=name, dimensions_map={"ClusterName": cluster_name}, statistic=statistic, period=period
     )
+
+
+def on_instance_types(
+    function: str, name: str, cluster_name: str, instance_types: Sequence[str], label: str, period: Duration = FIVE_MINUTES
+) -> cw.MathExpression:
+    """``function`` (``AVG``, ``SUM``) across every device series of ``name`` on nodes of ``instance_types``.
+
+    A SEARCH over the per-device dimension set, so dashboards only: alarms cannot hold a SEARCH.
+    """
+    schema = ",".join((CONTAINER_INSIGHTS, *DEVICE_DIMENSIONS[name]))
+    types = " OR ".join(f'InstanceType="{t}"' for t in instance_types)
+    seconds = int(period.to_seconds())
+    expression = f"{function}(SEARCH('{{{schema}}} MetricName=\"{name}\" ClusterName=\"{cluster_name}\" ({types})', 'Average', {seconds}))"
+    if not instance_types or len(expression) > EXPRESSION_LIMIT:
+        raise ValueError(f"cannot search {name} on {len(instance_types)} instance type(s) within {EXPRESSION_LIMIT} characters")
+    return cw.MathExpression(expression=expression, using_metrics={}, label=label, period=period)
 
 
 def units(

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.catalog import bedrock as catalog
 from infra.config import EnvironmentConfig
-from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, ServedModelView, UnitPoolView
+from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, NodePoolView, ServedModelView, UnitPoolView
 from infra.constructs.ecs_unit import InferenceUnitPool
 
 
@@ -49,8 +49,10 @@ class ObservabilityStack(cdk.Stack):
             thresholds=config.observability.thresholds,
             alarm_email=config.observability.alarm_email,
             bedrock_models=views,
-            accelerators={p.accelerator for p in config.node_pools},
-            efa=any(p.efa for p in config.node_pools),
+            node_pools=[
+                NodePoolView(name=p.name, accelerator=p.accelerator, instance_types=tuple(t.name for t in p.types), efa=p.efa)
+                for p in config.node_pools
+            ],
             interruption_queue=interruption_queue,
             logging_handler=logging_handler,
             served_models=[

@@ -137,6 +137,16 @@ class UnitPoolView:
 
 
 @dataclass(frozen=True)
+class NodePoolView:
+    """A Karpenter node pool as the dashboards see it: the instance types it may launch."""
+
+    name: str
+    accelerator: str  # nvidia | neuron
+    instance_types: tuple[str, ...]
+    efa: bool
+
+
+@dataclass(frozen=True)
 class BedrockModelView:
     """A model as the dashboards see it: its metrics ModelId and quota arithmetic."""
 
@@ -159,8 +169,7 @@ class InferenceDashboards(Construct):
         thresholds: AlarmThresholds,
         alarm_email: str | None,
         bedrock_models: Sequence[BedrockModelView],
-        accelerators: set[str],
-        efa: bool,
+        node_pools: Sequence[NodePoolView],
         interruption_queue: sqs.IQueue,
         logging_handler: lambda_.IFunction | None,
         unit_pools: Sequence[UnitPoolView] = (),
@@ -189,7 +198,7 @@ class InferenceDashboards(Construct):
             self._bedrock(model, thresholds)
         if bedrock_models:
             self._bedrock_logging()
-        self._accelerators(cluster_name, accelerators, efa, thresholds)
+        self._accelerators(cluster_name, node_pools, thresholds)
         self.facade.monitor_sqs_queue(
             queue=interruption_queue,
             human_readable_name="Karpenter interruption queue",
@@ -313,7 +322,8 @@ class InferenceDashboards(Construct):
             ],
         )
 
-    def _accelerators(self, cluster_name: str, accelerators: set[str], efa: bool, thresholds: AlarmThresholds) -> None:
+    def _accelerators(self, cluster_name: str, node_pools: Sequence[NodePoolView], thresholds: AlarmThresholds) -> None:
+        """Cluster-wide accelerator metrics (with the idle alarms) and a line per Karpenter node pool."""
         groups = [
             mc.CustomMetricGroup(
                 title="Nodes and pending pods",
@@ -324,37 +334,57 @@ class InferenceDashboards(Construct):
                 ],
             )
         ]
-        for kind, utilization, memory in (
-            ("nvidia", "node_gpu_utilization", "node_gpu_memory_utilization"),
-            ("neuron", "node_neuroncore_utilization", "node_neuroncore_memory_usage_total"),
+
+        def per_pool(function: str, name: str, pools: Sequence[NodePoolView]) -> list[cw.MathExpression]:
+            return [metrics.on_instance_types(function, name, cluster_name, p.instance_types, label=f"pool {p.name}") for p in pools]
+
+        for kind, title, utilization, memory, memory_title in (
+            ("nvidia", "GPU", "node_gpu_utilization", "node_gpu_memory_utilization", "GPU memory utilization (%)"),
+            ("neuron", "NeuronCore", "node_neuroncore_utilization", "node_neuroncore_memory_usage_total", "NeuronCore memory used (bytes)"),
         ):
-            if kind not in accelerators:
+            pools = [p for p in node_pools if p.accelerator == kind]
+            if not pools:
                 continue
             groups.append(
                 mc.CustomMetricGroup(
-                    title=f"{'GPU' if kind == 'nvidia' else 'NeuronCore'} utilization (%)",
+                    title=f"{title} utilization (%)",
                     metrics=[
                         _idle(
                             metrics.container_insights(utilization, cluster_name, period=cdk.Duration.minutes(15)),
                             f"{kind.capitalize()}Idle",
                             thresholds,
                         ),
-                        metrics.container_insights(memory, cluster_name),
+                        *per_pool("AVG", utilization, pools),
                     ],
                 )
             )
-        if efa:
+            groups.append(
+                mc.CustomMetricGroup(
+                    title=memory_title, metrics=[metrics.container_insights(memory, cluster_name), *per_pool("AVG", memory, pools)]
+                )
+            )
+        efa_pools = [p for p in node_pools if p.efa]
+        if efa_pools:
             groups.append(
                 mc.CustomMetricGroup(
                     title="EFA (bytes/s)",
                     metrics=[
-                        metrics.container_insights(n, cluster_name)
-                        for n in ("node_efa_rx_bytes", "node_efa_tx_bytes", "node_efa_rx_dropped")
+                        *(
+                            metrics.container_insights(n, cluster_name)
+                            for n in ("node_efa_rx_bytes", "node_efa_tx_bytes", "node_efa_rx_dropped")
+                        ),
+                        *(
+                            metrics.on_instance_types("SUM", n, cluster_name, p.instance_types, label=f"pool {p.name} {direction}")
+                            for p in efa_pools
+                            for n, direction in (("node_efa_rx_bytes", "rx"), ("node_efa_tx_bytes", "tx"))
+                        ),
                     ],
                 )
             )
         self.facade.monitor_custom(
-            human_readable_name=f"Accelerators and nodes ({cluster_name})", alarm_friendly_name="Accelerators", metric_groups=groups
+            human_readable_name=f"Accelerators and nodes ({cluster_name})",
+            alarm_friendly_name="Accelerators",
+            metric_groups=groups,
         )
 
     def _units(self, pool: UnitPoolView, thresholds: AlarmThresholds) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from conftest import SHIPPED_ENVS, Synthesized
 
+from infra.catalog.instances import INSTANCE_TYPES
 from infra.k8s.otel_collector import HISTOGRAMS
-from infra.metrics import KNOWN_METRICS
+from infra.metrics import DEVICE_DIMENSIONS, KNOWN_METRICS, on_instance_types
 from infra.promql import metric_names
 
 
@@ -52,7 +53,8 @@ def test_math_expressions_reference_existing_ids(synth, env: str) -> None:
     ids = {row[-1]["id"] for row in rows if isinstance(row[-1], dict) and "id" in row[-1]}
     expressions = [row[-1] for row in rows if isinstance(row[-1], dict) and "expression" in row[-1]]
     for expression in expressions:
-        for ref in set(re.findall(r"\b([a-z][A-Za-z0-9_]*)\b", expression["expression"])) - {"IF", "FILL"}:
+        code = re.sub(r"'[^']*'", "''", expression["expression"])  # a SEARCH's quoted query names no ids
+        for ref in set(re.findall(r"\b([a-z][A-Za-z0-9_]*)\b", code)) - {"IF", "FILL"}:
             if ref.upper() in ("IF", "FILL"):
                 continue
             assert ref in ids, f"{expression['expression']!r} uses {ref!r}, not an id on the widget"
@@ -160,6 +162,51 @@ def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
     graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}
     assert {("InferenceBlueprint/Units", "HealthyUnits"), ("AWS/NetworkELB", "HealthyHostCount")} <= graphed
     assert not any(r[0] == "InferenceBlueprint/Units" for r in _metric_rows(_body(synth("dev"))))
+
+
+SEARCH = re.compile(
+    r"^(?P<function>AVG|SUM)\(SEARCH\('\{(?P<schema>[^}]*)\} MetricName=\"(?P<name>[^\"]+)\" "
+    r"ClusterName=\"(?P<cluster>[^\"]+)\" \((?P<types>[^)]*)\)', 'Average', (?P<period>\d+)\)\)$"
+)
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_pool_lines_search_the_pools_instance_types_in_a_published_dimension_set(synth, env: str) -> None:
+    result = synth(env)
+    config = result.stacks.config
+    searches = [r[-1] for r in _metric_rows(_body(result)) if isinstance(r[-1], dict) and "SEARCH" in r[-1].get("expression", "")]
+    pools = {p.name: p for p in config.node_pools}
+    expected = {(p.name, m) for p in config.node_pools for m in ("utilization", "memory")} | {
+        (p.name, m) for p in config.node_pools if p.efa for m in ("rx", "tx")
+    }
+    found = set()
+    for search in searches:
+        match = SEARCH.match(search["expression"])
+        assert match, search["expression"]
+        assert len(search["expression"]) <= 2048, "GetMetricData's limit for an expression"
+        namespace, *dimensions = match["schema"].split(",")
+        assert namespace == "ContainerInsights" and match["name"] in KNOWN_METRICS[namespace]
+        assert tuple(dimensions) == DEVICE_DIMENSIONS[match["name"]] and "InstanceType" in dimensions
+        assert match["cluster"] == config.cluster_name
+        label = search["label"].removeprefix("pool ").split(" ")
+        pool = pools[label[0]]
+        types = re.findall(r'InstanceType="([^"]+)"', match["types"])
+        assert types == [t.name for t in pool.types] and match["types"].count(" OR ") == len(types) - 1
+        assert match["function"] == ("SUM" if match["name"].startswith("node_efa") else "AVG")
+        kind = label[1] if len(label) > 1 else ("memory" if "memory" in match["name"] else "utilization")
+        found.add((pool.name, kind))
+    assert found == expected, "one line per pool and figure"
+
+
+def test_the_widest_pool_search_fits_an_expression() -> None:
+    everything = tuple(INSTANCE_TYPES)  # every catalogued type at once: a pool cannot list more
+    for name in DEVICE_DIMENSIONS:
+        expression = on_instance_types("AVG", name, "inference-a-rather-long-environment-name", everything, label="x")
+        assert len(expression.expression) <= 2048
+    with pytest.raises(ValueError, match="within 2048 characters"):
+        on_instance_types("AVG", "node_gpu_utilization", "c", everything * 2, label="x")
+    with pytest.raises(ValueError, match="0 instance type"):
+        on_instance_types("AVG", "node_gpu_utilization", "c", (), label="x")
 
 
 NEURON_UNIT_METRICS = {"NeuronCoreUtilization", "NeuronCoresInUse", "NeuronDeviceMemoryUsed", "NeuronExecutionErrors"}

@@ -14,7 +14,8 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
   cdk-monitoring-constructs). Network Load Balancers publish no response-time metric.
 - ``ContainerInsights/Prometheus``: vLLM v0.31.0's own metric names (``vllm/v1/metrics/loggers.py``),
   as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped; the
-  latency histograms reach CloudWatch over OTLP instead and are read with PromQL, ``infra.promql``).
+  latency histograms reach CloudWatch over OTLP instead and are read with PromQL, ``infra.promql``),
+  and the Karpenter v1.14.1 controller's, from the same agent (``cwagent.KARPENTER_DIMENSIONS``).
 - ``InferenceBlueprint/Units``: the blueprint's own (dimensions ``ClusterName`` and ``UnitPool``):
   unit health from ``lambda/unit_health``, NeuronCore figures from the neuron-monitor daemon on
   the unit instances (``model-images/neuron-monitor``), which Container Insights for ECS lacks.
@@ -71,7 +72,7 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
         }
     ),
     # Only what the agent keeps (its metric_relabel keep list): a dashboard cannot draw anything else.
-    PROMETHEUS: frozenset(cwagent.VLLM_METRICS),
+    PROMETHEUS: frozenset(cwagent.VLLM_METRICS + cwagent.KARPENTER_METRICS),
     UNITS: frozenset(
         {
             "HealthyUnits",
@@ -250,6 +251,17 @@ def vllm(
         period=period,
         label=name.removeprefix("vllm:"),
     )
+
+
+def karpenter(name: str, cluster_name: str, statistic: str, label: str, period: Duration = FIVE_MINUTES, **dimensions: str) -> cw.Metric:
+    """A Karpenter controller metric as the CloudWatch agent publishes it (``cwagent.KARPENTER_DIMENSIONS``).
+
+    Gauges want ``Maximum``: the standby controller replica is scraped too and reports 0.
+    """
+    dimensions_map = {"ClusterName": cluster_name, **dimensions}
+    if set(dimensions_map) != set(cwagent.KARPENTER_DIMENSIONS[name]):
+        raise ValueError(f"{name} is published by {cwagent.KARPENTER_DIMENSIONS[name]}, not {tuple(dimensions_map)}")
+    return cw.Metric(namespace=PROMETHEUS, metric_name=name, dimensions_map=dimensions_map, statistic=statistic, period=period, label=label)
 
 
 def per_second(metric: cw.Metric, id: str, label: str) -> cw.MathExpression:

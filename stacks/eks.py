@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.config import EksConfig, NodePoolConfig
 from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
 from infra.constructs.device_plugins import AcceleratorDevicePlugins
+from infra.constructs.karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from infra.constructs.karpenter import Karpenter
 from infra.constructs.serving import ModelDeployment, ModelServing
 from infra.constructs.vllm_metrics import VllmMetrics
@@ -60,16 +61,17 @@ class EksStack(cdk.Stack):
         )
         for plugin in self.device_plugins.charts.values():
             self.serving.node.add_dependency(plugin)
-        self.vllm_metrics = None
-        if models:
-            self.vllm_metrics = VllmMetrics(
-                self,
-                "VllmMetrics",
-                cluster=self.cluster.cluster,
-                cluster_name=cluster_name,
-                key=self.cluster.key,
-                retention_days=config.control_plane_log_retention_days,
-                node_selector=dict([SYSTEM_NODE_LABEL]),
-                after=self.cluster.system_nodes,
-                latency=vllm_latency,
-            )
+        # vLLM's metrics when models are served; Karpenter's always.
+        self.vllm_metrics = VllmMetrics(
+            self,
+            "VllmMetrics",
+            cluster=self.cluster.cluster,
+            cluster_name=cluster_name,
+            key=self.cluster.key,
+            retention_days=config.control_plane_log_retention_days,
+            node_selector=dict([SYSTEM_NODE_LABEL]),
+            after=self.cluster.system_nodes,
+            karpenter_namespace=KARPENTER_NAMESPACE,
+            scrape_vllm=bool(models),
+            latency=vllm_latency,
+        )

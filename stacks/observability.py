@@ -13,6 +13,7 @@ from infra.catalog import bedrock as catalog
 from infra.config import EnvironmentConfig
 from infra.constructs.dashboards import BedrockModelView, InferenceDashboards, NodePoolView, ServedModelView, UnitPoolView
 from infra.constructs.ecs_unit import InferenceUnitPool
+from infra.k8s.karpenter import ACCELERATOR_RESOURCE
 
 
 class ObservabilityStack(cdk.Stack):
@@ -50,7 +51,14 @@ class ObservabilityStack(cdk.Stack):
             alarm_email=config.observability.alarm_email,
             bedrock_models=views,
             node_pools=[
-                NodePoolView(name=p.name, accelerator=p.accelerator, instance_types=tuple(t.name for t in p.types), efa=p.efa)
+                NodePoolView(
+                    name=p.name,
+                    accelerator=p.accelerator,
+                    instance_types=tuple(t.name for t in p.types),
+                    efa=p.efa,
+                    accelerator_resource=ACCELERATOR_RESOURCE[p.accelerator],
+                    accelerator_limit=p.limits.accelerators if p.limits is not None else None,
+                )
                 for p in config.node_pools
             ],
             interruption_queue=interruption_queue,

@@ -144,6 +144,8 @@ class NodePoolView:
     accelerator: str  # nvidia | neuron
     instance_types: tuple[str, ...]
     efa: bool
+    accelerator_resource: str  # nvidia.com/gpu | aws.amazon.com/neuron: Karpenter's resource_type
+    accelerator_limit: int | None  # the NodePool's limit on that resource
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class InferenceDashboards(Construct):
         if bedrock_models:
             self._bedrock_logging()
         self._accelerators(cluster_name, node_pools, thresholds)
+        self._karpenter(cluster_name, node_pools)
         self.facade.monitor_sqs_queue(
             queue=interruption_queue,
             human_readable_name="Karpenter interruption queue",
@@ -385,6 +388,62 @@ class InferenceDashboards(Construct):
             human_readable_name=f"Accelerators and nodes ({cluster_name})",
             alarm_friendly_name="Accelerators",
             metric_groups=groups,
+        )
+
+    def _karpenter(self, cluster_name: str, node_pools: Sequence[NodePoolView]) -> None:
+        """Karpenter's own account of each node pool: accelerators and nodes provisioned against the
+        limit, nodes launched and terminated, and what it could not schedule or launch."""
+
+        def metric(name: str, statistic: str, label: str, **dimensions: str) -> cw.Metric:
+            return metrics.karpenter(name, cluster_name, statistic, label, **dimensions)
+
+        groups = []
+        if node_pools:
+            groups += [
+                mc.CustomMetricGroup(
+                    title="Accelerators provisioned per node pool",
+                    metrics=[
+                        metric(
+                            "karpenter_nodepools_usage",
+                            "Maximum",
+                            f"{p.name} ({p.accelerator_resource})",
+                            nodepool=p.name,
+                            resource_type=p.accelerator_resource,
+                        )
+                        for p in node_pools
+                    ],
+                    horizontal_annotations=[
+                        cw.HorizontalAnnotation(value=p.accelerator_limit, label=f"{p.name} limit")
+                        for p in node_pools
+                        if p.accelerator_limit is not None
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Nodes per node pool",
+                    metrics=[
+                        metric("karpenter_nodepools_usage", "Maximum", p.name, nodepool=p.name, resource_type="nodes") for p in node_pools
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Nodes launched and terminated",
+                    metrics=[
+                        metric(f"karpenter_nodes_{event}_total", "Sum", f"{p.name} {event}", nodepool=p.name)
+                        for p in node_pools
+                        for event in ("created", "terminated")
+                    ],
+                ),
+            ]
+        groups.append(
+            mc.CustomMetricGroup(
+                title="Unschedulable pods and cloud provider errors",
+                metrics=[
+                    metric("karpenter_scheduler_unschedulable_pods_count", "Maximum", "unschedulable pods"),
+                    metric("karpenter_cloudprovider_errors_total", "Sum", "cloud provider errors (e.g. insufficient capacity)"),
+                ],
+            )
+        )
+        self.facade.monitor_custom(
+            human_readable_name=f"Karpenter node pools ({cluster_name})", alarm_friendly_name="Karpenter", metric_groups=groups
         )
 
     def _units(self, pool: UnitPoolView, thresholds: AlarmThresholds) -> None:

@@ -1,5 +1,5 @@
-"""vLLM's Prometheus metrics into CloudWatch: a CloudWatch agent for gauges and counters, and an
-OpenTelemetry Collector for the latency histograms."""
+"""Prometheus metrics of the cluster into CloudWatch: a CloudWatch agent for the gauges and counters
+of vLLM and the Karpenter controller, and an OpenTelemetry Collector for vLLM's latency histograms."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ NAMESPACE = "inference-metrics"
 
 class VllmMetrics(Construct):
     """One CloudWatch agent Deployment (``infra.k8s.cwagent``) in its own namespace on the system
-    nodes. It scrapes ``/metrics`` of every pod labelled ``app.kubernetes.io/name=vllm`` and
-    writes the vLLM gauges and counters as embedded metric format into a pre-created, encrypted
-    log group; CloudWatch extracts them into ``ContainerInsights/Prometheus`` with the dimensions
-    ``ClusterName``, ``Namespace`` and ``model_name``. The agent's role (EKS Pod Identity) may write
-    to that log group and nothing else.
+    nodes. With ``scrape_vllm`` it scrapes ``/metrics`` of every pod labelled ``app.kubernetes.io/name=vllm``
+    (dimensions ``ClusterName``, ``Namespace``, ``model_name``); always, the Karpenter controller in
+    ``karpenter_namespace`` (node pool usage, nodes launched and terminated, unschedulable pods,
+    cloud provider errors). It writes them as embedded metric format into a pre-created, encrypted
+    log group; CloudWatch extracts them into ``ContainerInsights/Prometheus``. The agent's role
+    (EKS Pod Identity) may write to that log group and nothing else. (The construct id predates the
+    Karpenter job; it stays, so deployed resources keep their logical ids.)
 
     The agent's Prometheus support drops histograms, so with ``latency`` an OpenTelemetry Collector
     (``infra.k8s.otel_collector``) scrapes the same pods for time to first token, inter-token and
@@ -44,6 +46,8 @@ class VllmMetrics(Construct):
         retention_days: int,
         node_selector: dict[str, str],
         after: IConstruct,
+        karpenter_namespace: str,
+        scrape_vllm: bool = True,
         latency: bool = True,
     ) -> None:
         super().__init__(scope, id)
@@ -60,9 +64,11 @@ class VllmMetrics(Construct):
                 service_account=cwagent.NAME,
                 log_group_name=log_group_name,
                 node_selector=node_selector,
+                vllm=scrape_vllm,
+                karpenter_namespace=karpenter_namespace,
             ),
         ]
-        role = pod_identity_role(self, "AgentRole", description=f"CloudWatch agent writes {cluster_name} vLLM metrics")
+        role = pod_identity_role(self, "AgentRole", description=f"CloudWatch agent writes {cluster_name} Prometheus metrics")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PrometheusLogGroup",
@@ -86,7 +92,7 @@ class VllmMetrics(Construct):
                 role_arn=role.role_arn,
             )
         ]
-        if latency:
+        if scrape_vllm and latency:
             self.manifests += otel_collector.latency_collector(
                 cluster_name=cluster_name, region=stack.region, namespace=NAMESPACE, node_selector=node_selector
             )

@@ -75,8 +75,29 @@ METRIC_NAMESPACE = "ContainerInsights/Prometheus"
 # ClusterName is added by the agent (cluster_name); Namespace by the scrape job; model_name by vLLM.
 DIMENSIONS: tuple[str, ...] = ("ClusterName", NAMESPACE_LABEL, "model_name")
 
+# Karpenter v1.14.1's controller (chart charts/karpenter: pod label app.kubernetes.io/name=karpenter,
+# container port http-metrics, plain HTTP /metrics). Names and labels from kubernetes-sigs/karpenter
+# v1.14.1 (pkg/controllers/metrics/nodepool, pkg/metrics/metrics.go,
+# pkg/controllers/provisioning/scheduling/metrics.go, pkg/cloudprovider/metrics). Both controller
+# replicas serve /metrics and the standby's gauges read 0, so dashboards take their Maximum.
+KARPENTER_JOB = "karpenter"
+KARPENTER_APP_LABEL = ("app.kubernetes.io/name", "karpenter")
+KARPENTER_METRICS_PORT_NAME = "http-metrics"
+KARPENTER_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "karpenter_nodepools_usage": ("ClusterName", "nodepool", "resource_type"),  # gauge
+    "karpenter_nodes_created_total": ("ClusterName", "nodepool"),  # counter, also per zone
+    "karpenter_nodes_terminated_total": ("ClusterName", "nodepool"),  # counter, also per zone
+    "karpenter_scheduler_unschedulable_pods_count": ("ClusterName",),  # gauge
+    "karpenter_cloudprovider_errors_total": ("ClusterName",),  # counter, per method and error
+}
+KARPENTER_METRICS: tuple[str, ...] = tuple(KARPENTER_DIMENSIONS)
+# karpenter_nodepools_usage has a series per resource of the pool's nodes (resource_type is the
+# resource name, lowercase, '-' as '_'); only these are kept.
+KARPENTER_RESOURCE_TYPES: tuple[str, ...] = ("nodes", "nvidia.com/gpu", "aws.amazon.com/neuron")
+
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _SCRAPE_TIMEOUT_S = 10
 
@@ -96,45 +117,112 @@ def _seconds(duration: str) -> int:
     return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
 
 
-def prometheus_config(scrape_interval: str = "30s", keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
-    """The agent's Prometheus configuration: one job, ``vllm``, over Kubernetes pod discovery.
-
-    ``keep`` lists the sample names kept; ``infra.k8s.otel_collector`` scrapes the same pods with
-    the latency histograms' series instead.
-    """
+def _global(scrape_interval: str) -> dict[str, str]:
     interval_s = _seconds(scrape_interval)
+    return {"scrape_interval": scrape_interval, "scrape_timeout": f"{min(interval_s, _SCRAPE_TIMEOUT_S)}s"}
+
+
+def _meta_label(label_name: str) -> str:
+    """The pod-discovery meta label of a pod label (non-alphanumerics become ``_``)."""
+    return "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
+
+
+def vllm_job(keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
+    """The ``vllm`` job over Kubernetes pod discovery; ``keep`` lists the sample names kept."""
     label_name, label_value = VLLM_APP_LABEL
-    meta_label = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
-    meta_instance = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", VLLM_INSTANCE_LABEL)
     return {
-        "global": {"scrape_interval": scrape_interval, "scrape_timeout": f"{min(interval_s, _SCRAPE_TIMEOUT_S)}s"},
-        "scrape_configs": [
-            {
-                "job_name": SCRAPE_JOB,
-                "sample_limit": 10000,
-                "scheme": "http",
-                "metrics_path": VLLM_METRICS_PATH,
-                "kubernetes_sd_configs": [{"role": "pod"}],
-                # Pod discovery yields one target per declared container port with __address__ already
-                # <pod IP>:<port> (IPv6 bracketed), so keeping the serving port keeps the right address.
-                # LeaderWorkerSet workers declare no port and are never scraped; their leader is.
-                "relabel_configs": [
-                    {"source_labels": [meta_label], "regex": label_value, "action": "keep"},
-                    {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": VLLM_METRICS_PORT_NAME, "action": "keep"},
-                    {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
-                    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"},
-                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": POD_LABEL, "action": "replace"},
-                    {"source_labels": [meta_instance], "target_label": INSTANCE_LABEL, "action": "replace"},
-                ],
-                # Only the collected names, exactly: drops histograms, *_created samples and Python/process metrics.
-                "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(keep), "action": "keep"}],
-            }
+        "job_name": SCRAPE_JOB,
+        "sample_limit": 10000,
+        "scheme": "http",
+        "metrics_path": VLLM_METRICS_PATH,
+        "kubernetes_sd_configs": [{"role": "pod"}],
+        # Pod discovery yields one target per declared container port with __address__ already
+        # <pod IP>:<port> (IPv6 bracketed), so keeping the serving port keeps the right address.
+        # LeaderWorkerSet workers declare no port and are never scraped; their leader is.
+        "relabel_configs": [
+            {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": VLLM_METRICS_PORT_NAME, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": POD_LABEL, "action": "replace"},
+            {"source_labels": [_meta_label(VLLM_INSTANCE_LABEL)], "target_label": INSTANCE_LABEL, "action": "replace"},
+        ],
+        # Only the collected names, exactly: drops histograms, *_created samples and Python/process metrics.
+        "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(keep), "action": "keep"}],
+    }
+
+
+def karpenter_keep_regex() -> str:
+    """The keep regex over ``<__name__>;<resource_type>``: the Karpenter metrics, and of the node
+    pool usage only ``KARPENTER_RESOURCE_TYPES``."""
+    others = metrics_keep_regex(tuple(m for m in KARPENTER_METRICS if m != "karpenter_nodepools_usage"))
+    resources = "|".join(re.escape(r) for r in KARPENTER_RESOURCE_TYPES)
+    return f"karpenter_nodepools_usage;(?:{resources})|(?:{others});.*"
+
+
+def karpenter_job(namespace: str) -> dict[str, Any]:
+    """The ``karpenter`` job: the controller pods in ``namespace``, at their metrics port."""
+    label_name, label_value = KARPENTER_APP_LABEL
+    return {
+        "job_name": KARPENTER_JOB,
+        "sample_limit": 10000,
+        "scheme": "http",
+        "metrics_path": "/metrics",
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": KARPENTER_METRICS_PORT_NAME, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
+        ],
+        "metric_relabel_configs": [
+            {"source_labels": ["__name__", "resource_type"], "separator": ";", "regex": karpenter_keep_regex(), "action": "keep"}
         ],
     }
 
 
-def agent_config(*, cluster_name: str, region: str, log_group_name: str | None = None) -> dict[str, Any]:
-    """``cwagentconfig.json``: Prometheus to EMF, one declaration publishing ``VLLM_METRICS`` by ``DIMENSIONS``."""
+def prometheus_config(scrape_interval: str = "30s", keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
+    """A Prometheus configuration with the ``vllm`` job alone (``vllm_job``).
+
+    ``infra.k8s.otel_collector`` scrapes the same pods with the latency histograms' series as ``keep``.
+    """
+    return {"global": _global(scrape_interval), "scrape_configs": [vllm_job(keep)]}
+
+
+def agent_prometheus_config(scrape_interval: str = "30s", *, vllm: bool = True, karpenter_namespace: str | None = None) -> dict[str, Any]:
+    """The agent's Prometheus configuration: the ``vllm`` job and/or the ``karpenter`` job."""
+    jobs = ([vllm_job()] if vllm else []) + ([karpenter_job(karpenter_namespace)] if karpenter_namespace else [])
+    if not jobs:
+        raise ValueError("the agent needs a job: vLLM, Karpenter or both")
+    return {"global": _global(scrape_interval), "scrape_configs": jobs}
+
+
+def metric_declarations(*, vllm: bool = True, karpenter: bool = False) -> list[dict[str, Any]]:
+    """EMF declarations: which metrics of which job become CloudWatch metrics, by which dimensions.
+
+    The agent matches ``label_matcher`` and the selectors as Go regexps, unanchored: they are anchored here.
+    """
+
+    def declaration(job: str, dimensions: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "source_labels": ["job"],
+            "label_matcher": f"^{job}$",
+            "dimensions": [list(dimensions)],
+            "metric_selectors": [f"^{name}$" for name in names],
+        }
+
+    declarations = [declaration(SCRAPE_JOB, DIMENSIONS, VLLM_METRICS)] if vllm else []
+    if karpenter:
+        by_dimensions: dict[tuple[str, ...], list[str]] = {}
+        for name, dimensions in KARPENTER_DIMENSIONS.items():
+            by_dimensions.setdefault(dimensions, []).append(name)
+        declarations += [declaration(KARPENTER_JOB, dims, tuple(names)) for dims, names in by_dimensions.items()]
+    return declarations
+
+
+def agent_config(
+    *, cluster_name: str, region: str, log_group_name: str | None = None, vllm: bool = True, karpenter: bool = False
+) -> dict[str, Any]:
+    """``cwagentconfig.json``: Prometheus to EMF, publishing what ``metric_declarations`` selects."""
     return {
         "agent": {"region": region},
         "logs": {
@@ -145,15 +233,7 @@ def agent_config(*, cluster_name: str, region: str, log_group_name: str | None =
                     "prometheus_config_path": PROMETHEUS_CONFIG_PATH,
                     "emf_processor": {
                         "metric_namespace": METRIC_NAMESPACE,
-                        # Go regexps matched unanchored by the agent's EMF exporter: anchor them here.
-                        "metric_declaration": [
-                            {
-                                "source_labels": ["job"],
-                                "label_matcher": f"^{SCRAPE_JOB}$",
-                                "dimensions": [list(DIMENSIONS)],
-                                "metric_selectors": [f"^{name}$" for name in VLLM_METRICS],
-                            }
-                        ],
+                        "metric_declaration": metric_declarations(vllm=vllm, karpenter=karpenter),
                     },
                 }
             },
@@ -167,14 +247,18 @@ def component_labels(component: str, name: str = NAME) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
 
 
+def _check_name(what: str, value: str) -> None:
+    if not _K8S_NAME.match(value) or len(value) > 63:
+        raise ValueError(f"{what} {value!r} is not a valid Kubernetes name")
+
+
 def validate_inputs(cluster_name: str, region: str, namespace: str, service_account: str, node_selector: Mapping[str, str]) -> None:
     if not cluster_name:
         raise ValueError("cluster_name is required: it names the log group and the ClusterName dimension")
     if not _REGION.match(region):
         raise ValueError(f"region {region!r} is not an AWS region name such as 'us-east-2'")
     for what, value in (("namespace", namespace), ("service_account", service_account)):
-        if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", value) or len(value) > 63:
-            raise ValueError(f"{what} {value!r} is not a valid Kubernetes name")
+        _check_name(what, value)
     if not node_selector:
         raise ValueError("node_selector is required: pin the agent to the system node pool, never to accelerator nodes")
 
@@ -188,8 +272,13 @@ def prometheus_agent(
     log_group_name: str | None = None,
     scrape_interval: str = "30s",
     node_selector: dict[str, str],
+    vllm: bool = True,
+    karpenter_namespace: str | None = None,
 ) -> list[dict[str, Any]]:
     """ServiceAccount, ClusterRole and binding, both ConfigMaps and the Deployment, in apply order.
+
+    The agent scrapes the vLLM pods (``vllm``) and/or the Karpenter controller in
+    ``karpenter_namespace``.
 
     ``log_group_name`` defaults to ``/aws/containerinsights/<cluster_name>/prometheus``; the
     namespace must exist (the CDK layer creates it). The ServiceAccount has no IAM annotation: its
@@ -197,8 +286,14 @@ def prometheus_agent(
     group (create stream, put events; create group unless the stack creates it).
     """
     validate_inputs(cluster_name, region, namespace, service_account, node_selector)
-    scrape_text = json.dumps(prometheus_config(scrape_interval), indent=2) + "\n"  # JSON is YAML; no PyYAML at synth
-    agent_text = json.dumps(agent_config(cluster_name=cluster_name, region=region, log_group_name=log_group_name), indent=2) + "\n"
+    if karpenter_namespace is not None:
+        _check_name("karpenter_namespace", karpenter_namespace)
+    scrape = agent_prometheus_config(scrape_interval, vllm=vllm, karpenter_namespace=karpenter_namespace)
+    scrape_text = json.dumps(scrape, indent=2) + "\n"  # JSON is YAML; no PyYAML at synth
+    config = agent_config(
+        cluster_name=cluster_name, region=region, log_group_name=log_group_name, vllm=vllm, karpenter=karpenter_namespace is not None
+    )
+    agent_text = json.dumps(config, indent=2) + "\n"
     config_hash = hashlib.sha256((scrape_text + agent_text).encode()).hexdigest()[:16]
     return [
         *pod_reader(NAME, namespace=namespace, service_account=service_account),

@@ -11,7 +11,7 @@ from conftest import SHIPPED_ENVS, Synthesized
 
 from infra.catalog.instances import INSTANCE_TYPES
 from infra.k8s.otel_collector import HISTOGRAMS
-from infra.metrics import DEVICE_DIMENSIONS, KNOWN_METRICS, on_instance_types
+from infra.metrics import DEVICE_DIMENSIONS, KNOWN_METRICS, karpenter, on_instance_types
 from infra.promql import metric_names
 
 
@@ -207,6 +207,43 @@ def test_the_widest_pool_search_fits_an_expression() -> None:
         on_instance_types("AVG", "node_gpu_utilization", "c", everything * 2, label="x")
     with pytest.raises(ValueError, match="0 instance type"):
         on_instance_types("AVG", "node_gpu_utilization", "c", (), label="x")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_karpenter_widgets_per_node_pool(synth, env: str) -> None:
+    result = synth(env)
+    config = result.stacks.config
+    body = _body(result)
+    rows = [r for r in _metric_rows(body) if r[0] == "ContainerInsights/Prometheus" and r[1].startswith("karpenter_")]
+    dims = [dict(zip(r[2:-1:2], r[3:-1:2], strict=True)) for r in rows]
+    stats = {r[1]: set() for r in rows}
+    for row in rows:
+        stats[row[1]].add(row[-1].get("stat", "Average"))
+    assert stats["karpenter_scheduler_unschedulable_pods_count"] == {"Maximum"}, "the standby controller reports 0"
+    assert stats["karpenter_cloudprovider_errors_total"] == {"Sum"}
+    if not config.node_pools:  # no pool, no per-pool widget
+        assert set(stats) == {"karpenter_scheduler_unschedulable_pods_count", "karpenter_cloudprovider_errors_total"}
+        return
+    assert stats["karpenter_nodepools_usage"] == {"Maximum"}
+    assert stats["karpenter_nodes_created_total"] == stats["karpenter_nodes_terminated_total"] == {"Sum"}
+    assert all(d["ClusterName"] == config.cluster_name for d in dims)
+    usage = {(d["nodepool"], d["resource_type"]) for r, d in zip(rows, dims, strict=True) if r[1] == "karpenter_nodepools_usage"}
+    resource = {"nvidia": "nvidia.com/gpu", "neuron": "aws.amazon.com/neuron"}
+    assert usage == {(p.name, resource[p.accelerator]) for p in config.node_pools} | {(p.name, "nodes") for p in config.node_pools}
+    created = {d["nodepool"] for r, d in zip(rows, dims, strict=True) if r[1] == "karpenter_nodes_created_total"}
+    assert created == {p.name for p in config.node_pools}
+    (widget,) = [w for w in body["widgets"] if w["properties"].get("title") == "Accelerators provisioned per node pool"]
+    limits = {a["label"]: a["value"] for a in widget["properties"].get("annotations", {}).get("horizontal", [])}
+    assert limits == {f"{p.name} limit": p.limits.accelerators for p in config.node_pools if p.limits is not None}
+
+
+def test_karpenter_metrics_carry_exactly_the_published_dimensions() -> None:
+    usage = karpenter("karpenter_nodepools_usage", "c", "Maximum", "gpu", nodepool="gpu", resource_type="nodes")
+    assert usage.dimensions == {"ClusterName": "c", "nodepool": "gpu", "resource_type": "nodes"}
+    with pytest.raises(ValueError, match="published by"):
+        karpenter("karpenter_nodepools_usage", "c", "Maximum", "gpu", nodepool="gpu")  # CloudWatch would draw nothing
+    with pytest.raises(ValueError, match="published by"):
+        karpenter("karpenter_scheduler_unschedulable_pods_count", "c", "Maximum", "pods", nodepool="gpu")
 
 
 NEURON_UNIT_METRICS = {"NeuronCoreUtilization", "NeuronCoresInUse", "NeuronDeviceMemoryUsed", "NeuronExecutionErrors"}

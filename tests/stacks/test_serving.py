@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from conftest import SHIPPED_ENVS, Synthesized, concrete
@@ -105,7 +106,6 @@ def test_models_are_applied_after_node_pools_and_the_lws_controller(prod: Synthe
 
 def test_vllm_metrics_agent_validates_and_writes_only_its_log_group(prod: Synthesized, synth) -> None:
     agent = prod.stacks.eks.vllm_metrics
-    assert agent is not None and synth("capetown").stacks.eks.vllm_metrics is None
     kinds = [m["kind"] for m in agent.manifests]
     assert kinds[0] == "Namespace" and "Deployment" in kinds and "ClusterRole" in kinds
     for manifest in agent.manifests:
@@ -120,6 +120,30 @@ def test_vllm_metrics_agent_validates_and_writes_only_its_log_group(prod: Synthe
     policies = [p["Properties"] for k, p in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("VllmMetricsAgentRole")]
     (statement,) = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
     assert "logs:PutLogEvents" in statement["Action"] and "*" not in json.dumps(statement["Resource"]).replace(":log-stream:*", "")
+
+
+def _scrape_jobs(agent: Any) -> dict[str, dict[str, Any]]:
+    (config_map,) = [m for m in agent.manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "cwagent-prometheus-scrape"]
+    return {job["job_name"]: job for job in json.loads(config_map["data"]["prometheus.yaml"])["scrape_configs"]}
+
+
+def test_the_agent_scrapes_karpenter_where_it_is_installed_in_every_environment(prod: Synthesized, synth) -> None:
+    karpenter = next(
+        r["Properties"] for r in prod.resources("eks", "Custom::AWSCDK-EKS-HelmChart").values() if r["Properties"]["Chart"] == "karpenter"
+    )
+    _, parts = karpenter["Values"]["Fn::Join"]  # the interruption queue's name is a reference
+    values = json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+    assert values["controller"] and "metrics" not in values["controller"], "the chart's metrics port, http-metrics 8080"
+    assert "nameOverride" not in values and "podLabels" not in values, "the chart's pod label, app.kubernetes.io/name=karpenter"
+    assert list(_scrape_jobs(prod.stacks.eks.vllm_metrics)) == ["vllm", "karpenter"]
+    (sd,) = _scrape_jobs(prod.stacks.eks.vllm_metrics)["karpenter"]["kubernetes_sd_configs"]
+    assert sd["namespaces"]["names"] == [karpenter["Namespace"]]
+    # An environment without models still gets Karpenter's metrics, and no latency Collector.
+    capetown = synth("capetown").stacks.eks.vllm_metrics
+    assert list(_scrape_jobs(capetown)) == ["karpenter"]
+    assert {m["metadata"]["name"] for m in capetown.manifests if m["kind"] == "Deployment"} == {"cwagent-prometheus"}
+    for manifest in capetown.manifests:
+        assert validate(concrete(manifest)) == [], (manifest["kind"], validate(concrete(manifest)))
 
 
 def test_latency_collector_runs_beside_the_agent_with_put_metric_data_only(prod: Synthesized) -> None:

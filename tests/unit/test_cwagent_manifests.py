@@ -10,6 +10,7 @@ import yaml
 from serving_specs import MULTI, SINGLE
 
 from infra.k8s import cwagent, vllm
+from infra.k8s.karpenter import ACCELERATOR_RESOURCE
 from infra.k8s.schema import validate
 
 NODE_SELECTOR = {"inference-blueprint/pool": "system"}
@@ -271,3 +272,88 @@ def test_config_change_rolls_the_pod() -> None:
 def test_bad_input_raises_with_an_actionable_message(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _objects(**overrides)
+
+
+# -- the Karpenter job ---------------------------------------------------------------------------
+
+KARPENTER_POD = {"metadata": {"labels": {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"}}}
+KARPENTER_CONTAINER = {"name": "controller"}
+METRICS_PORT = {"name": "http-metrics", "containerPort": 8080}  # the chart's controller.metrics.port
+HEALTH_PORT = {"name": "http", "containerPort": 8081}
+
+
+def _jobs(objects: list[dict]) -> dict[str, dict]:
+    return {job["job_name"]: job for job in _scrape(objects)["scrape_configs"]}
+
+
+def test_the_agent_scrapes_karpenter_beside_vllm_or_alone() -> None:
+    both = _objects(karpenter_namespace="kube-system")
+    assert list(_jobs(both)) == ["vllm", "karpenter"]
+    alone = _objects(karpenter_namespace="kube-system", vllm=False)
+    assert list(_jobs(alone)) == ["karpenter"]
+    for objects in (both, alone):
+        for obj in objects:
+            assert validate(obj) == [], (obj["kind"], validate(obj))
+    declarations = _agent(alone)["logs"]["metrics_collected"]["prometheus"]["emf_processor"]["metric_declaration"]
+    assert {d["label_matcher"] for d in declarations} == {"^karpenter$"}
+    with pytest.raises(ValueError, match="needs a job"):
+        _objects(vllm=False)
+    with pytest.raises(ValueError, match="not a valid Kubernetes name"):
+        _objects(karpenter_namespace="Kube_System")
+
+
+def test_karpenter_job_scrapes_only_the_controllers_metrics_port() -> None:
+    job = _jobs(_objects(karpenter_namespace="kube-system"))["karpenter"]
+    assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["kube-system"]}}]
+    assert (job["scheme"], job["metrics_path"]) == ("http", "/metrics")
+    rules = job["relabel_configs"]
+    kept = _relabel(rules, _target(KARPENTER_POD, KARPENTER_CONTAINER, METRICS_PORT, namespace="kube-system"))
+    assert kept is not None and kept["__address__"] == "10.0.1.7:8080"
+    assert _relabel(rules, _target(KARPENTER_POD, KARPENTER_CONTAINER, HEALTH_PORT, namespace="kube-system")) is None
+    other = {"metadata": {"labels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}}}
+    assert _relabel(rules, _target(other, KARPENTER_CONTAINER, METRICS_PORT, namespace="kube-system")) is None
+    assert _relabel(rules, _target(KARPENTER_POD, KARPENTER_CONTAINER, METRICS_PORT, phase="Pending")) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "resource_type", "kept"),
+    [
+        ("karpenter_nodepools_usage", "nodes", True),
+        ("karpenter_nodepools_usage", "nvidia.com/gpu", True),
+        ("karpenter_nodepools_usage", "aws.amazon.com/neuron", True),
+        ("karpenter_nodepools_usage", "aws.amazon.com/neuroncore", False),
+        ("karpenter_nodepools_usage", "cpu", False),
+        ("karpenter_nodepools_usage", "ephemeral_storage", False),
+        ("karpenter_nodepools_usage", "nvidiaxcom/gpu", False),  # the dots are literal
+        ("karpenter_nodes_created_total", "", True),
+        ("karpenter_nodes_terminated_total", "", True),
+        ("karpenter_scheduler_unschedulable_pods_count", "", True),
+        ("karpenter_cloudprovider_errors_total", "", True),
+        ("karpenter_nodepools_limit", "nodes", False),
+        ("karpenter_pods_state", "", False),
+        ("karpenter_nodes_created", "", False),
+        ("go_goroutines", "", False),
+    ],
+)
+def test_karpenter_samples_kept(name: str, resource_type: str, kept: bool) -> None:
+    job = _jobs(_objects(karpenter_namespace="kube-system"))["karpenter"]
+    (rule,) = job["metric_relabel_configs"]
+    labels = {"__name__": name, **({"resource_type": resource_type} if resource_type else {})}
+    assert (_relabel([rule], labels) is not None) is kept
+
+
+def test_every_karpenter_metric_is_published_by_its_dimensions() -> None:
+    declarations = [
+        d
+        for d in _agent(_objects(karpenter_namespace="kube-system"))["logs"]["metrics_collected"]["prometheus"]["emf_processor"][
+            "metric_declaration"
+        ]
+        if re.search(d["label_matcher"], "karpenter")
+    ]
+    assert not any(re.search(d["label_matcher"], "karpenter-extra") for d in declarations)
+    for name, dimensions in cwagent.KARPENTER_DIMENSIONS.items():
+        (declaration,) = [d for d in declarations if any(re.search(s, name) for s in d["metric_selectors"])]
+        assert declaration["dimensions"] == [list(dimensions)], name
+        assert dimensions[0] == "ClusterName" and all(label in ("nodepool", "resource_type") for label in dimensions[1:])
+    # The dashboards read the usage of the resource each pool's limit names (infra.k8s.karpenter).
+    assert set(ACCELERATOR_RESOURCE.values()) | {"nodes"} == set(cwagent.KARPENTER_RESOURCE_TYPES)

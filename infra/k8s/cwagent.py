@@ -1,10 +1,12 @@
-"""CloudWatch agent (Prometheus support for Container Insights) scraping vLLM into CloudWatch.
+"""CloudWatch agent (Prometheus support for Container Insights) scraping vLLM and Karpenter into CloudWatch.
 
 Pure functions returning plain manifest dicts, like ``infra.k8s.vllm``. One Deployment runs the agent
-in its classic Prometheus mode (``logs.metrics_collected.prometheus`` with ``emf_processor``): it
-discovers the vLLM serving pods (``app.kubernetes.io/name: vllm``, container port ``http``) through
-Kubernetes pod discovery, scrapes ``/metrics``, keeps only ``VLLM_METRICS`` and writes them as EMF
-log events that CloudWatch turns into metrics in ``METRIC_NAMESPACE`` with ``DIMENSIONS``.
+in its classic Prometheus mode (``logs.metrics_collected.prometheus`` with ``emf_processor``). Through
+Kubernetes pod discovery it scrapes ``/metrics`` of the vLLM serving pods
+(``app.kubernetes.io/name: vllm``, container port ``http``), keeping only ``VLLM_METRICS``, and of
+the Karpenter controller (``app.kubernetes.io/name: karpenter``, port ``http-metrics``), keeping
+``KARPENTER_METRICS``. It writes them as EMF log events that CloudWatch turns into metrics in
+``METRIC_NAMESPACE``, by ``DIMENSIONS`` and ``KARPENTER_DIMENSIONS``.
 
 That path keeps counters (sent as the delta since the previous scrape), gauges and summaries; it
 drops histograms (agent ``plugins/inputs/prometheus/metrics_filter.go``; AWS docs "Prometheus

@@ -129,9 +129,18 @@ def _meta_label(label_name: str) -> str:
     return "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
 
 
+def _running_pods_at(app_label: tuple[str, str], port_name: str) -> list[dict[str, Any]]:
+    """Relabel rules keeping the running pods with ``app_label`` at their container port ``port_name``."""
+    label_name, label_value = app_label
+    return [
+        {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
+        {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port_name, "action": "keep"},
+        {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
+    ]
+
+
 def vllm_job(keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
     """The ``vllm`` job over Kubernetes pod discovery; ``keep`` lists the sample names kept."""
-    label_name, label_value = VLLM_APP_LABEL
     return {
         "job_name": SCRAPE_JOB,
         "sample_limit": 10000,
@@ -142,9 +151,7 @@ def vllm_job(keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
         # <pod IP>:<port> (IPv6 bracketed), so keeping the serving port keeps the right address.
         # LeaderWorkerSet workers declare no port and are never scraped; their leader is.
         "relabel_configs": [
-            {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": VLLM_METRICS_PORT_NAME, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
+            *_running_pods_at(VLLM_APP_LABEL, VLLM_METRICS_PORT_NAME),
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": POD_LABEL, "action": "replace"},
             {"source_labels": [_meta_label(VLLM_INSTANCE_LABEL)], "target_label": INSTANCE_LABEL, "action": "replace"},
@@ -164,18 +171,13 @@ def karpenter_keep_regex() -> str:
 
 def karpenter_job(namespace: str) -> dict[str, Any]:
     """The ``karpenter`` job: the controller pods in ``namespace``, at their metrics port."""
-    label_name, label_value = KARPENTER_APP_LABEL
     return {
         "job_name": KARPENTER_JOB,
         "sample_limit": 10000,
         "scheme": "http",
         "metrics_path": "/metrics",
         "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
-        "relabel_configs": [
-            {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": KARPENTER_METRICS_PORT_NAME, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
-        ],
+        "relabel_configs": _running_pods_at(KARPENTER_APP_LABEL, KARPENTER_METRICS_PORT_NAME),
         "metric_relabel_configs": [
             {"source_labels": ["__name__", "resource_type"], "separator": ";", "regex": karpenter_keep_regex(), "action": "keep"}
         ],

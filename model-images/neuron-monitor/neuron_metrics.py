@@ -111,6 +111,12 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _count(value: Any) -> int:
+    """``value`` as a non-negative whole count; anything else counts 0."""
+    number = _number(value)
+    return int(number) if number is not None and number > 0 else 0
+
+
 def _group(report: Mapping[str, Any], name: str, problems: list[str], where: str) -> Mapping[str, Any]:
     """The metric group ``name`` of a report (empty when absent), noting its ``error`` if any."""
     group = report.get(name)
@@ -160,12 +166,9 @@ def summarize(report: Mapping[str, Any]) -> Sample:
                 # A core belongs to one application; should two report it, the busier one counts.
                 busy[str(index)] = max(busy.get(str(index), 0.0), min(max(value, 0.0), 100.0))
         used = _group(data, "memory_used", problems, where).get("neuron_runtime_used_bytes")
-        device = _number(used.get("neuron_device")) if isinstance(used, dict) else None
-        memory += int(device) if device is not None and device > 0 else 0
+        memory += _count(used.get("neuron_device")) if isinstance(used, dict) else 0
         summary = _group(data, "execution_stats", problems, where).get("error_summary")
-        for count in (summary if isinstance(summary, dict) else {}).values():
-            value = _number(count)
-            errors += int(value) if value is not None and value > 0 else 0
+        errors += sum(_count(count) for count in (summary if isinstance(summary, dict) else {}).values())
     cores = total_cores(report.get("neuron_hardware_info"), problems)
     denominator = max(cores, len(busy))
     utilization = sum(busy.values()) / denominator if denominator else None

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from infra.catalog.versions import default_serving_image
@@ -26,13 +27,8 @@ _spec.loader.exec_module(nm)
 
 SETTINGS = nm.Settings(cluster="inference-prod-units", pool="trainium2", namespace=UNITS, binary="/bin/true", config="/dev/null")
 ENVIRONMENT = {"CLUSTER_NAME": "inference-prod-units", "UNIT_POOL": "trainium2", "METRICS_NAMESPACE": UNITS}
-# Every unit CloudWatch accepts for a metric (PutMetricData's StandardUnit).
-CLOUDWATCH_UNITS = {
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits",
-    "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second", "Kilobytes/Second",
-    "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
-    "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
-}  # fmt: skip
+# Every unit CloudWatch accepts for a metric: PutMetricData's StandardUnit, from botocore's service model.
+CLOUDWATCH_UNITS = set(botocore.session.get_session().get_service_model("cloudwatch").shape_for("StandardUnit").enum)
 
 
 def trn2_hardware(**changes: Any) -> dict[str, Any]:

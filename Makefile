@@ -14,26 +14,21 @@ CDK := $(VENV)/bin/cdk
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
-# CRD schemas for manifest validation: ../shared/schemas when it is there, else what `make schemas`
-# downloads. CRD_SCHEMA_DIR set by the caller wins.
-CRD_SCHEMA_DIR ?= $(if $(wildcard ../shared/schemas/*.yaml),$(abspath ../shared/schemas),$(CURDIR)/.schemas)
-export CRD_SCHEMA_DIR
-KARPENTER_CRDS := https://raw.githubusercontent.com/aws/karpenter-provider-aws/bde00654cd316fddb3dccfba3f5ac07039865429/pkg/apis/crds
-LWS_CRDS := https://raw.githubusercontent.com/kubernetes-sigs/lws/2161f38ff333f9e24d3c44adef7cd5d9787cac00/config/crd/bases
 
 # Offline targets never look for credentials on an instance metadata service.
 OFFLINE := AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help bootstrap synth test lint nag bench diff deploy schemas clean
+.PHONY: help bootstrap synth test lint typecheck nag bench plan diff deploy schemas clean
 
 help:
 	@echo "make synth [ENV=dev]   synthesize one environment into cdk.out/ (offline)"
 	@echo "make test              the whole suite: lint, config, stacks, nag, cfn-lint, CLI"
 	@echo "make nag               synthesize every environment with cdk-nag and the blueprint's checks"
 	@echo "make bench             median synth time per environment vs an empty CDK app"
-	@echo "make diff ENV=prod     cdk diff against the deployed stacks (needs AWS credentials)"
+	@echo "make plan [ENV=dev]    per model: instance type, layout, KV cache, \$$/hour; the environment's standing and ceiling cost"
+	@echo "make diff ENV=prod     cdk diff of every stack against the deployed ones (needs AWS credentials)"
 	@echo "make deploy ENV=prod   cdk deploy --all (needs AWS credentials and a bootstrapped account)"
-	@echo "make schemas           download the pinned Karpenter v1.14.1 and LWS v0.10.0 CRDs into .schemas/"
+	@echo "make schemas           re-fetch the vendored CRDs (infra/k8s/crds) at their pinned commits and verify checksums"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,7 +53,12 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: bootstrap lint
+# mypy over the app, library and tests, then each Lambda folder on its own (each has a handler.py).
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+	for d in lambda/*/; do MYPYPATH=$$d $(PY) -m mypy $$d; done
+
+test: bootstrap lint typecheck
 	$(OFFLINE) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 nag: bootstrap
@@ -67,19 +67,20 @@ nag: bootstrap
 bench: bootstrap
 	$(OFFLINE) $(PY) -m infra.tools.bench
 
+plan: $(VENV)/.installed
+	$(OFFLINE) $(PY) -m infra.tools.plan --env $(ENV)
+
 diff: bootstrap
-	$(CDK) diff --all -c env=$(ENV)
+	$(CDK) diff -c env=$(ENV)
 
 deploy: bootstrap
 	$(CDK) deploy --all -c env=$(ENV) --require-approval broadening
 
-# The CRDs the tests validate manifests against, pinned by commit: Karpenter v1.14.1, LWS v0.10.0.
-schemas:
-	mkdir -p .schemas
-	for f in karpenter.sh_nodepools.yaml karpenter.sh_nodeclaims.yaml karpenter.k8s.aws_ec2nodeclasses.yaml; do \
-	  curl -fsSL -o .schemas/$$f $(KARPENTER_CRDS)/$$f; done
-	curl -fsSL -o .schemas/leaderworkerset.x-k8s.io_leaderworkersets.yaml $(LWS_CRDS)/leaderworkerset.x-k8s.io_leaderworkersets.yaml
-	@echo "CRDs in .schemas/ (make test uses them when ../shared/schemas is absent)"
+# The CRDs manifests are validated against are vendored in infra/k8s/crds (provenance and sha256 in
+# sources.json). This re-fetches each at its pinned commit and compares (network needed). On a pin
+# bump: edit tag/commit in sources.json, then `$(PY) -m infra.tools.schemas --update`.
+schemas: $(VENV)/.installed
+	$(PY) -m infra.tools.schemas --fetch
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

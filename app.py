@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from infra.node import pin_node
+from infra.node import pin_node, require_cdk
 
 CONTEXT_KEYS = ("environments", "env", "region", "account")
 # CDK's built-in CloudFormation validation runs a WebAssembly engine on every synth (about 1.6 s of
@@ -24,6 +24,7 @@ CONTEXT_KEYS = ("environments", "env", "region", "account")
 CFN_VALIDATION_KEY = "inference-blueprint:cfnValidation"
 
 
+require_cdk(os.path.dirname(os.path.abspath(__file__)))
 pin_node()
 
 import aws_cdk as cdk  # noqa: E402  (after pin_node: jsii starts Node on import)

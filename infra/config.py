@@ -52,6 +52,7 @@ _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+(?P<gen>\d+)(?P<attrs>[a-z-]*))\.(?P<size>[a-z0-9]+)$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
@@ -198,6 +199,8 @@ class EksConfig(_Strict):
     endpoint_access: Literal["private", "public_and_private"] = "private"
     public_access_cidrs: tuple[str, ...] = ()
     admin_principal_arns: tuple[str, ...] = ()
+    admin_role_names: tuple[str, ...] = Field(default=(), description="IAM roles of the environment's account, by name")
+    allow_no_admins: bool = Field(default=False, description="accept a cluster that no IAM principal administers")
     control_plane_log_retention_days: int = 90
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     addon_versions: dict[Literal[CORE_ADDONS], str] = Field(default_factory=dict)  # type: ignore[valid-type]
@@ -242,6 +245,19 @@ class EksConfig(_Strict):
             raise Problem("lists a principal twice", "list each principal once")
         return value
 
+    @field_validator("admin_role_names")
+    @classmethod
+    def _role_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            # IAM CreateRole RoleName: 1-64 of letters, digits and +=,.@_- (a role under a path: give its ARN instead).
+            if not _ROLE_NAME.match(name):
+                raise Problem(
+                    f"'{name}' is not an IAM role name", "use the role's name (e.g. platform-admins); for a role under a path use its ARN"
+                )
+        if len(set(value)) != len(value):
+            raise Problem("lists a role twice", "list each role once")
+        return value
+
     @field_validator("addon_versions")
     @classmethod
     def _addon_versions(cls, value: dict[str, str]) -> dict[str, str]:
@@ -268,6 +284,8 @@ class EksConfig(_Strict):
                 "remove public_access_cidrs, or set endpoint_access to public_and_private",
                 field="public_access_cidrs",
             )
+        if self.allow_no_admins and (self.admin_principal_arns or self.admin_role_names):
+            raise Problem("is true but admins are listed", "remove allow_no_admins, or the admins", field="allow_no_admins")
         return self
 
 
@@ -800,6 +818,7 @@ class EnvironmentConfig(_Strict):
     unit_pools: tuple[UnitPoolConfig, ...] = ()
     unit_log_retention_days: int = 90
     observability: ObservabilityConfig = ObservabilityConfig()
+    budget_usd_per_hour: float | None = Field(default=None, gt=0, description="fail synth when the standing cost is above this")
 
     @model_validator(mode="before")
     @classmethod
@@ -834,6 +853,13 @@ class EnvironmentConfig(_Strict):
                 f"{self.network.az_count} AZs asked but {self.region} has {available}",
                 f"set network.az_count to {available} or fewer",
                 field="network.az_count",
+            )
+        if not (self.eks.admin_principal_arns or self.eks.admin_role_names or self.eks.allow_no_admins):
+            raise Problem(
+                "no IAM principal would be a cluster admin: only the stack's kubectl provider could use the Kubernetes API",
+                "add your administrators to eks.admin_principal_arns (ARNs) or eks.admin_role_names (roles of this account), "
+                "or set eks.allow_no_admins to true to accept that",
+                field="eks.admin_principal_arns",
             )
         self._check_pools()
         self._check_bedrock()
@@ -1091,4 +1117,14 @@ def load(context: Mapping[str, Any]) -> EnvironmentConfig:
             )
         raw["account"] = account
 
-    return validate_environment(env, raw)
+    config = validate_environment(env, raw)
+    from infra import cost  # builds on the validated configuration
+
+    problem = cost.budget_problem(config, cost.estimate(config))
+    if problem is not None:
+        raise ConfigError(
+            f"environments.{env}.budget_usd_per_hour",
+            problem,
+            "raise the budget, or lower replicas, system nodes or unit pools (make plan ENV=" + env + " itemizes it)",
+        )
+    return config

@@ -184,7 +184,7 @@ def burndown_tpm(model_id: str, output_burndown: int) -> cw.MathExpression:
     }
     return cw.MathExpression(
         expression=burndown_expression("ftin", "ftcw", "ftout", output_burndown),
-        using_metrics=filled,  # type: ignore[arg-type]
+        using_metrics=filled,
         label="burndown-weighted TPM",
         period=ONE_MINUTE,
     )

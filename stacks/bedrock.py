@@ -14,7 +14,7 @@ from infra.constructs.helm import construct_id
 
 class BedrockStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, *, config: BedrockConfig, env_name: str, cluster_name: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **kwargs)
         grants = []
         for access in config.models:
             model = catalog.MODELS[access.model]

@@ -34,7 +34,7 @@ class EcsStack(cdk.Stack):
         log_retention_days: int,
         **kwargs: object,
     ) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **kwargs)
         self.cluster_name = f"inference-{env_name}-units"
         self.cluster = ecs.Cluster(
             self,
@@ -57,6 +57,12 @@ class EcsStack(cdk.Stack):
         # Unit weights live beside the units: this stack deploys without the EKS stack.
         self.access_log_bucket = access_log_bucket(self, "AccessLogBucket")
         self.weights_bucket = secure_bucket(self, "WeightsBucket", access_logs=self.access_log_bucket, log_prefix="weights-bucket/")
+        cdk.CfnOutput(
+            self,
+            "WeightsBucketName",
+            value=self.weights_bucket.bucket_name,
+            description="aws s3 sync <model dir> s3://<this>/<unit_pools[].weights.s3_prefix>",
+        )
         self.pools = [
             InferenceUnitPool(
                 self,

@@ -30,7 +30,7 @@ class EksStack(cdk.Stack):
         vllm_latency: bool = True,
         **kwargs: object,
     ) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **kwargs)
         self.cluster = InferenceCluster(self, "Eks", config=config, cluster_name=cluster_name, vpc=vpc)
         self.karpenter = Karpenter(
             self,

@@ -11,7 +11,7 @@ from infra.constructs.network import InferenceNetwork, deploy_time_azs
 
 class NetworkStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, *, config: NetworkConfig, cluster_name: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **kwargs)
         self._az_count = config.az_count
         self.network = InferenceNetwork(self, "Network", config=config, cluster_name=cluster_name)
 

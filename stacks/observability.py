@@ -29,7 +29,7 @@ class ObservabilityStack(cdk.Stack):
         unit_pools: Sequence[InferenceUnitPool] = (),
         **kwargs: object,
     ) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, id, **kwargs)
         views = []
         if config.bedrock is not None:
             for access in config.bedrock.models:

@@ -64,10 +64,15 @@ class Chart:
     version: str
 
 
-# Karpenter v1.14.1 (chart ships its CRDs; supports Kubernetes 1.35 and 1.36), the NVIDIA device
+# Karpenter v1.14.1 (supports Kubernetes 1.35 and 1.36), the NVIDIA device
 # plugin, the AWS Neuron chart (device plugin + scheduler extension) and the EFA device plugin.
 # Sources: each project's chart index / release page, checked 2026-11.
 KARPENTER_CHART = Chart("oci://public.ecr.aws/karpenter/karpenter", "karpenter", "1.14.1")
+# Karpenter's CRDs as their own chart (charts/karpenter-crd: the same CRDs as templates), so that
+# `helm upgrade` upgrades them too. Helm installs a chart's crds/ folder once and never upgrades it
+# (helm.sh "Custom Resource Definitions" best practices); Karpenter's upgrade guide names this chart
+# for that reason. The main chart is then installed with skipCrds. Always the same version.
+KARPENTER_CRD_CHART = Chart("oci://public.ecr.aws/karpenter/karpenter-crd", "karpenter-crd", KARPENTER_CHART.version)
 NVIDIA_DEVICE_PLUGIN_CHART = Chart("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.20.0")
 NEURON_CHART = Chart("oci://public.ecr.aws/neuron/neuron-helm-chart", "neuron-helm-chart", "1.10.0")
 EFA_DEVICE_PLUGIN_CHART = Chart("https://aws.github.io/eks-charts", "aws-efa-k8s-device-plugin", "v0.5.30")

@@ -77,7 +77,7 @@ class BedrockInvocationLogging(Construct):
                 resources=[f"{self.log_group.log_group_arn}", f"{self.log_group.log_group_arn}:log-stream:*"],
             )
         )
-        log_group_id = stack.get_logical_id(self.log_group.node.default_child)  # type: ignore[arg-type]
+        log_group_id = stack.get_logical_id(self.log_group.node.default_child)
         nag.acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
@@ -134,7 +134,7 @@ class BedrockInvocationLogging(Construct):
             "AwsSolutions-L1",
         ):
             nag.acknowledge(provider, finding, "CDK's custom-resource provider framework function: its runtime and role are CDK-managed.")
-        handler_id = stack.get_logical_id(handler.node.default_child)  # type: ignore[arg-type]
+        handler_id = stack.get_logical_id(handler.node.default_child)
         nag.acknowledge(
             provider,
             f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",

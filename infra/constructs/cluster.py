@@ -103,12 +103,14 @@ class InferenceCluster(Construct):
         )
         self.cluster.node.add_dependency(self.control_plane_logs)
 
+        admin_policy = [
+            eks.AccessPolicy.from_access_policy_name("AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)
+        ]
         for arn in config.admin_principal_arns:
-            self.cluster.grant_access(
-                "Admin" + hashlib.sha256(arn.encode()).hexdigest()[:10],
-                arn,
-                [eks.AccessPolicy.from_access_policy_name("AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)],
-            )
+            self.cluster.grant_access("Admin" + hashlib.sha256(arn.encode()).hexdigest()[:10], arn, admin_policy)
+        for name in config.admin_role_names:
+            arn = cdk.Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name=name)
+            self.cluster.grant_access("AdminRole" + hashlib.sha256(name.encode()).hexdigest()[:10], arn, admin_policy)
 
         # Add-ons the nodes need to become Ready come first; the node group waits for them.
         before_nodes = [
@@ -240,8 +242,8 @@ class InferenceCluster(Construct):
         # The remaining findings name CDK-generated logical IDs; derive them from the tree, never hard-code them.
         stack = cdk.Stack.of(self)
         handler = provider.node.find_child("Handler")
-        handler_id = stack.get_logical_id(handler.node.default_child)  # type: ignore[arg-type]
-        ecr_public_condition = stack.get_logical_id(handler.node.find_child("HasEcrPublic"))  # type: ignore[arg-type]
+        handler_id = stack.get_logical_id(handler.node.default_child)
+        ecr_public_condition = stack.get_logical_id(handler.node.find_child("HasEcrPublic"))
         ecr_public_arn = {
             "Fn::If": [
                 ecr_public_condition,

@@ -37,7 +37,7 @@ def _alarmed(
     return mc.CustomMetricWithAlarm(
         metric=metric,
         alarm_friendly_name=name,
-        add_alarm={severity: mc.CustomThreshold(threshold=threshold, comparison_operator=operator, **options)},  # type: ignore[arg-type]
+        add_alarm={severity: mc.CustomThreshold(threshold=threshold, comparison_operator=operator, **options)},
     )
 
 
@@ -225,10 +225,10 @@ class InferenceDashboards(Construct):
                     height=2,
                 )
             )
-        for model in served_models:
-            self._vllm(cluster_name, model, thresholds)
+        for served in served_models:
+            self._vllm(cluster_name, served, thresholds)
             if vllm_latency:
-                self._vllm_latency(cluster_name, model)
+                self._vllm_latency(cluster_name, served)
         for pool in unit_pools:
             self._units(pool, thresholds)
         if logging_handler is not None:
@@ -297,7 +297,7 @@ class InferenceDashboards(Construct):
                 ),
                 mc.CustomMetricGroup(
                     title="Quota tokens per minute",
-                    metrics=[tpm_metric, metrics.bedrock("EstimatedTPMQuotaUsage", m, statistic="Maximum", period=metrics.ONE_MINUTE)],  # type: ignore[list-item]
+                    metrics=[tpm_metric, metrics.bedrock("EstimatedTPMQuotaUsage", m, statistic="Maximum", period=metrics.ONE_MINUTE)],
                     horizontal_annotations=quota_annotations,
                 ),
             ],

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
@@ -231,6 +232,12 @@ class InferenceUnitPool(Construct):
         self.target_group_full_name = target_group.attr_target_group_full_name
         self.load_balancer.add_listener(
             "Listener", port=pool.serving_port, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group]
+        )
+        cdk.CfnOutput(
+            self,
+            "Endpoint",
+            value=f"http://{self.load_balancer.load_balancer_dns_name}:{pool.serving_port}",
+            description=f"unit pool {pool.name}: OpenAI-compatible API of its leaders (from inside the VPC)",
         )
         nag.acknowledge(
             self.load_balancer,
@@ -542,12 +549,12 @@ class InferenceUnitPool(Construct):
         )
         function.add_to_role_policy(iam.PolicyStatement(sid="Topology", actions=["ec2:DescribeInstanceTopology"], resources=["*"]))
         nag.acknowledge(
-            function.role,  # type: ignore[arg-type]
+            function.role,
             "AwsSolutions-IAM5[Resource::*]",
             "ec2:DescribeInstanceTopology supports no resource-level permissions (Service Authorization Reference).",
         )
         nag.acknowledge(
-            function.role,  # type: ignore[arg-type]
+            function.role,
             f"AwsSolutions-IAM5[Resource::{_cluster_arn_pattern(cluster, 'container-instance')}]",
             "Container instances of this one cluster; their ids are not known before they register.",
         )
@@ -574,13 +581,13 @@ class InferenceUnitPool(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         )
-        units: dict[str, dict[str, object]] = {}
+        units: dict[str, dict[str, Any]] = {}
         for member in self.members:
             unit = units.setdefault(member.slot, {"leader": "", "followers": []})
             if member.leader:
                 unit["leader"] = member.service.service_name
             else:
-                unit["followers"].append(member.service.service_name)  # type: ignore[union-attr]
+                unit["followers"].append(member.service.service_name)
         function = self._function(
             "Health",
             folder="unit_health",
@@ -619,13 +626,13 @@ class InferenceUnitPool(Construct):
             iam.PolicyStatement(sid="TargetHealth", actions=["elasticloadbalancing:DescribeTargetHealth"], resources=["*"])
         )
         nag.acknowledge(
-            function.role,  # type: ignore[arg-type]
+            function.role,
             "AwsSolutions-IAM5[Resource::*]",
             "elasticloadbalancing:DescribeTargetHealth supports no resource-level permissions (Service Authorization Reference).",
         )
         for resource in ("container-instance", "task"):
             nag.acknowledge(
-                function.role,  # type: ignore[arg-type]
+                function.role,
                 f"AwsSolutions-IAM5[Resource::{_cluster_arn_pattern(cluster, resource)}]",
                 f"ECS {resource}s of this one cluster, whose ids change whenever ECS replaces them.",
             )
@@ -641,7 +648,7 @@ class InferenceUnitPool(Construct):
 
 def _ref(resource: Construct) -> str:
     """The logical id cdk-nag shows for a reference to ``resource``'s default child."""
-    return cdk.Stack.of(resource).get_logical_id(resource.node.default_child)  # type: ignore[arg-type]
+    return cdk.Stack.of(resource).get_logical_id(resource.node.default_child)
 
 
 def _in_cluster(cluster: ecs.Cluster, resource: str) -> str:

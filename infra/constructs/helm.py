@@ -26,6 +26,7 @@ def install_chart(
     release: str | None = None,
     wait: bool = False,
     create_namespace: bool | None = None,
+    skip_crds: bool | None = None,
 ) -> eks.HelmChart:
     """A pinned chart (``infra.catalog.versions``) installed through the cluster's kubectl provider."""
     return eks.HelmChart(
@@ -40,4 +41,5 @@ def install_chart(
         values=values,
         wait=wait,
         create_namespace=create_namespace,
+        skip_crds=skip_crds,
     )

@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from infra import nag
-from infra.catalog.versions import KARPENTER_CHART
+from infra.catalog.versions import KARPENTER_CHART, KARPENTER_CRD_CHART
 from infra.config import DisruptionBudgetConfig, NodePoolConfig
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
@@ -139,6 +139,9 @@ class Karpenter(Construct):
             role_arn=controller.role_arn,
         )
 
+        self.crd_chart = install_chart(
+            self, "CrdChart", cluster=cluster, chart=KARPENTER_CRD_CHART, release="karpenter-crd", namespace=NAMESPACE, values={}
+        )
         self.chart = install_chart(
             self,
             "Chart",
@@ -147,6 +150,7 @@ class Karpenter(Construct):
             release="karpenter",
             namespace=NAMESPACE,
             wait=True,
+            skip_crds=True,
             values={
                 "settings": {"clusterName": cluster_name, "interruptionQueue": self.queue.queue_name},
                 "serviceAccount": {"name": SERVICE_ACCOUNT},
@@ -155,7 +159,7 @@ class Karpenter(Construct):
                 "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}},
             },
         )
-        self.chart.node.add_dependency(association, system_nodes)
+        self.chart.node.add_dependency(association, system_nodes, self.crd_chart)
 
         self.node_security_group = ec2.SecurityGroup(
             self, "NodeSecurityGroup", vpc=vpc, description=f"{cluster_name} Karpenter nodes", allow_all_outbound=True

@@ -67,6 +67,12 @@ class ModelServing(Construct):
 
         access_logs = access_log_bucket(self, "AccessLogBucket")
         self.weights_bucket = secure_bucket(self, "WeightsBucket", access_logs=access_logs, log_prefix="weights-bucket/")
+        cdk.CfnOutput(
+            self,
+            "WeightsBucketName",
+            value=self.weights_bucket.bucket_name,
+            description="aws s3 sync <model dir> s3://<this>/<models[].weights.s3_prefix>",
+        )
 
         self.lws_chart = None
         if any(d.plan.layout.nodes > 1 for d in deployments):
@@ -122,7 +128,7 @@ class ModelServing(Construct):
 
     def _acknowledge_read(self, role: iam.Role) -> None:
         stack = cdk.Stack.of(self)
-        bucket_id = stack.get_logical_id(self.weights_bucket.node.default_child)  # type: ignore[arg-type]
+        bucket_id = stack.get_logical_id(self.weights_bucket.node.default_child)
         for finding in ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", f"Resource::<{bucket_id}.Arn>/*"):
             nag.acknowledge(
                 role,

@@ -19,7 +19,7 @@ def _bucket(scope: Construct, id: str, **kwargs: object) -> s3.Bucket:
         versioned=True,
         removal_policy=cdk.RemovalPolicy.RETAIN,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -76,7 +76,7 @@ class VllmMetrics(Construct):
                 resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
             )
         )
-        log_group_id = stack.get_logical_id(self.log_group.node.default_child)  # type: ignore[arg-type]
+        log_group_id = stack.get_logical_id(self.log_group.node.default_child)
         nag.acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",

@@ -1,7 +1,8 @@
 """Validate Kubernetes objects against the real CRDs: OpenAPI schema and CEL rules.
 
-The CRD files are the ones the cluster will serve (``../shared/schemas`` beside the repo, or the
-folder ``CRD_SCHEMA_DIR`` names; ``make schemas`` downloads the pinned release files). Checks:
+The CRD files are the ones the cluster will serve, vendored unmodified in ``infra/k8s/crds/`` with
+their provenance (``sources.json``: repository, tag, commit, license, sha256; ``make schemas``
+re-fetches and verifies them on a pin bump). Checks:
 
 - the ``openAPIV3Schema`` of the served version, with unknown fields rejected wherever the schema
   does not preserve them, as the API server's strict field validation would;
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,12 +34,7 @@ CRD_FILES: dict[tuple[str, str], str] = {
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def schema_dir() -> Path:
-    """``CRD_SCHEMA_DIR``, else ``../shared/schemas`` beside the repository."""
-    configured = os.environ.get("CRD_SCHEMA_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "schemas"
+CRD_DIR = Path(__file__).resolve().parent / "crds"
 
 
 class UnknownKind(LookupError):
@@ -53,10 +48,7 @@ def _crd(group: str, kind: str) -> dict[str, Any]:
     name = CRD_FILES.get((group, kind))
     if name is None:
         raise UnknownKind(f"no CRD schema registered for {kind}.{group}")
-    path = schema_dir() / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: set CRD_SCHEMA_DIR or run `make schemas`")
-    with open(path, encoding="utf-8") as f:
+    with open(CRD_DIR / name, encoding="utf-8") as f:
         return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

@@ -88,8 +88,8 @@ def group_into_units(
     taken = set(assignment.values())
     free_slots = iter([s for s in slots if s not in taken]) if slots is not None else None
     for chunk in _topology_groups([i for i in instances if i.instance_id not in assignment], unit_size):
-        unit = unit_id(chunk) if free_slots is None else next(free_slots, None)
-        if unit is None:
+        slot = unit_id(chunk) if free_slots is None else next(free_slots, None)
+        if slot is None:
             break  # every slot is taken: the rest are spare instances
-        assignment.update(dict.fromkeys(chunk, unit))
+        assignment.update(dict.fromkeys(chunk, slot))
     return assignment

@@ -52,13 +52,64 @@ def test_bad_context_is_one_error_line(tmp_path: Path, args: tuple[str, ...], li
     assert not list(tmp_path.glob("*.template.json"))
 
 
-def test_synth_with_env_region_and_account_offline(tmp_path: Path) -> None:
-    done = _cdk("-c", "env=capetown", "-c", "region=eu-west-1", "-c", "account=123456789012", outdir=tmp_path)
+def _readme_examples() -> list[list[str]]:
+    """The ``cdk synth -c ...`` lines of the README's headline example, as written."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("pick and move an environment:", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [line.split("#")[0].split()[2:] for line in block.strip().splitlines()]
+
+
+def test_the_readme_headline_examples_are_the_ones_tested() -> None:
+    assert _readme_examples() == [["-c", "env=capetown", "-c", "account=123456789012"], ["-c", "env=dev", "-c", "region=eu-west-2"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "parts"),
+    [
+        (_readme_examples()[0], "capetown", ["bedrock", "eks", "network", "observability"]),
+        (_readme_examples()[1], "dev", ["bedrock", "eks", "network", "observability"]),
+    ],
+)
+def test_readme_headline_example_synthesizes_offline(tmp_path: Path, args: list[str], env: str, parts: list[str]) -> None:
+    done = _cdk(*args, outdir=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "inference-capetown-bedrock.template.json",
-        "inference-capetown-eks.template.json",
-        "inference-capetown-network.template.json",
-        "inference-capetown-observability.template.json",
-    ]
+    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [f"inference-{env}-{part}.template.json" for part in parts]
     assert "end-of-life" not in done.stderr, "jsii must run on the pinned Node.js"
+
+
+def _app_without_site_packages(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python app.py`` the way ``npx cdk synth`` runs it with the venv inactive: an interpreter without aws_cdk (-S)."""
+    run_env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": '{"env": "nope", "environments": {"dev": {"region": "us-west-2"}}}',
+        "CDK_OUTDIR": str(tmp_path),
+    }
+    run_env.pop("INFERENCE_BLUEPRINT_REEXEC", None)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-S", "app.py"],
+        cwd=ROOT,
+        env={**run_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_app_outside_the_venv_reruns_itself_with_the_venv_python(tmp_path: Path) -> None:
+    done = _app_without_site_packages(tmp_path)
+    # The config error can only come from the app running with pydantic and aws_cdk importable.
+    assert (done.returncode, done.stderr) == (
+        1,
+        "error: context.env: no environment named 'nope'; use one of dev (cdk.json context.environments)\n",
+    )
+
+
+def test_app_without_any_cdk_python_says_how_to_get_one(tmp_path: Path) -> None:
+    done = _app_without_site_packages(tmp_path, INFERENCE_BLUEPRINT_REEXEC="1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.endswith(
+        ": the AWS CDK libraries (aws_cdk) are not installed for this Python; "
+        "run `make bootstrap` (or `make synth`), then use .venv/bin/cdk or `source .venv/bin/activate`\n"
+    )
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1

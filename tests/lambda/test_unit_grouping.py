@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ spec.loader.exec_module(grouping)
 Instance = grouping.Instance
 
 
-def inst(instance_id: str, *nodes: str) -> Instance:
+def inst(instance_id: str, *nodes: str) -> Any:
     return Instance(instance_id, tuple(nodes))
 
 

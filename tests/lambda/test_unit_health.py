@@ -260,7 +260,8 @@ def _start(aws: Aws, members: list[Placed], started: datetime, status: str = "RU
         )
         arn = task["tasks"][0]["taskArn"]
         backend = ecs_backends[DEFAULT_ACCOUNT_ID][REGION].tasks[CLUSTER][arn]
-        backend.started_at = started if status == "RUNNING" else None
+        # moto's Task has no started_at field; its response serializes every attribute, so this adds startedAt.
+        backend.started_at = started if status == "RUNNING" else None  # type: ignore[attr-defined]
         backend.last_status = status
         arns.append(arn)
     return arns

@@ -157,13 +157,17 @@ def test_kubectl_provider_runs_in_private_subnets(prod: Synthesized) -> None:
     assert handlers and all(len(h["VpcConfig"]["SubnetIds"]) == 3 for h in handlers)
 
 
-def test_no_admin_access_entries_unless_configured(prod: Synthesized) -> None:
+def test_admin_role_names_become_cluster_admin_access_entries_in_the_deploying_account(prod: Synthesized) -> None:
     entries = [
-        e["Properties"]["PrincipalArn"]
-        for e in prod.resources("eks", "AWS::EKS::AccessEntry").values()
-        if e["Properties"].get("Type") != "EC2_LINUX"
+        e["Properties"] for e in prod.resources("eks", "AWS::EKS::AccessEntry").values() if e["Properties"].get("Type") != "EC2_LINUX"
     ]
-    assert len(entries) == 1 and "KubectlProvider" in json.dumps(entries[0]), "only the CDK kubectl provider"
+    principals = [json.dumps(e["PrincipalArn"]) for e in entries]
+    assert len(entries) == 2 and sum("KubectlProvider" in p for p in principals) == 1, principals
+    (admin,) = [e for e in entries if "KubectlProvider" not in json.dumps(e["PrincipalArn"])]
+    # arn:aws:iam::<the stack's account>:role/<name>, the account resolved at deploy (the stack is account-agnostic).
+    assert admin["PrincipalArn"] == {"Fn::Join": ["", ["arn:aws:iam::", {"Ref": "AWS::AccountId"}, ":role/platform-admins"]]}
+    assert [p["AccessScope"]["Type"] for p in admin["AccessPolicies"]] == ["cluster"]
+    assert "cluster-access-policy/AmazonEKSClusterAdminPolicy" in json.dumps(admin["AccessPolicies"])
 
 
 def test_configured_admins_and_addon_pins(synth) -> None:

@@ -51,6 +51,28 @@ def test_karpenter_chart(prod: Synthesized) -> None:
     assert chart["Wait"] is True
 
 
+def test_karpenter_crds_come_from_their_own_chart_so_helm_upgrades_them(prod: Synthesized) -> None:
+    # Helm installs a chart's crds/ folder on first install only and never upgrades it (Helm docs,
+    # "Custom Resource Definitions"); aws/karpenter-provider-aws ships the same CRDs as templates of
+    # charts/karpenter-crd, which its upgrade guide installs before the controller chart.
+    charts = _charts(prod)
+    crds = charts["karpenter-crd"]
+    assert (crds["Repository"], crds["Version"], crds["Namespace"], crds["Release"]) == (
+        "oci://public.ecr.aws/karpenter/karpenter-crd",
+        charts["karpenter"]["Version"],
+        "kube-system",
+        "karpenter-crd",
+    )
+    assert charts["karpenter"]["SkipCrds"] is True and "SkipCrds" not in crds
+    resources = prod.template_json("eks")["Resources"]
+    (crd_id,) = [k for k, c in prod.resources("eks", "Custom::AWSCDK-EKS-HelmChart").items() if c["Properties"]["Chart"] == "karpenter-crd"]
+    (chart_id,) = [k for k, c in prod.resources("eks", "Custom::AWSCDK-EKS-HelmChart").items() if c["Properties"]["Chart"] == "karpenter"]
+    assert crd_id in resources[chart_id]["DependsOn"]
+    # Every NodePool and EC2NodeClass is applied after the CRDs exist.
+    for key in (k for k in prod.resources("eks", "Custom::AWSCDK-EKS-KubernetesResource") if k.startswith("Karpenter")):
+        assert chart_id in resources[key]["DependsOn"]
+
+
 def test_controller_runs_with_pod_identity(prod: Synthesized) -> None:
     (association,) = [a for k, a in prod.resources("eks", "AWS::EKS::PodIdentityAssociation").items() if k.startswith("Karpenter")]
     assert (association["Properties"]["Namespace"], association["Properties"]["ServiceAccount"]) == ("kube-system", "karpenter")
@@ -149,9 +171,9 @@ def test_dev_pool_allows_spot(dev: Synthesized) -> None:
 @pytest.mark.parametrize(
     ("env", "charts"),
     [
-        ("dev", {"karpenter", "nvidia-device-plugin"}),
-        ("prod", {"karpenter", "nvidia-device-plugin", "neuron-helm-chart", "aws-efa-k8s-device-plugin"}),
-        ("capetown", {"karpenter"}),
+        ("dev", {"karpenter-crd", "karpenter", "nvidia-device-plugin"}),
+        ("prod", {"karpenter-crd", "karpenter", "nvidia-device-plugin", "neuron-helm-chart", "aws-efa-k8s-device-plugin"}),
+        ("capetown", {"karpenter-crd", "karpenter"}),
     ],
 )
 def test_device_plugins_follow_the_pools(synth, env: str, charts: set[str]) -> None:

@@ -216,7 +216,7 @@ def test_karpenter_widgets_per_node_pool(synth, env: str) -> None:
     body = _body(result)
     rows = [r for r in _metric_rows(body) if r[0] == "ContainerInsights/Prometheus" and r[1].startswith("karpenter_")]
     dims = [dict(zip(r[2:-1:2], r[3:-1:2], strict=True)) for r in rows]
-    stats = {r[1]: set() for r in rows}
+    stats: dict[str, set[str]] = {r[1]: set() for r in rows}
     for row in rows:
         stats[row[1]].add(row[-1].get("stat", "Average"))
     assert stats["karpenter_scheduler_unschedulable_pods_count"] == {"Maximum"}, "the standby controller reports 0"

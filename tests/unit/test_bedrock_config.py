@@ -12,7 +12,7 @@ from infra.config import ConfigError, load
 
 
 def _load(bedrock: dict[str, Any], region: str = "af-south-1"):
-    return load({"environments": {"cape": {"region": region, "bedrock": bedrock}}, "env": "cape"})
+    return load({"environments": {"cape": {"region": region, "eks": {"allow_no_admins": True}, "bedrock": bedrock}}, "env": "cape"})
 
 
 def _error(bedrock: dict[str, Any], region: str = "af-south-1") -> str:

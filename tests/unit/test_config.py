@@ -56,8 +56,8 @@ def test_numeric_account_from_context_is_accepted() -> None:
     assert _load("dev", account=123456789012).account == "123456789012"
 
 
-def test_defaults_fill_an_environment_with_only_a_region() -> None:
-    config = load({"environments": {"lab": {"region": "eu-west-1"}}, "env": "lab"})
+def test_defaults_fill_an_environment_with_a_region_and_its_admins() -> None:
+    config = load({"environments": {"lab": {"region": "eu-west-1", "eks": {"admin_role_names": ["ops"]}}}, "env": "lab"})
     assert config.network.cidr == "10.0.0.0/16"
     assert config.network.nat_gateway_count == config.network.az_count == 3
     assert config.eks.kubernetes_version == "1.36"
@@ -183,4 +183,43 @@ def test_instance_arch(instance_type: str, arch: str) -> None:
 def test_config_is_immutable() -> None:
     config = _load("dev")
     with pytest.raises(Exception, match="frozen"):
-        config.network.az_count = 5  # type: ignore[misc]
+        config.network.az_count = 5
+
+
+NO_ADMINS = (
+    "environments.lab.eks.admin_principal_arns: no IAM principal would be a cluster admin: only the stack's kubectl provider "
+    "could use the Kubernetes API; add your administrators to eks.admin_principal_arns (ARNs) or eks.admin_role_names "
+    "(roles of this account), or set eks.allow_no_admins to true to accept that"
+)
+
+
+@pytest.mark.parametrize(
+    ("eks", "message"),
+    [
+        ({}, NO_ADMINS),
+        ({"endpoint_access": "public_and_private", "public_access_cidrs": ["203.0.113.0/24"]}, NO_ADMINS),
+        (
+            {"allow_no_admins": True, "admin_role_names": ["ops"]},
+            "environments.lab.eks.allow_no_admins: is true but admins are listed; remove allow_no_admins, or the admins",
+        ),
+        (
+            {"admin_role_names": ["team/ops"]},
+            "environments.lab.eks.admin_role_names: 'team/ops' is not an IAM role name; use the role's name (e.g. platform-admins); "
+            "for a role under a path use its ARN",
+        ),
+        ({"admin_role_names": ["x" * 65]}, "environments.lab.eks.admin_role_names: 'xxxx"),
+        ({"admin_role_names": ["ops", "ops"]}, "environments.lab.eks.admin_role_names: lists a role twice; list each role once"),
+    ],
+)
+def test_a_cluster_nobody_can_administer_is_refused_unless_said(eks: dict[str, Any], message: str) -> None:
+    # With bootstrap_cluster_creator_admin_permissions off, EKS grants API access only through access
+    # entries (EKS user guide, "Grant IAM users and roles access to Kubernetes APIs"): without one for
+    # a person's role, only the kubectl provider's role could reach the cluster.
+    with pytest.raises(ConfigError) as raised:
+        load({"environments": {"lab": {"region": "eu-west-1", "eks": eks}}, "env": "lab"})
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_allow_no_admins_is_the_explicit_opt_out() -> None:
+    config = load({"environments": {"lab": {"region": "eu-west-1", "eks": {"allow_no_admins": True}}}, "env": "lab"})
+    assert config.eks.admin_principal_arns == config.eks.admin_role_names == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import pytest
 
@@ -400,8 +401,8 @@ def test_one_node_uses_pipeline_parallel_when_tensor_parallel_cannot_reach_enoug
         ("llama-3.1-405b", "p4d.24xlarge", {"dtype": "fp8"}, (2, 8, 2)),
     ],
 )
-def test_auto_layout_is_the_smallest_that_fits(key: str, instance: str, kwargs: dict[str, object], layout: tuple[int, int, int]) -> None:
-    p = plan(key, instance, **kwargs)  # type: ignore[arg-type]
+def test_auto_layout_is_the_smallest_that_fits(key: str, instance: str, kwargs: dict[str, Any], layout: tuple[int, int, int]) -> None:
+    p = plan(key, instance, **kwargs)
     assert _layout(p) == layout
     # nothing smaller in the search order fits
     spec = INSTANCE_TYPES[instance]
@@ -416,7 +417,7 @@ def test_auto_layout_is_the_smallest_that_fits(key: str, instance: str, kwargs: 
                 tensor_parallel=smaller.tensor_parallel,
                 pipeline_parallel=smaller.pipeline_parallel,
                 **kwargs,
-            )  # type: ignore[arg-type]
+            )
 
 
 def test_given_fields_are_respected() -> None:

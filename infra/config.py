@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from infra import bedrock_policy, planner
+from infra import bedrock_policy, planner, serving_args
 from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions
 from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
@@ -81,6 +81,34 @@ class Problem(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_vllm_dtype(value: str | None) -> str | None:
+    """``value`` when the pinned vLLM's ``--dtype`` accepts it (its choices, from the committed args table)."""
+    if value is None:
+        return value
+    choices = serving_args.accepted_choices("--dtype")
+    if value not in choices:
+        hint = f"; for {value} weights set quantization ({QUANTIZED_WEIGHTS_HINT[value]})" if value in QUANTIZED_WEIGHTS_HINT else ""
+        raise Problem(f"'{value}' is not a vLLM --dtype{hint}", f"use one of {', '.join(choices)} or leave it out (auto)")
+    return value
+
+
+# What vLLM's --dtype values mean for the planner's weight sizing (vllm/config/model.py: half is
+# float16, float is float32, auto keeps the checkpoint's dtype).
+_DTYPE_SIZING = {"auto": None, "half": "float16", "float16": "float16", "bfloat16": "bfloat16", "float": "float32", "float32": "float32"}
+# Weight widths of quantization methods the planner can size: fp8 is 8-bit (online or checkpoint);
+# AWQ is 4-bit only; GPTQ checkpoints are 4- or 8-bit, sized as 8 to stay on the safe side. Other
+# methods are sized as the checkpoint's 16-bit weights (an overestimate).
+_QUANTIZATION_SIZING = {"fp8": "fp8", "awq": "int4", "awq_marlin": "int4", "gptq": "int8", "gptq_marlin": "int8"}
+QUANTIZED_WEIGHTS_HINT = {"fp8": "fp8", "int8": "gptq, with an 8-bit GPTQ checkpoint", "int4": "awq, with a 4-bit AWQ checkpoint"}
+
+
+def sizing_dtype(dtype: str | None, quantization: str | None) -> str | None:
+    """The weight dtype the planner sizes a model with, from its vLLM dtype and quantization."""
+    if quantization in _QUANTIZATION_SIZING:
+        return _QUANTIZATION_SIZING[quantization]
+    return _DTYPE_SIZING.get(dtype or "auto")
 
 
 def instance_arch(instance_type: str) -> str:
@@ -456,6 +484,14 @@ class NodePoolConfig(_Strict):
                     "list EFA-capable instance_types (e.g. p5.48xlarge, trn1.32xlarge), not whole families",
                     field="instance_types" if self.instance_types else "instance_families",
                 )
+            layouts = sorted({(t.network_cards, t.efa_devices, t.name) for t in self.types})
+            if len({(cards, efa) for cards, efa, _ in layouts}) > 1:
+                named = ", ".join(f"{name} ({cards} cards, {efa} EFA)" for cards, efa, name in layouts)
+                raise Problem(
+                    f"EFA pool mixes network layouts: {named}",
+                    "one EC2NodeClass has one network-interface list; put types with different card counts in separate pools",
+                    field="instance_types" if self.instance_types else "instance_families",
+                )
             if self.consolidation_policy != "WhenEmpty":
                 raise Problem(
                     "multi-node (EFA) pools must not consolidate busy nodes",
@@ -475,9 +511,14 @@ class NodePoolConfig(_Strict):
         return tuple(dict.fromkeys(t.family for t in self.types))
 
     @property
-    def efa_network_cards(self) -> int:
-        """Network cards the node class configures: the fewest among the pool's types (0 without EFA)."""
-        return min(t.network_cards for t in self.types) if self.efa else 0
+    def efa_layout(self) -> instances.InstanceType | None:
+        """The type whose network cards the node class configures (every type of an EFA pool has the same)."""
+        return self.types[0] if self.efa else None
+
+    @property
+    def efa_devices(self) -> int:
+        """``vpc.amazonaws.com/efa`` each node of the pool offers (0 without EFA)."""
+        return self.types[0].efa_devices if self.efa else 0
 
 
 class BedrockModelAccess(_Strict):
@@ -587,8 +628,8 @@ class ServedModelConfig(_Strict):
     tensor_parallel: int | None = Field(default=None, ge=1)
     pipeline_parallel: int | None = Field(default=None, ge=1)
     max_model_len: int | None = Field(default=None, ge=256)
-    dtype: str | None = None
-    quantization: str | None = None
+    dtype: str | None = Field(default=None, description="vLLM --dtype; default auto (the checkpoint's)")
+    quantization: str | None = Field(default=None, description="vLLM --quantization; fp8 and AWQ/GPTQ size the weights smaller")
     gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
     replicas: int = Field(default=1, ge=1, le=64)
     namespace: str = "inference"
@@ -619,6 +660,18 @@ class ServedModelConfig(_Strict):
         last = value.rsplit("/", 1)[-1]
         if ("@sha256:" not in value and ":" not in last) or value.endswith(":latest"):
             raise Problem(f"image '{value}' is not pinned", "give an exact tag (repo:v1.2.3) or a digest, never latest")
+        return value
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, value: str | None) -> str | None:
+        return _check_vllm_dtype(value)
+
+    @field_validator("quantization")
+    @classmethod
+    def _quantization(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9_-]{1,40}$", value):
+            raise Problem(f"'{value}' is not a quantization method", "use a vLLM --quantization value such as fp8, awq or gptq")
         return value
 
     @field_validator("env")
@@ -728,6 +781,7 @@ class UnitPoolConfig(_Strict):
 
     _image = field_validator("image")(ServedModelConfig._image.__func__)  # type: ignore[attr-defined]
     _env = field_validator("env")(ServedModelConfig._env.__func__)  # type: ignore[attr-defined]
+    _dtype = field_validator("dtype")(ServedModelConfig._dtype.__func__)  # type: ignore[attr-defined]
 
     @model_validator(mode="after")
     def _capacity(self) -> UnitPoolConfig:
@@ -878,22 +932,32 @@ class EnvironmentConfig(_Strict):
             candidates = [model.instance_type]
         else:
             candidates = [t.name for t in sorted(pool.types, key=lambda t: (t.total_accelerator_memory_gib, t.vcpus))]
+        # One node on any type of the pool before several: a group across nodes is slower and needs
+        # EFA, so it is only tried on an EFA pool and only when no single node holds the model.
+        passes: list[int | None] = [model.nodes] if model.nodes is not None else [1, *([None] if pool.efa else [])]
         last: planner.PlanError | None = None
-        for instance_type in candidates:
+        for nodes, instance_type in ((n, t) for n in passes for t in candidates):
             try:
                 return planner.plan(
                     model.architecture,
                     instance_type,
-                    nodes=model.nodes,
+                    nodes=nodes,
                     tensor_parallel=model.tensor_parallel,
                     pipeline_parallel=model.pipeline_parallel,
                     max_model_len=model.max_model_len,
-                    dtype=model.dtype,
+                    dtype=sizing_dtype(model.dtype, model.quantization),
                     gpu_memory_utilization=model.gpu_memory_utilization,
                 )
             except planner.PlanError as exc:
                 last = exc
         assert last is not None
+        if not pool.efa and model.nodes is None:
+            # Never propose a multi-node group on a pool without EFA.
+            fix = re.sub(r"(, )?more nodes \(nodes \d+: [^)]*\)", "", last.fix).replace("use , ", "use ")
+            fix = (
+                f"{fix.rstrip(', ')}, or serve it from an efa pool as a multi-node group" if fix != "use " else "serve it from an efa pool"
+            )
+            raise planner.PlanError(f"{last.problem}; pool '{pool.name}' has no EFA for a group across nodes", fix, last.field)
         raise last
 
     def _check_models(self) -> None:
@@ -946,7 +1010,7 @@ class EnvironmentConfig(_Strict):
             tensor_parallel=pool.tensor_parallel,
             pipeline_parallel=pool.pipeline_parallel,
             max_model_len=pool.max_model_len,
-            dtype=pool.dtype,
+            dtype=sizing_dtype(pool.dtype, None),
         )
 
     def _check_units(self) -> None:
@@ -1118,13 +1182,16 @@ def load(context: Mapping[str, Any]) -> EnvironmentConfig:
         raw["account"] = account
 
     config = validate_environment(env, raw)
-    from infra import cost  # builds on the validated configuration
+    # Rules over the whole validated environment: the serving deployability check, then the budget.
+    from infra import cost, serving_plan
 
-    problem = cost.budget_problem(config, cost.estimate(config))
-    if problem is not None:
+    for path, problem, fix in serving_plan.problems(config):
+        raise ConfigError(f"environments.{env}.{path}", problem, fix)
+    over_budget = cost.budget_problem(config, cost.estimate(config))
+    if over_budget is not None:
         raise ConfigError(
             f"environments.{env}.budget_usd_per_hour",
-            problem,
+            over_budget,
             "raise the budget, or lower replicas, system nodes or unit pools (make plan ENV=" + env + " itemizes it)",
         )
     return config

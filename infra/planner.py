@@ -6,7 +6,8 @@ whose ``problem``, ``fix`` and ``field`` follow :class:`infra.config.Problem` (r
 ``Problem(e.problem, e.fix, field=e.field)`` inside a config validator).
 
 Devices
-    NVIDIA: one device is one GPU with ``accelerator_memory_gib``. Neuron: vLLM (and NxD
+    NVIDIA: one device is one GPU with the memory CUDA reports (``usable_memory_gib``, measured
+    figures with their sources in :mod:`infra.catalog.instances`; 22.30 GiB on an A10G, not 24). Neuron: vLLM (and NxD
     Inference under it) shards over NeuronCores, so ``tensor_parallel_size`` counts NeuronCores
     and one device is one NeuronCore with the Neuron device's HBM divided among its cores
     (inf2 and trn1: 2 cores of 16 GiB per 32 GiB device). Trainium2 runs with Logical NeuronCore
@@ -163,13 +164,55 @@ class _Devices:
     memory_gib: float
     noun: str  # "GPU", "NeuronCore", "logical NeuronCore"
 
+    @property
+    def neuron(self) -> bool:
+        return self.noun != "GPU"
+
 
 def _devices(spec: InstanceType) -> _Devices:
     if spec.accelerator == "nvidia":
-        return _Devices(spec.accelerators, float(spec.accelerator_memory_gib), "GPU")
+        return _Devices(spec.accelerators, spec.usable_memory_gib, "GPU")
     lnc = LOGICAL_NEURON_CORE_CONFIG.get(spec.accelerator_name, 1)
     cores = spec.neuron_cores // lnc
     return _Devices(cores, spec.total_accelerator_memory_gib / cores, "logical NeuronCore" if lnc > 1 else "NeuronCore")
+
+
+# Host memory Neuron compilation needs, as a multiple of the weights the node compiles. Two data
+# points bound it: compiling Llama 3.1 8B (15 GiB in bf16) with NxD Inference was OOM-killed on a
+# trn1.2xlarge with 32 GiB, 2.1x (aws-neuron/aws-neuron-sdk issue #1222, also filed as
+# neuronx-distributed-inference #26); AWS's "Tutorial: Deploying Llama3.1 405B (Trn2)" compiles
+# 756 GiB of weights on one trn2.48xlarge with 2048 GiB, 2.7x.
+NEURON_COMPILE_HOST_MEMORY_FACTOR = 2.5
+
+
+def _check_compile_memory(arch: ModelArchitecture, spec: InstanceType, weight_gib: float) -> None:
+    need = NEURON_COMPILE_HOST_MEMORY_FACTOR * weight_gib
+    if spec.memory_gib >= need:
+        return
+    bigger = sorted(
+        (t for t in instances.INSTANCE_TYPES.values() if t.family == spec.family and t.memory_gib >= need), key=lambda t: t.memory_gib
+    )
+    hint = f" (e.g. {bigger[0].name}, {bigger[0].memory_gib} GiB)" if bigger else ""
+    raise PlanError(
+        f"compiling {arch.key} for Neuron needs about {need:.0f} GiB of host memory ({NEURON_COMPILE_HOST_MEMORY_FACTOR} x "
+        f"{weight_gib:.1f} GiB of weights) but {spec.name} has {spec.memory_gib} GiB",
+        f"use an instance type with more memory{hint}",
+        "instance_type",
+    )
+
+
+def devices_for(spec: InstanceType, planned: int) -> int:
+    """Whole devices (``nvidia.com/gpu`` or ``aws.amazon.com/neuron``) holding ``planned`` of the planner's devices.
+
+    The Neuron device plugin allocates whole devices with all their cores (AWS Neuron docs,
+    "Neuron device plugin"); the planner counts (logical) NeuronCores, so a device holds
+    ``cores per device / LNC`` of them: 2 on inf2/trn1, 8 / 2 = 4 on trn2 (LNC=2). Tensor parallel 64
+    on trn2.48xlarge therefore takes 16 devices, the whole instance.
+    """
+    if spec.accelerator == "nvidia":
+        return planned
+    per_device = spec.neuron_cores // spec.accelerators // LOGICAL_NEURON_CORE_CONFIG.get(spec.accelerator_name, 1)
+    return math.ceil(planned / per_device)
 
 
 def _plural(noun: str, count: int) -> str:
@@ -184,21 +227,36 @@ def _tp_fits_heads(arch: ModelArchitecture, tp: int) -> bool:
     return arch.attention_heads % tp == 0 and (arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0)
 
 
-def _tp_options(arch: ModelArchitecture, per_node: int) -> list[int]:
-    """Tensor-parallel sizes that divide the node's devices and suit the model's heads, ascending."""
-    return [t for t in range(1, per_node + 1) if per_node % t == 0 and _tp_fits_heads(arch, t)]
+def _tp_options(arch: ModelArchitecture, per_node: int, neuron: bool = False) -> list[int]:
+    """Tensor-parallel sizes that divide the node's devices and suit the model's heads, ascending.
+
+    On Neuron the head rule does not apply: vllm-neuron hands only the tensor-parallel degree to NxD
+    Inference, which pads and replicates attention heads to it (AWS runs Llama 3.1 8B, 32 heads,
+    with TP 12 and 24 on inf2 in the NxD Inference vLLM user guide).
+    """
+    return [t for t in range(1, per_node + 1) if per_node % t == 0 and (neuron or _tp_fits_heads(arch, t))]
 
 
 def _candidates(
-    arch: ModelArchitecture, per_node: int, nodes: int | None, tp: int | None, pp: int | None, max_nodes: int = MAX_NODES
+    arch: ModelArchitecture,
+    per_node: int,
+    nodes: int | None,
+    tp: int | None,
+    pp: int | None,
+    max_nodes: int = MAX_NODES,
+    neuron: bool = False,
 ) -> list[Layout]:
-    """Structurally valid layouts matching the given fields, in preference order."""
-    tps = _tp_options(arch, per_node)
+    """Structurally valid layouts matching the given fields, in preference order.
+
+    On one Neuron node only pure tensor parallelism: vllm-neuron has no pipeline-parallel mode on a
+    node (its platform_overrides raise NotImplementedError for pipeline parallel > 1).
+    """
+    tps = _tp_options(arch, per_node, neuron)
     out: list[Layout] = []
     for n in [nodes] if nodes is not None else range(1, max_nodes + 1):
         if n == 1:
             # pure tensor parallelism first (TP ascending), then PP 2, 3, ... each with TP ascending
-            pairs = sorted(((t, p) for t in tps for p in range(1, per_node // t + 1)), key=lambda c: (c[1], c[0]))
+            pairs = sorted(((t, p) for t in tps for p in range(1, 1 + (1 if neuron else per_node // t))), key=lambda c: (c[1], c[0]))
         else:
             pairs = [(t, n * per_node // t) for t in reversed(tps)]
         out.extend(Layout(n, t, p) for t, p in pairs if (tp is None or t == tp) and (pp is None or p == pp) and p <= arch.layers)
@@ -248,7 +306,7 @@ def _first_fit(arch: ModelArchitecture, layouts: list[Layout], s: _Sizing) -> _F
 
 def _check_fields(arch: ModelArchitecture, spec: InstanceType, dev: _Devices, nodes: int | None, tp: int | None, pp: int | None) -> None:
     name, per_node = spec.name, dev.per_node
-    valid = _tp_options(arch, per_node)
+    valid = _tp_options(arch, per_node, dev.neuron)
     valid_text = _join([str(t) for t in valid])
     if nodes is not None and nodes < 1:
         raise PlanError(f"nodes must be at least 1 (got {nodes})", "use 1 for a single node, more for pipeline parallelism", "nodes")
@@ -262,13 +320,13 @@ def _check_fields(arch: ModelArchitecture, spec: InstanceType, dev: _Devices, no
                 f"use {valid_text}{across}",
                 "tensor_parallel",
             )
-        if arch.attention_heads % tp:
+        if arch.attention_heads % tp and not dev.neuron:
             raise PlanError(
                 f"tensor_parallel {tp} does not divide the {arch.attention_heads} attention heads of {arch.key}",
                 f"use {valid_text} on {name}",
                 "tensor_parallel",
             )
-        if not _tp_fits_heads(arch, tp):
+        if not dev.neuron and not _tp_fits_heads(arch, tp):
             raise PlanError(
                 f"tensor_parallel {tp} neither divides nor is a multiple of the {arch.kv_heads} KV heads of {arch.key}",
                 f"use {valid_text} on {name}",
@@ -325,13 +383,13 @@ def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes:
     out: list[str] = []
     dev = _devices(spec)
     if tp is not None or pp is not None:
-        free = _first_fit(arch, _candidates(arch, dev.per_node, nodes, None, None), s)
+        free = _first_fit(arch, _candidates(arch, dev.per_node, nodes, None, None, neuron=dev.neuron), s)
         if free is not None:
             lay = free.layout
             out.append(f"tensor_parallel {lay.tensor_parallel} and pipeline_parallel {lay.pipeline_parallel} on {lay.nodes} node(s)")
     if nodes is not None:
         for n in range(nodes + 1, MAX_NODES + 1):
-            more = _first_fit(arch, _candidates(arch, dev.per_node, n, None, None), s)
+            more = _first_fit(arch, _candidates(arch, dev.per_node, n, None, None, neuron=dev.neuron), s)
             if more is not None:
                 lay = more.layout
                 out.append(f"more nodes (nodes {n}: tensor_parallel {lay.tensor_parallel}, pipeline_parallel {lay.pipeline_parallel})")
@@ -342,7 +400,7 @@ def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes:
             continue
         other_dev = _devices(other)
         sizing = _Sizing(s.weight_b, s.kv_b, s.max_model_len, s.min_sequences, s.utilization, s.overhead_gib, other_dev.memory_gib)
-        fit = _first_fit(arch, _candidates(arch, other_dev.per_node, None, None, None), sizing)
+        fit = _first_fit(arch, _candidates(arch, other_dev.per_node, None, None, None, neuron=other_dev.neuron), sizing)
         if fit is not None:
             key = (fit.layout.nodes, fit.layout.nodes * other.total_accelerator_memory_gib, other.vcpus, other.name)
             best = key if best is None or key < best else best
@@ -350,14 +408,14 @@ def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes:
         count = f"{best[0]} x " if best[0] > 1 else ""
         out.append(f"a larger instance type (e.g. {count}{best[3]})")
     current_bits = s.weight_b * 8 / (arch.parameters_b * 1e9)
-    layouts = _candidates(arch, dev.per_node, nodes, tp, pp)
-    for dtype in ("fp8", "int4"):
+    layouts = _candidates(arch, dev.per_node, nodes, tp, pp, neuron=dev.neuron)
+    for dtype, how in (("fp8", "quantization fp8"), ("int4", "a 4-bit AWQ checkpoint with quantization awq")):
         if DTYPE_BYTES[dtype] * 8 < current_bits:
             quantized = _Sizing(
                 weight_bytes(arch, dtype), s.kv_b, s.max_model_len, s.min_sequences, s.utilization, s.overhead_gib, s.memory_gib
             )
             if _first_fit(arch, layouts, quantized) is not None:
-                out.append(f"a quantized dtype ({dtype})")
+                out.append(how)
                 break
     return out
 
@@ -415,7 +473,7 @@ def plan(
 
     dev = _devices(spec)
     _check_fields(arch, spec, dev, nodes, tensor_parallel, pipeline_parallel)
-    layouts = _candidates(arch, dev.per_node, nodes, tensor_parallel, pipeline_parallel)
+    layouts = _candidates(arch, dev.per_node, nodes, tensor_parallel, pipeline_parallel, neuron=dev.neuron)
     if not layouts:
         raise _layout_problem(arch, spec, dev, nodes, tensor_parallel, pipeline_parallel)
 
@@ -432,6 +490,8 @@ def plan(
     fit = _first_fit(arch, layouts, sizing)
     if fit is None:
         raise _does_not_fit(arch, spec, dev, layouts, sizing, nodes, tensor_parallel, pipeline_parallel)
+    if dev.neuron:
+        _check_compile_memory(arch, spec, sizing.weight_b / GIB / fit.layout.nodes)
     return Plan(
         model=arch.key,
         instance_type=spec.name,

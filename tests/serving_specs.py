@@ -26,8 +26,8 @@ MULTI = vllm.ServingSpec(
     served_model_name="llama-405b",
     service_account="vllm",
     weight_gib=756,
-    cpu=160,
-    memory_gib=1600,
+    cpu_millicores=188_000,
+    memory_mib=1_800_000,
     shm_gib=64,
 )
 SINGLE = dataclasses.replace(
@@ -43,7 +43,7 @@ SINGLE = dataclasses.replace(
     replicas=2,
     image="vllm/vllm-openai:v0.31.0",
     weight_gib=15,
-    cpu=3,
-    memory_gib=12,
+    cpu_millicores=2_900,
+    memory_mib=12_000,
     shm_gib=4,
 )

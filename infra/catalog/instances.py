@@ -55,6 +55,27 @@ class InstanceType:
         return self.efa_interfaces > 0
 
     @property
+    def efa_on_card_0(self) -> bool:
+        """Whether network card 0 carries an EFA too (an EFA-only interface at device index 1).
+
+        EC2 allows one EFA per network card; when the type's EFA maximum equals its card count, card 0
+        must be one of them. EC2 user guide, "Maximize network bandwidth on Amazon EC2 instances with
+        multiple network cards": "If the network card index 0 supports EFA, create an EFA-only
+        network interface for network card index 0, device index 1" (p5.48xlarge: 32 EFA + 1 ENA).
+        """
+        return self.efa_interfaces >= self.network_cards > 0
+
+    @property
+    def efa_devices(self) -> int:
+        """EFA devices a node exposes (``vpc.amazonaws.com/efa``) when every card that can carries one."""
+        return min(self.efa_interfaces, self.network_cards)
+
+    @property
+    def usable_memory_gib(self) -> float:
+        """Memory per device the engine can use: CUDA's figure for GPUs, the HBM for Neuron devices."""
+        return CUDA_MEMORY_GIB.get(self.accelerator_name, float(self.accelerator_memory_gib))
+
+    @property
     def total_accelerator_memory_gib(self) -> int:
         """Device memory summed over all GPUs or Neuron devices."""
         return self.accelerators * self.accelerator_memory_gib
@@ -64,6 +85,16 @@ class InstanceType:
         """The part after the family, e.g. ``48xlarge``."""
         return self.name.partition(".")[2]
 
+
+# Memory per GPU as CUDA reports it, which is what vLLM budgets with (vllm/v1/worker/utils.py: the
+# device total from CUDA x gpu_memory_utilization), in GiB. Less than the marketing figure:
+# - A10G 22.30: vLLM's own start-up log on g5 (the figure REFERENCES.md quotes);
+# - L4 22.49: nvidia-smi 23034 MiB on g6 (speaches-ai/speaches PR #438);
+# - L40S 44.99: nvidia-smi 46068 MiB (akash-network/provider-configs PR #99);
+# - A100 40GB 39.39: CUDA deviceQuery 40339 MiB (bottlerocket-os/bottlerocket PR #3873);
+# - H100 79.65: nvidia-smi 81559 MiB (LMCache/LMCache issue #259);
+# - H200 140.40: nvidia-smi 143771 MiB (REFERENCES.md; NVIDIA/cuda-samples issue #311).
+CUDA_MEMORY_GIB: dict[str, float] = {"A10G": 22.30, "L4": 22.49, "L40S": 44.99, "A100": 39.39, "H100": 79.65, "H200": 140.40}
 
 # accelerator_name -> (accelerator kind, memory per device in GiB, NeuronCores per device)
 _DEVICES: dict[str, tuple[Accelerator, int, int]] = {

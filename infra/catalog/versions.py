@@ -96,6 +96,32 @@ VLLM_NEURON_IMAGES: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class NeuronEngine:
+    """What runs inside a Neuron vLLM image: the vLLM release and the vllm-neuron plugin line.
+
+    Sources: AWS Neuron release notes (2.33.0 components: "vLLM Neuron 0.29.0.1.2.0", i.e. vLLM
+    0.29.0 + vllm-neuron 1.2.0) and aws-neuron/deep-learning-containers tag 2.31.1 (README: vLLM
+    0.16.0 for SDK 2.31.1; vllm/inference/0.16.0/Dockerfile.neuronx installs vllm-neuron
+    release-0.5.3 over NxD Inference).
+    """
+
+    vllm: str
+    plugin: str
+
+    @property
+    def plugin_major(self) -> int:
+        return int(self.plugin.split(".")[0])
+
+
+NEURON_ENGINES: dict[str, NeuronEngine] = {
+    "trn2": NeuronEngine(vllm="0.29.0", plugin="1.2.0"),
+    "trn1": NeuronEngine(vllm="0.16.0", plugin="0.5.3"),
+    "trn1n": NeuronEngine(vllm="0.16.0", plugin="0.5.3"),
+    "inf2": NeuronEngine(vllm="0.16.0", plugin="0.5.3"),
+}
+
+
 def default_serving_image(accelerator: str, family: str, multi_node: bool) -> str:
     """The pinned image (or ``build:<model-images folder>``) a model gets when config names none."""
     if accelerator == "neuron":

@@ -51,10 +51,11 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import nag
-from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
+from infra.catalog.versions import NEURON_ENGINES, POWERTOOLS_LAYER_PARAMETER
 from infra.config import MODEL_IMAGES, UnitPoolConfig
 from infra.constructs.helm import construct_id
 from infra.constructs.neuron_monitor import NeuronMonitorDaemon
+from infra.k8s import vllm
 from infra.planner import Plan
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
@@ -123,6 +124,7 @@ def leader_command(pool: UnitPoolConfig, plan: Plan) -> list[str]:
     ]
     if pool.dtype:
         args += ["--dtype", pool.dtype]
+    args += vllm.neuron_args(vllm.neuron_max_num_seqs(plan.max_concurrent_sequences), NEURON_ENGINES[pool.spec.family].plugin)
     return args + list(pool.extra_args)
 
 

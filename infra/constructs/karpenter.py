@@ -208,7 +208,9 @@ class Karpenter(Construct):
                 pool.ami.family, volume_gib=pool.volume_gib, iops=pool.volume_iops, throughput_mibps=pool.volume_throughput_mibps
             ),
             http_put_response_hop_limit=pool.imds_hop_limit,
-            network_interfaces=k8s.efa_network_interfaces(pool.efa_network_cards) if pool.efa else (),
+            network_interfaces=(
+                k8s.efa_network_interfaces(pool.efa_layout.network_cards, pool.efa_layout.efa_on_card_0) if pool.efa_layout else ()
+            ),
             placement_group_name=placement_group.ref if placement_group is not None else None,
             capacity_reservation_selector_terms=[
                 {k: v for k, v in (("id", r.id), ("tags", r.tags), ("ownerID", r.owner_id)) if v is not None}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +11,8 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from infra import nag
-from infra.catalog import instances
-from infra.catalog.versions import LWS_CHART, default_serving_image
+from infra import nag, serving_plan
+from infra.catalog.versions import LWS_CHART
 from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
@@ -149,48 +147,5 @@ class ModelServing(Construct):
 
     def _spec(self, deployment: ModelDeployment, region: str, images: dict[str, str]) -> vllm.ServingSpec:
         model, pool, plan = deployment.model, deployment.pool, deployment.plan
-        instance = instances.INSTANCE_TYPES[plan.instance_type]
-        multi_node = plan.layout.nodes > 1
-        image = self._image(model.image or default_serving_image(pool.accelerator, instance.family, multi_node), images)
-        if model.weights.s3_prefix is not None:
-            source = f"s3://{self.weights_bucket.bucket_name}/{model.weights.s3_prefix}"
-        else:
-            source = model.weights.hub_id or ""
-        return vllm.ServingSpec(
-            name=model.name,
-            namespace=model.namespace,
-            image=image,
-            accelerator=pool.accelerator,
-            pool=pool.name,
-            instance_type=plan.instance_type,
-            accelerators_per_node=_accelerators_per_node(instance, plan),
-            efa_interfaces=pool.efa_network_cards if multi_node else 0,
-            nodes=plan.layout.nodes,
-            tensor_parallel=plan.layout.tensor_parallel,
-            pipeline_parallel=plan.layout.pipeline_parallel,
-            replicas=model.replicas,
-            max_model_len=plan.max_model_len,
-            gpu_memory_utilization=model.gpu_memory_utilization,
-            model=source,
-            region=region,
-            served_model_name=model.name,
-            service_account=SERVICE_ACCOUNT,
-            weight_gib=plan.weight_gib,
-            # Leave headroom for the node's DaemonSets (CNI, kube-proxy, CloudWatch agent, device plugins).
-            cpu=max(1, instance.vcpus - 2),
-            memory_gib=max(4, math.floor(instance.memory_gib * 0.8)),
-            shm_gib=max(1, min(64, instance.memory_gib // 8)),
-            dtype=model.dtype,
-            quantization=model.quantization,
-            hub_token_secret=model.weights.hub_token_secret,
-            extra_args=model.extra_args,
-            env=model.env,
-        )
-
-
-def _accelerators_per_node(instance: instances.InstanceType, plan: Plan) -> int:
-    """Whole devices each pod requests: GPUs, or the Neuron devices holding the cores it uses."""
-    if instance.accelerator == "nvidia":
-        return plan.layout.devices_per_node
-    cores_per_device = instance.neuron_cores // instance.accelerators
-    return math.ceil(plan.layout.devices_per_node / cores_per_device)
+        image = self._image(serving_plan.default_image(model, pool, plan), images)
+        return serving_plan.serving_spec(model, pool, plan, region=region, weights_bucket=self.weights_bucket.bucket_name, image=image)

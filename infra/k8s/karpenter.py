@@ -30,9 +30,17 @@ def accelerator_taint(accelerator: Accelerator) -> dict[str, str]:
     return {"key": ACCELERATOR_RESOURCE[accelerator], "value": "true", "effect": "NoSchedule"}
 
 
-def efa_network_interfaces(network_cards: int) -> list[dict[str, Any]]:
-    """Card 0 carries the node's primary ENA interface; every other card an EFA-only interface."""
+def efa_network_interfaces(network_cards: int, efa_on_card_0: bool) -> list[dict[str, Any]]:
+    """EC2's layout for multi-card EFA types: card 0 device 0 is the primary ENA interface, card 0
+    device 1 an EFA-only interface where card 0 supports EFA, every other card an EFA-only one.
+
+    Karpenter v1.14.1 counts a node's ``vpc.amazonaws.com/efa`` as the number of ``efa-only``
+    entries here (pkg/providers/instancetype/types.go), and drops instance types whose EFA maximum
+    or card count the list exceeds (compatibility.go), so the list must fit every type of the pool.
+    """
     interfaces = [{"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"}]
+    if efa_on_card_0:
+        interfaces.append({"networkCardIndex": 0, "deviceIndex": 1, "interfaceType": "efa-only"})
     interfaces += [{"networkCardIndex": card, "deviceIndex": 0, "interfaceType": "efa-only"} for card in range(1, network_cards)]
     return interfaces
 

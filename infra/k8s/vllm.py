@@ -17,9 +17,14 @@ from typing import Any
 from infra.k8s.karpenter import ACCELERATOR_RESOURCE, EFA_RESOURCE, LABEL_POOL, accelerator_taint
 
 PORT = 8000
-# vLLM's helper in its image (and in model-images/vllm-gpu): starts the Ray head and waits for the
-# whole group on the leader, joins the leader's Ray cluster on a worker.
-MULTI_NODE_SCRIPT = "/vllm-workspace/examples/online_serving/multi-node-serving.sh"
+# Environment variables LeaderWorkerSet v0.10.0 sets in every container of a group
+# (kubernetes-sigs/lws pkg/utils/pod/pod_utils.go): the leader's DNS name, the group size and the
+# pod's index in its group (0 for the leader). Kubernetes expands $(NAME) in command and args from
+# the container's environment, so no shell is involved.
+LWS_LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"
+LWS_WORKER_INDEX = "$(LWS_WORKER_INDEX)"
+# A value of each variable's kind, for checking rendered arguments the way the engine sees them.
+RUNTIME_EXAMPLES = {LWS_WORKER_INDEX: "1", LWS_LEADER_ADDRESS: "model-0.model.inference"}
 LABEL_MODEL = "inference-blueprint/model"
 LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
@@ -55,12 +60,14 @@ class ServingSpec:
     served_model_name: str
     service_account: str
     weight_gib: float
-    cpu: int  # cores requested per pod
-    memory_gib: int  # memory requested per pod
+    cpu_millicores: int  # requested per pod
+    memory_mib: int  # requested per pod (and its limit)
     shm_gib: int
     dtype: str | None = None
     quantization: str | None = None
     hub_token_secret: str | None = None
+    max_num_seqs: int | None = None  # Neuron: the batch the engine compiles for (required there)
+    neuron_plugin: str | None = None  # the vllm-neuron release line of the image, e.g. "0.5.3"
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -101,10 +108,25 @@ def vllm_args(spec: ServingSpec) -> list[str]:
     ]
     if spec.accelerator == "nvidia":
         args += ["--gpu-memory-utilization", f"{spec.gpu_memory_utilization:g}"]
+    else:
+        args += neuron_args(spec.max_num_seqs, spec.neuron_plugin)
     if spec.model.startswith("s3://"):
         args += ["--load-format", "runai_streamer"]
     if spec.multi_node:
-        args += ["--distributed-executor-backend", "ray"]
+        # vLLM v0.31.0's own multi-node mode without Ray (docs/deployment/frameworks/lws.md,
+        # "Multiprocessing"; --nnodes/--node-rank/--master-addr in vllm/engine/arg_utils.py): every
+        # pod runs `vllm serve` with the group size, its rank and the leader's address; the workers
+        # add --headless (no API server).
+        args += [
+            "--distributed-executor-backend",
+            "mp",
+            "--nnodes",
+            str(spec.nodes),
+            "--node-rank",
+            LWS_WORKER_INDEX,
+            "--master-addr",
+            LWS_LEADER_ADDRESS,
+        ]
     if spec.dtype:
         args += ["--dtype", spec.dtype]
     if spec.quantization:
@@ -112,11 +134,46 @@ def vllm_args(spec: ServingSpec) -> list[str]:
     return args + list(spec.extra_args)
 
 
+# vllm-neuron compiles the model for max_num_seqs x max_model_len; without the flag it compiles a
+# batch of 32 (0.5.x platform.py: max_num_seqs defaults to 32), which the planner did not size.
+NEURON_MAX_NUM_SEQS = 32
+# vllm-neuron 1.x serves KV-cache blocks of 32 tokens (platform.py UNIFORM_NEURON_PAGE) unless told otherwise.
+NEURON_BLOCK_SIZE = 32
+
+
+def neuron_max_num_seqs(planned: int) -> int:
+    """The batch a Neuron engine compiles for: what the planner fits at max_model_len, at most 32."""
+    return max(1, min(planned, NEURON_MAX_NUM_SEQS))
+
+
+def neuron_args(max_num_seqs: int | None, plugin: str | None) -> list[str]:
+    """Engine flags the pinned vllm-neuron line needs to start.
+
+    - 0.5.x (inf2, trn1; vllm-project/vllm-neuron release-0.5.x ``vllm_neuron/platform.py``): with
+      prefix caching it asserts a block size is set; without it, the block size becomes
+      max_model_len (one block per sequence) and its README requires ``--num-gpu-blocks-override``
+      equal to max_num_seqs. Prefix caching is turned off and both are given.
+    - 1.x (trn2): the block size is the plugin's 32 tokens, stated explicitly; prefix caching works.
+    Both compile for max_num_seqs, which is always given.
+    """
+    if max_num_seqs is None or plugin is None:
+        raise ValueError("a Neuron spec needs max_num_seqs and neuron_plugin")
+    args = ["--max-num-seqs", str(max_num_seqs)]
+    if int(plugin.split(".")[0]) == 0:
+        return [*args, "--no-enable-prefix-caching", "--num-gpu-blocks-override", str(max_num_seqs)]
+    return [*args, "--block-size", str(NEURON_BLOCK_SIZE)]
+
+
 def _env(spec: ServingSpec) -> list[dict[str, Any]]:
     # The S3 streamer resolves credentials through boto3's chain (Pod Identity) and needs the region.
     env: dict[str, str] = {"AWS_REGION": spec.region}
     if spec.efa_interfaces:
         env |= {"FI_PROVIDER": "efa", "FI_EFA_FORK_SAFE": "1", "FI_EFA_USE_DEVICE_RDMA": "1", "NCCL_DEBUG": "WARN"}
+        if spec.accelerator == "nvidia":
+            # NCCL must use the aws-ofi-nccl plugin, or fail: with NCCL_NET naming a network, NCCL does not
+            # fall back to TCP sockets when that plugin did not load. The plugin answers to "AWS Libfabric"
+            # (aws/aws-ofi-nccl keeps that name for NCCL_NET in its NVIDIA interface, nvidia_plugin_name_fixup).
+            env["NCCL_NET"] = "AWS Libfabric"
     env |= dict(spec.env)
     out: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     if spec.hub_token_secret:
@@ -128,8 +185,8 @@ def _resources(spec: ServingSpec) -> dict[str, Any]:
     limits: dict[str, Any] = {ACCELERATOR_RESOURCE[spec.accelerator]: str(spec.accelerators_per_node)}
     if spec.efa_interfaces:
         limits[EFA_RESOURCE] = str(spec.efa_interfaces)
-    requests = {"cpu": str(spec.cpu), "memory": f"{spec.memory_gib}Gi", **limits}
-    return {"requests": requests, "limits": {**limits, "memory": f"{spec.memory_gib}Gi"}}
+    requests = {"cpu": f"{spec.cpu_millicores}m", "memory": f"{spec.memory_mib}Mi", **limits}
+    return {"requests": requests, "limits": {**limits, "memory": f"{spec.memory_mib}Mi"}}
 
 
 def _probes(spec: ServingSpec) -> dict[str, Any]:
@@ -143,13 +200,8 @@ def _probes(spec: ServingSpec) -> dict[str, Any]:
 
 def container(spec: ServingSpec, role: str) -> dict[str, Any]:
     """The serving container; ``role`` is ``server`` (single node), ``leader`` or ``worker``."""
-    if role == "worker":
-        command = ["sh", "-c", f"bash {MULTI_NODE_SCRIPT} worker --ray_address=$(LWS_LEADER_ADDRESS)"]
-    elif role == "leader":
-        serve = " ".join(vllm_args(spec))
-        command = ["sh", "-c", f"bash {MULTI_NODE_SCRIPT} leader --ray_cluster_size=$(LWS_GROUP_SIZE) && exec {serve}"]
-    else:
-        command = vllm_args(spec)
+    # An argument list, never a shell: nothing from the configuration is ever parsed by a shell.
+    command = vllm_args(spec) + (["--headless"] if role == "worker" else [])
     security: dict[str, Any] = {"allowPrivilegeEscalation": False}
     if spec.efa_interfaces:
         # EFA registers (pins) memory for RDMA.
@@ -187,13 +239,7 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
 def deployment(spec: ServingSpec) -> dict[str, Any]:
     """One node per replica; replicas spread over nodes, never two on one node."""
     template = pod_template(spec, "server")
-    template["spec"]["affinity"] = {
-        "podAntiAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {LABEL_MODEL: spec.name}}, "topologyKey": "kubernetes.io/hostname"}
-            ]
-        }
-    }
+    template["spec"]["affinity"] = _one_pod_per_node(spec)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -208,22 +254,37 @@ def deployment(spec: ServingSpec) -> dict[str, Any]:
     }
 
 
+def _one_pod_per_node(spec: ServingSpec) -> dict[str, Any]:
+    """Required anti-affinity: no two pods of this model (any replica, any group) on one node."""
+    return {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {LABEL_MODEL: spec.name}}, "topologyKey": "kubernetes.io/hostname"}
+            ]
+        }
+    }
+
+
 def leader_worker_set(spec: ServingSpec) -> dict[str, Any]:
-    """A group per replica: the leader starts the Ray head, waits for the group, then runs ``vllm serve``;
-    workers join the leader's Ray cluster.
+    """A group per replica: every pod runs ``vllm serve`` with the group's size and its rank; the
+    leader (rank 0) serves the API, the workers run headless.
 
     A failed pod recreates its whole group (``RecreateGroupOnPodRestart``); workers start once the
-    leader exists (``LeaderCreated``); each group takes its nodes exclusively.
+    leader exists (``LeaderCreated``). Each pod of a group needs a node of its own (it asks for all
+    of the node's accelerators), so the templates carry a hostname anti-affinity and no
+    ``exclusive-topology`` annotation: with ``kubernetes.io/hostname`` that annotation makes LWS pin
+    every worker to the leader's node (pod_controller.go adds the leader's topology value to the
+    worker template's nodeSelector), and a group of whole-node pods never schedules. The EFA pool's
+    node class keeps every node in one subnet and one placement group, so the group shares an AZ.
     """
+    leader = pod_template(spec, "leader", {"inference-blueprint/role": "leader"})
+    worker = pod_template(spec, "worker", {"inference-blueprint/role": "worker"})
+    for template in (leader, worker):
+        template["spec"]["affinity"] = _one_pod_per_node(spec)
     return {
         "apiVersion": "leaderworkerset.x-k8s.io/v1",
         "kind": "LeaderWorkerSet",
-        "metadata": {
-            "name": spec.name,
-            "namespace": spec.namespace,
-            "labels": spec.labels,
-            "annotations": {"leaderworkerset.sigs.k8s.io/exclusive-topology": "kubernetes.io/hostname"},
-        },
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
         "spec": {
             "replicas": spec.replicas,
             "startupPolicy": "LeaderCreated",
@@ -231,8 +292,8 @@ def leader_worker_set(spec: ServingSpec) -> dict[str, Any]:
             "leaderWorkerTemplate": {
                 "size": spec.nodes,
                 "restartPolicy": "RecreateGroupOnPodRestart",
-                "leaderTemplate": pod_template(spec, "leader", {"inference-blueprint/role": "leader"}),
-                "workerTemplate": pod_template(spec, "worker", {"inference-blueprint/role": "worker"}),
+                "leaderTemplate": leader,
+                "workerTemplate": worker,
             },
         },
     }

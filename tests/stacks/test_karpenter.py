@@ -140,12 +140,14 @@ def _spec(result: Synthesized, kind: str, name: str) -> dict[str, Any]:
 def test_efa_pools_are_pinned_to_one_subnet_with_placement_group_and_interfaces(prod: Synthesized) -> None:
     assert len(prod.resources("eks", "AWS::EC2::PlacementGroup")) == 2
     assert all(pg["Properties"]["Strategy"] == "cluster" for pg in prod.resources("eks", "AWS::EC2::PlacementGroup").values())
-    for name, cards in (("gpu-efa", 32), ("trainium", 8)):
+    # EFA devices per node (EC2: p5.48xlarge 32 EFA + 1 ENA; Neuron docs: trn1.32xlarge has 8 EFA devices),
+    # each an efa-only interface (Karpenter counts vpc.amazonaws.com/efa from them) beside the primary ENA.
+    for name, efa in (("gpu-efa", 32), ("trainium", 8)):
         spec = _spec(prod, "EC2NodeClass", name)
         assert len(spec["subnetSelectorTerms"]) == 1 and "id" in spec["subnetSelectorTerms"][0]
         assert "name" in spec["placementGroupSelector"]
         interfaces = spec["networkInterfaces"]
-        assert len(interfaces) == cards and interfaces[0]["interfaceType"] == "interface"
+        assert len(interfaces) == efa + 1 and interfaces[0]["interfaceType"] == "interface"
         assert all(i["interfaceType"] == "efa-only" for i in interfaces[1:])
         assert _spec(prod, "NodePool", name)["disruption"]["consolidationPolicy"] == "WhenEmpty"
     assert "placementGroupSelector" not in _spec(prod, "EC2NodeClass", "gpu")

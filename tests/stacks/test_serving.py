@@ -36,12 +36,14 @@ def test_prod_serves_single_node_multi_node_and_neuron(prod: Synthesized) -> Non
     lws = _objects(prod, "LeaderWorkerSet")["llama-3-1-405b"]["spec"]
     assert lws["leaderWorkerTemplate"]["size"] == 2
     leader = lws["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
-    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in leader["command"][2]
+    command = leader["command"]
+    assert command[command.index("--tensor-parallel-size") + 1 :][:3] == ["8", "--pipeline-parallel-size", "2"]
     assert leader["resources"]["limits"]["vpc.amazonaws.com/efa"] == "32"
-    assert "${Token[" in leader["image"], "multi-node uses the model-images/vllm-gpu build (Ray + EFA)"
+    assert "${Token[" in leader["image"], "multi-node uses the model-images/vllm-gpu build (EFA)"
     neuron = _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]
     assert neuron["containers"][0]["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
-    assert neuron["nodeSelector"]["node.kubernetes.io/instance-type"] == "inf2.xlarge"
+    # inf2.xlarge's 16 GiB cannot compile Llama 3.1 8B (aws-neuron-sdk #1222): the planner takes inf2.8xlarge.
+    assert neuron["nodeSelector"]["node.kubernetes.io/instance-type"] == "inf2.8xlarge"
     assert neuron["containers"][0]["image"].startswith("public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0")
 
 

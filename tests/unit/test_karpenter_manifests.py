@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from infra.catalog.instances import INSTANCE_TYPES
 from infra.k8s import karpenter as k
 from infra.k8s.schema import validate
 
@@ -65,20 +66,33 @@ def test_efa_node_class() -> None:
     node_class = _node_class(
         name="gpu-efa",
         subnet_selector_terms=[{"id": "subnet-0123456789abcdef0"}],
-        network_interfaces=k.efa_network_interfaces(32),
+        network_interfaces=k.efa_network_interfaces(32, efa_on_card_0=True),
         placement_group_name="inference-prod-gpu-efa",
         capacity_reservation_selector_terms=[{"id": "cr-0123456789abcdef0"}],
     )
     assert validate(node_class) == []
     interfaces = node_class["spec"]["networkInterfaces"]
-    assert interfaces[0] == {"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"}
-    assert [i["interfaceType"] for i in interfaces[1:]] == ["efa-only"] * 31
-    assert sorted(i["networkCardIndex"] for i in interfaces) == list(range(32))
+    # EC2 user guide, "Maximize network bandwidth ... with multiple network cards": the p5.48xlarge layout
+    # is ENA at card 0 device 0, EFA-only at card 0 device 1, EFA-only at device 0 of cards 1-31: 32 EFA devices.
+    assert interfaces[:2] == [
+        {"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"},
+        {"networkCardIndex": 0, "deviceIndex": 1, "interfaceType": "efa-only"},
+    ]
+    assert [i["interfaceType"] for i in interfaces[1:]] == ["efa-only"] * 32
+    assert sorted(i["networkCardIndex"] for i in interfaces[2:]) == list(range(1, 32))
     assert node_class["spec"]["placementGroupSelector"] == {"name": "inference-prod-gpu-efa"}
 
 
-def test_single_card_efa_is_just_the_primary_interface() -> None:
-    assert k.efa_network_interfaces(1) == [{"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"}]
+@pytest.mark.parametrize("name", [t.name for t in INSTANCE_TYPES.values() if t.efa])
+def test_the_node_class_gives_every_efa_type_as_many_efa_devices_as_the_pod_requests(name: str) -> None:
+    spec = INSTANCE_TYPES[name]
+    interfaces = k.efa_network_interfaces(spec.network_cards, spec.efa_on_card_0)
+    # Karpenter v1.14.1 counts vpc.amazonaws.com/efa as the efa-only entries (instancetype/types.go) and
+    # drops a type whose EFA maximum or card count the list exceeds (compatibility.go).
+    efa_only = [i for i in interfaces if i["interfaceType"] == "efa-only"]
+    assert len(efa_only) == spec.efa_devices <= spec.efa_interfaces
+    assert max(i["networkCardIndex"] for i in interfaces) < spec.network_cards
+    assert validate(_node_class(network_interfaces=interfaces)) == [], "the CRD's CEL rules: one efa-only per card, card 0 device 0 first"
 
 
 def test_bottlerocket_gets_a_separate_data_volume() -> None:

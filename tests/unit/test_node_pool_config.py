@@ -31,10 +31,10 @@ def test_shipped_pools() -> None:
     pools = {p.name: p for p in prod.node_pools}
     assert set(pools) == {"gpu", "gpu-efa", "inferentia", "trainium"}
     assert pools["gpu"].families == ("g5", "g6", "g6e") and not pools["gpu"].efa
-    assert pools["gpu-efa"].efa and pools["gpu-efa"].efa_network_cards == 32
+    assert pools["gpu-efa"].efa and pools["gpu-efa"].efa_devices == 32, "EC2: p5.48xlarge takes 32 EFA + 1 ENA"
     assert pools["inferentia"].accelerator == "neuron" and pools["inferentia"].families == ("inf2",)
-    assert pools["trainium"].efa and pools["trainium"].families == ("trn1", "trn1n")
-    assert pools["trainium"].efa_network_cards == 8, "the fewest cards among trn1 (8) and trn1n (16)"
+    assert pools["trainium"].efa and pools["trainium"].families == ("trn1",)
+    assert pools["trainium"].efa_devices == 8, "Neuron docs: trn1.32xlarge has 8 EFA devices"
     assert all(p.ami.alias.startswith("al2023@v2026") for p in prod.node_pools), "prod pins its AMI release"
     dev = load({**CONTEXT, "env": "dev"})
     (gpu,) = dev.node_pools
@@ -136,3 +136,19 @@ def test_reserved_pool_with_capacity_block() -> None:
     pool = {**GPU, "capacity_types": ["reserved", "on-demand"], "capacity_reservations": [{"tags": {"purpose": "inference"}}]}
     (config,) = _with_pools([pool]).node_pools
     assert config.capacity_reservations[0].tags == {"purpose": "inference"}
+
+
+def test_an_efa_pool_cannot_mix_network_layouts() -> None:
+    # One EC2NodeClass has one networkInterfaces list: trn1.32xlarge (8 cards) and trn1n.32xlarge (16)
+    # would either leave half of trn1n's EFA unused or be dropped by Karpenter for trn1.
+    pool = {
+        "name": "trn",
+        "accelerator": "neuron",
+        "instance_types": ["trn1.32xlarge", "trn1n.32xlarge"],
+        "efa": True,
+        "limits": {"accelerators": 32},
+    }
+    assert _error([pool]).startswith(
+        "environments.prod.node_pools[0].instance_types: EFA pool mixes network layouts: trn1.32xlarge (8 cards, 8 EFA), "
+        "trn1n.32xlarge (16 cards, 16 EFA); one EC2NodeClass has one network-interface list; put types with different card counts"
+    )

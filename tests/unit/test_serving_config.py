@@ -29,7 +29,9 @@ def _error(models: list[dict[str, Any]], env: str = "prod") -> str:
 def test_planner_fills_the_layout() -> None:
     config = _with([LLAMA_8B, {**LLAMA_8B, "name": "llama-405b", "architecture": "llama-3.1-405b", "pool": "gpu-efa", "nodes": 2}])
     small, large = (config.plan(m) for m in config.models)
-    assert (small.instance_type, small.layout.nodes, small.layout.tensor_parallel) == ("g5.xlarge", 1, 1)
+    # 8B at 32k tokens needs 15.0 + 4.0 + 1.5 GiB: more than the 20.07 GiB vLLM gets of an A10G (22.30 as
+    # CUDA reports it, x 0.90), so the smallest single node that holds it is a 48 GiB L40S.
+    assert (small.instance_type, small.layout.nodes, small.layout.tensor_parallel) == ("g6e.xlarge", 1, 1)
     assert (large.instance_type, large.layout.nodes, large.layout.tensor_parallel, large.layout.pipeline_parallel) == (
         "p5.48xlarge",
         2,
@@ -63,7 +65,7 @@ def test_pool_that_does_not_exist() -> None:
     [
         ({"architecture": "llama-9"}, "models[0].model: unknown model 'llama-9'"),
         ({"instance_type": "p5.48xlarge"}, "models[0].instance_type: p5.48xlarge is not in pool 'gpu'"),
-        ({"architecture": "llama-3.1-405b"}, "models[0].pool: spans"),
+        ({"architecture": "llama-3.1-405b"}, "models[0].instance_type: llama-3.1-405b needs 783.7 GiB"),
         ({"architecture": "llama-3.1-70b", "pool": "trainium", "nodes": 2}, "models[0].nodes: needs 2 Neuron nodes"),
         ({"weights": {}}, "models[0].weights: needs exactly one of s3_prefix or hub_id"),
         ({"weights": {"s3_prefix": "s3://bucket/x"}}, "models[0].weights.s3_prefix: 's3://bucket/x' is not an S3 key prefix"),
@@ -96,3 +98,16 @@ def test_default_images() -> None:
     assert default_serving_image("neuron", "inf2", multi_node=False).endswith("sdk2.31.1-ubuntu24.04")
     config = _with([{**LLAMA_8B, "image": "build:vllm-gpu"}])
     assert config.models[0].image == "build:vllm-gpu"
+
+
+def test_a_model_one_node_holds_is_placed_on_one_node_even_where_a_smaller_type_could_take_it_across_nodes() -> None:
+    # prod's gpu pool (g5, g6, g6e, no EFA): Llama 3.1 70B fits one g6e.12xlarge (4 x L40S).
+    config = _with([{**LLAMA_8B, "name": "llama-70b", "architecture": "llama-3.1-70b"}])
+    plan = config.plan(config.models[0])
+    assert (plan.layout.nodes, plan.instance_type) == (1, "g6e.12xlarge")
+
+
+def test_a_model_no_single_node_of_a_non_efa_pool_holds_is_never_planned_across_nodes() -> None:
+    text = _error([{**LLAMA_8B, "architecture": "llama-3.1-405b"}])
+    assert "pool 'gpu' has no EFA for a group across nodes" in text and "more nodes" not in text, text
+    assert text.endswith("or serve it from an efa pool as a multi-node group"), text

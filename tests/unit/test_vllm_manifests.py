@@ -12,6 +12,8 @@ from infra.k8s.schema import validate
 
 NEURON = dataclasses.replace(
     SINGLE,
+    max_num_seqs=10,
+    neuron_plugin="0.5.3",
     name="llama-8b-neuron",
     accelerator="neuron",
     pool="inferentia",
@@ -48,7 +50,7 @@ def test_single_node_is_a_deployment_with_spread_and_surge() -> None:
     assert pdb["spec"]["maxUnavailable"] == 1
 
 
-def test_multi_node_is_a_leader_worker_set() -> None:
+def test_multi_node_is_a_leader_worker_set_in_vllms_own_multi_node_mode() -> None:
     lws, service, pdb = vllm.manifests(MULTI)
     spec = lws["spec"]
     assert (spec["leaderWorkerTemplate"]["size"], spec["leaderWorkerTemplate"]["restartPolicy"], spec["startupPolicy"]) == (
@@ -56,16 +58,48 @@ def test_multi_node_is_a_leader_worker_set() -> None:
         "RecreateGroupOnPodRestart",
         "LeaderCreated",
     )
-    assert lws["metadata"]["annotations"] == {"leaderworkerset.sigs.k8s.io/exclusive-topology": "kubernetes.io/hostname"}
     leader = spec["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
     worker = spec["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
-    leader_cmd = leader["command"][2]
-    assert "multi-node-serving.sh leader --ray_cluster_size=$(LWS_GROUP_SIZE) && exec vllm serve" in leader_cmd
-    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in leader_cmd and "--distributed-executor-backend ray" in leader_cmd
-    assert "multi-node-serving.sh worker --ray_address=$(LWS_LEADER_ADDRESS)" in worker["command"][2]
+    # vLLM v0.31.0 docs/deployment/frameworks/lws.md ("Multiprocessing"): every pod runs vllm serve with
+    # --nnodes, --node-rank $(LWS_WORKER_INDEX) and --master-addr $(LWS_LEADER_ADDRESS); workers add --headless.
+    # No shell: the argument list is the container command, so nothing from the config is shell-parsed.
+    assert leader["command"][:2] == ["vllm", "serve"] and worker["command"] == [*leader["command"], "--headless"]
+    cmd = leader["command"]
+    assert cmd[cmd.index("--nnodes") + 1] == "2" and cmd[cmd.index("--node-rank") + 1] == "$(LWS_WORKER_INDEX)"
+    assert cmd[cmd.index("--master-addr") + 1] == "$(LWS_LEADER_ADDRESS)"
+    assert cmd[cmd.index("--distributed-executor-backend") + 1] == "mp"
+    assert cmd[cmd.index("--tensor-parallel-size") + 1] == "8" and cmd[cmd.index("--pipeline-parallel-size") + 1] == "2"
+    assert "sh" not in cmd and not any("multi-node-serving.sh" in a for a in cmd)
     assert "startupProbe" in leader and "startupProbe" not in worker and "ports" not in worker
     assert service["spec"]["selector"] == {vllm.LABEL_MODEL: "llama-405b", "inference-blueprint/role": "leader"}
     assert pdb["spec"]["maxUnavailable"] == 0, "a single group is never evicted voluntarily"
+
+
+def test_a_group_spreads_over_distinct_nodes_not_onto_the_leaders() -> None:
+    # LWS v0.10.0 pod_controller.go adds the leader's value of the exclusive-topology key to the worker
+    # template's nodeSelector; with kubernetes.io/hostname every worker must then fit on the leader's node.
+    lws = vllm.leader_worker_set(MULTI)
+    assert "leaderworkerset.sigs.k8s.io/exclusive-topology" not in lws["metadata"].get("annotations", {})
+    for template in ("leaderTemplate", "workerTemplate"):
+        pod = lws["spec"]["leaderWorkerTemplate"][template]["spec"]
+        (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term == {"labelSelector": {"matchLabels": {vllm.LABEL_MODEL: "llama-405b"}}, "topologyKey": "kubernetes.io/hostname"}
+
+
+def test_extra_args_with_shell_syntax_stay_single_arguments() -> None:
+    spec = dataclasses.replace(MULTI, extra_args=("--served-model-name", "x; rm -rf / #", "--override-generation-config", '{"a": "b c"}'))
+    for template in ("leaderTemplate", "workerTemplate"):
+        cmd = vllm.leader_worker_set(spec)["spec"]["leaderWorkerTemplate"][template]["spec"]["containers"][0]["command"]
+        assert "x; rm -rf / #" in cmd and '{"a": "b c"}' in cmd
+
+
+def test_neuron_engines_get_the_flags_their_plugin_line_needs() -> None:
+    # vllm-neuron release-0.5.x platform.py: with prefix caching a block size must be set, without it the
+    # block is the whole max_model_len and its README requires --num-gpu-blocks-override = max_num_seqs.
+    assert vllm.neuron_args(10, "0.5.3") == ["--max-num-seqs", "10", "--no-enable-prefix-caching", "--num-gpu-blocks-override", "10"]
+    # vllm-neuron 1.x (trn2): 32-token blocks; both lines compile for max_num_seqs.
+    assert vllm.neuron_args(4, "1.2.0") == ["--max-num-seqs", "4", "--block-size", "32"]
+    assert vllm.neuron_max_num_seqs(500) == 32 and vllm.neuron_max_num_seqs(0) == 1
 
 
 def test_accelerators_efa_and_shared_memory() -> None:
@@ -74,10 +108,11 @@ def test_accelerators_efa_and_shared_memory() -> None:
         pod = lws["spec"]["leaderWorkerTemplate"][template]["spec"]
         container = pod["containers"][0]
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
-        assert container["resources"]["limits"]["vpc.amazonaws.com/efa"] == "32"
+        assert container["resources"]["limits"]["vpc.amazonaws.com/efa"] == str(MULTI.efa_interfaces)
         assert container["securityContext"]["capabilities"] == {"add": ["IPC_LOCK"]}
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["FI_PROVIDER"] == "efa" and env["FI_EFA_USE_DEVICE_RDMA"] == "1" and env["AWS_REGION"] == "us-east-2"
+        assert env["NCCL_NET"] == "AWS Libfabric", "NCCL fails instead of falling back to TCP when the OFI plugin is missing"
         assert pod["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Gi"}}]
         assert pod["nodeSelector"] == {"inference-blueprint/pool": "gpu-efa", "node.kubernetes.io/instance-type": "p5.48xlarge"}
         assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
@@ -89,7 +124,7 @@ def test_neuron_pod() -> None:
     (deployment, _, _) = vllm.manifests(NEURON)
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["resources"]["limits"] == {"aws.amazon.com/neuron": "1", "memory": "12Gi"}
+    assert container["resources"]["limits"] == {"aws.amazon.com/neuron": "1", "memory": "12000Mi"}
     assert pod["tolerations"][0]["key"] == "aws.amazon.com/neuron"
     assert "--gpu-memory-utilization" not in container["command"] and "--load-format" not in container["command"]
     assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}} in container["env"]

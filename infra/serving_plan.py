@@ -1,0 +1,129 @@
+"""From a served model's configuration to its vLLM serving spec, and the deployability check over them.
+
+``serving_spec`` is the one translation from configuration (model, pool, planner layout) to the
+plain values the manifest builders take; ``ModelServing`` calls it with deploy-time strings (the
+weights bucket, image asset URIs), ``problems`` with placeholders, so the check sees exactly the
+manifests the stack applies. ``problems`` runs at every synth (``infra.config.load``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from infra import deployability, planner, serving_args
+from infra.catalog import instances
+from infra.catalog.versions import NEURON_ENGINES, default_serving_image
+from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig
+from infra.k8s import karpenter as k8s_karpenter
+from infra.k8s import vllm
+from infra.planner import Plan
+
+SERVICE_ACCOUNT = "vllm"
+
+
+def default_image(model: ServedModelConfig, pool: NodePoolConfig, plan: Plan) -> str:
+    """The image reference a model runs (``build:<folder>`` for the blueprint's own builds)."""
+    family = instances.INSTANCE_TYPES[plan.instance_type].family
+    return model.image or default_serving_image(pool.accelerator, family, plan.layout.nodes > 1)
+
+
+def serving_spec(
+    model: ServedModelConfig, pool: NodePoolConfig, plan: Plan, *, region: str, weights_bucket: str, image: str
+) -> vllm.ServingSpec:
+    """The vLLM spec of ``model``; ``weights_bucket`` and ``image`` may be deploy-time tokens."""
+    instance = instances.INSTANCE_TYPES[plan.instance_type]
+    multi_node = plan.layout.nodes > 1
+    source = f"s3://{weights_bucket}/{model.weights.s3_prefix}" if model.weights.s3_prefix is not None else model.weights.hub_id or ""
+    room = deployability.allocatable(instance, pool.efa_devices)
+    neuron = pool.accelerator == "neuron"
+    return vllm.ServingSpec(
+        name=model.name,
+        namespace=model.namespace,
+        image=image,
+        accelerator=pool.accelerator,
+        pool=pool.name,
+        instance_type=plan.instance_type,
+        accelerators_per_node=planner.devices_for(instance, plan.layout.devices_per_node),
+        efa_interfaces=pool.efa_devices if multi_node else 0,
+        nodes=plan.layout.nodes,
+        tensor_parallel=plan.layout.tensor_parallel,
+        pipeline_parallel=plan.layout.pipeline_parallel,
+        replicas=model.replicas,
+        max_model_len=plan.max_model_len,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        model=source,
+        region=region,
+        served_model_name=model.name,
+        service_account=SERVICE_ACCOUNT,
+        weight_gib=plan.weight_gib,
+        # Everything the node has left after Karpenter's reservations and the DaemonSets' budget.
+        cpu_millicores=room["cpu"],
+        memory_mib=room["memory"],
+        shm_gib=max(1, min(64, instance.memory_gib // 8)),
+        dtype=model.dtype,
+        quantization=model.quantization,
+        hub_token_secret=model.weights.hub_token_secret,
+        max_num_seqs=vllm.neuron_max_num_seqs(plan.max_concurrent_sequences) if neuron else None,
+        neuron_plugin=NEURON_ENGINES[instance.family].plugin if neuron else None,
+        extra_args=model.extra_args,
+        env=model.env,
+    )
+
+
+def pool_view(pool: NodePoolConfig) -> deployability.PoolView:
+    """The labels, taints and EFA devices the pool's NodePool and EC2NodeClass give its nodes."""
+    labels = {k8s_karpenter.LABEL_POOL: pool.name, k8s_karpenter.LABEL_ACCELERATOR: pool.accelerator, **pool.labels}
+    return deployability.PoolView(
+        name=pool.name,
+        labels=labels,
+        taints=[k8s_karpenter.accelerator_taint(pool.accelerator)],
+        types=pool.types,
+        efa_devices=pool.efa_devices,
+    )
+
+
+def engine_version(pool: NodePoolConfig, plan: Plan) -> str:
+    """The vLLM release inside the model's default image (the GPU pin, or the Neuron image's)."""
+    if pool.accelerator == "neuron":
+        return NEURON_ENGINES[instances.INSTANCE_TYPES[plan.instance_type].family].vllm
+    return serving_args.PINNED_VLLM
+
+
+def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
+    """(key path, problem, what to do) for everything in ``config``'s serving that would not start."""
+    demands: dict[str, list[tuple[str, int]]] = {}
+    for index, model in enumerate(config.models):
+        where = f"models[{index}]"
+        pool = config.pool(model.pool)
+        assert pool is not None  # config validation guarantees it
+        plan = config.plan(model)
+        spec = serving_spec(
+            model, pool, plan, region=config.region, weights_bucket="weights-bucket", image=default_image(model, pool, plan)
+        )
+        view = pool_view(pool)
+        for manifest in vllm.manifests(spec)[:1]:
+            for problem in deployability.workload_problems(manifest, view):
+                yield (
+                    f"{where}.pool",
+                    f"{model.name} cannot schedule on pool '{pool.name}': {problem}",
+                    "use a larger instance type or fewer resources",
+                )
+        if model.image is None:
+            version = engine_version(pool, plan)
+            table = serving_args.accepted_args(version) if serving_args.data_path(version).exists() else None
+            if table is not None:
+                # Kubernetes substitutes the LWS variables at run time; check with values of their kind.
+                args = [vllm.RUNTIME_EXAMPLES.get(a, a) for a in vllm.vllm_args(spec)] + (["--headless"] if spec.multi_node else [])
+                for problem in serving_args.check_vllm_args(args, accepted=table):
+                    yield f"{where}.extra_args", f"vLLM {version} would reject the arguments: {problem}", "fix or remove the flag"
+        demands.setdefault(pool.name, []).append((model.name, model.replicas * plan.layout.nodes * spec.accelerators_per_node))
+    for index, pool in enumerate(config.node_pools):
+        assert pool.limits is not None
+        for problem in deployability.pool_limit_problems(pool.limits.accelerators, pool.types):
+            yield (
+                f"node_pools[{index}].limits.accelerators",
+                problem,
+                "raise the limit to at least one node, or list smaller instance types",
+            )
+        for problem in deployability.pool_demand_problems(pool.limits.accelerators, demands.get(pool.name, [])):
+            yield f"node_pools[{index}].limits.accelerators", problem, "raise the limit, or lower replicas"

@@ -72,10 +72,9 @@ def serving_spec(
 
 def pool_view(pool: NodePoolConfig) -> deployability.PoolView:
     """The labels, taints and EFA devices the pool's NodePool and EC2NodeClass give its nodes."""
-    labels = {k8s_karpenter.LABEL_POOL: pool.name, k8s_karpenter.LABEL_ACCELERATOR: pool.accelerator, **pool.labels}
     return deployability.PoolView(
         name=pool.name,
-        labels=labels,
+        labels=k8s_karpenter.pool_node_labels(pool.name, pool.accelerator, pool.efa, pool.labels),
         taints=[k8s_karpenter.accelerator_taint(pool.accelerator)],
         types=pool.types,
         efa_devices=pool.efa_devices,

@@ -30,6 +30,11 @@ def accelerator_taint(accelerator: Accelerator) -> dict[str, str]:
     return {"key": ACCELERATOR_RESOURCE[accelerator], "value": "true", "effect": "NoSchedule"}
 
 
+def pool_node_labels(name: str, accelerator: str, efa: bool, labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The labels every node of a pool carries (the NodePool's template labels)."""
+    return {LABEL_POOL: name, LABEL_ACCELERATOR: accelerator, LABEL_EFA: "true" if efa else "false", **(labels or {})}
+
+
 def efa_network_interfaces(network_cards: int, efa_on_card_0: bool) -> list[dict[str, Any]]:
     """EC2's layout for multi-card EFA types: card 0 device 0 is the primary ENA interface, card 0
     device 1 an EFA-only interface where card 0 supports EFA, every other card an EFA-only one.
@@ -137,7 +142,7 @@ def node_pool(
     if instance_types:
         requirements.append({"key": "node.kubernetes.io/instance-type", "operator": "In", "values": sorted(instance_types)})
 
-    node_labels = {LABEL_POOL: name, LABEL_ACCELERATOR: accelerator, LABEL_EFA: "true" if efa else "false", **(labels or {})}
+    node_labels = pool_node_labels(name, accelerator, efa, labels)
     template_spec: dict[str, Any] = {
         "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": node_class},
         "requirements": requirements,

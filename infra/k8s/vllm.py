@@ -164,9 +164,25 @@ def neuron_args(max_num_seqs: int | None, plugin: str | None) -> list[str]:
     return [*args, "--block-size", str(NEURON_BLOCK_SIZE)]
 
 
+# Where a Neuron engine keeps what it compiled (an emptyDir: it survives container restarts, so a
+# crashed engine does not compile again). vllm-neuron loads precompiled artifacts from
+# NEURON_COMPILED_ARTIFACTS when they are there and compiles into it when not (AWS Neuron "vLLM
+# user guide for NxD Inference"; vllm_neuron's model loader reads it as a local path).
+NEURON_COMPILED_DIR = "/var/cache/neuron-compiled"
+
+
+def neuron_compiled_key(spec: ServingSpec) -> str:
+    """What compiled artifacts depend on: model, layout, sequence shapes and the image (its SDK)."""
+    image_tag = spec.image.rsplit(":", 1)[-1] if ":" in spec.image.rsplit("/", 1)[-1] else "image"
+    parts = [spec.name, f"tp{spec.tensor_parallel}", f"len{spec.max_model_len}", f"seqs{spec.max_num_seqs}", image_tag]
+    return "-".join(p.replace("/", "_") for p in parts)
+
+
 def _env(spec: ServingSpec) -> list[dict[str, Any]]:
     # The S3 streamer resolves credentials through boto3's chain (Pod Identity) and needs the region.
     env: dict[str, str] = {"AWS_REGION": spec.region}
+    if spec.accelerator == "neuron":
+        env["NEURON_COMPILED_ARTIFACTS"] = f"{NEURON_COMPILED_DIR}/{neuron_compiled_key(spec)}"
     if spec.efa_interfaces:
         env |= {"FI_PROVIDER": "efa", "FI_EFA_FORK_SAFE": "1", "FI_EFA_USE_DEVICE_RDMA": "1", "NCCL_DEBUG": "WARN"}
         if spec.accelerator == "nvidia":
@@ -212,7 +228,8 @@ def container(spec: ServingSpec, role: str) -> dict[str, Any]:
         "command": command,
         "env": _env(spec),
         "resources": _resources(spec),
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}]
+        + ([{"name": "neuron-compiled", "mountPath": NEURON_COMPILED_DIR}] if spec.accelerator == "neuron" else []),
         "securityContext": security,
     }
     if role != "worker":
@@ -230,7 +247,8 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
             "nodeSelector": {LABEL_POOL: spec.pool, "node.kubernetes.io/instance-type": spec.instance_type},
             "tolerations": [{**accelerator_taint(spec.accelerator), "operator": "Equal"}],  # type: ignore[arg-type]
             "containers": [container(spec, role)],
-            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}],
+            "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}]
+            + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else []),
             "terminationGracePeriodSeconds": 120,
         },
     }

@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 
 from infra import cost
-from infra.catalog import prices
+from infra.catalog import instances, prices
 from infra.config import DEFAULT_ENV, ConfigError, EnvironmentConfig, load
+from infra.k8s import vllm
 from infra.planner import Plan
 from infra.tools import ToolError, ToolParser, cdk_context
 
@@ -28,14 +29,23 @@ def _layout(plan: Plan) -> str:
     return f"({layout.nodes} node{'s' if layout.nodes > 1 else ''}, TP {layout.tensor_parallel} x PP {layout.pipeline_parallel})"
 
 
+def _start_time(plan: Plan, neuron: bool) -> str:
+    """The start-up the pods' probes budget for: weights streamed at ~250 MiB/s, plus Neuron compilation."""
+    load = vllm.STARTUP_S_PER_WEIGHT_GIB * plan.weight_gib
+    compile_note = f" + compile up to {vllm.NEURON_COMPILE_S // 60} min" if neuron else ""
+    return f"load ~{max(1, round(load / 60))} min{compile_note}"
+
+
 def _plan_row(name: str, replicas: int, plan: Plan, region: str) -> list[str]:
     per_replica = cost.model_usd_per_hour(region, plan)
     total = None if per_replica is None else per_replica * replicas
+    neuron = instances.INSTANCE_TYPES[plan.instance_type].accelerator == "neuron"
     return [
         f"{name} ({plan.model})",
         f"{replicas} {'replica' if replicas == 1 else 'replicas'} x {_layout(plan)} of {plan.instance_type}",
         f"weights {plan.weight_gib:,.1f} GiB, KV {plan.kv_cache_tokens:,} tokens, "
         f"{plan.max_concurrent_sequences} seqs at {plan.max_model_len:,}",
+        _start_time(plan, neuron),
         f"{_usd(total)}/h",
     ]
 

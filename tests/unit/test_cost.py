@@ -118,3 +118,11 @@ def test_the_readme_cost_table_is_what_make_plan_prints(env: str, repo_root) -> 
     prefix = "at least " if unknown else ""
     assert f"| {prefix}${standing:,.2f}/hour (${standing * cost.HOURS_PER_MONTH:,.0f}/month) | {prefix}${ceiling:,.2f}/hour |" in row, row
     assert f"read {prices.PRICE_DATE}" in (repo_root / "README.md").read_text()
+
+
+def test_the_readme_make_plan_excerpt_is_what_make_plan_prints(repo_root, capsys: pytest.CaptureFixture[str]) -> None:
+    block = (repo_root / "README.md").read_text().split("### Reading `make plan`", 1)[1].split("```", 2)[1]
+    assert plan_tool.main(["--env", "prod"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    excerpt = [line for line in block.splitlines() if line.strip()]
+    assert len(excerpt) >= 4 and all(line in printed for line in excerpt), [line for line in excerpt if line not in printed]

@@ -144,3 +144,16 @@ def test_no_credentials_in_manifests() -> None:
     text = str(vllm.manifests(MULTI) + vllm.manifests(NEURON))
     for secret in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         assert secret not in text
+
+
+def test_neuron_compiled_artifacts_survive_a_container_restart_and_are_keyed_by_what_they_depend_on() -> None:
+    pod = vllm.deployment(NEURON)["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    key = "llama-8b-neuron-tp2-len32768-seqs10-0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04"
+    assert env["NEURON_COMPILED_ARTIFACTS"] == f"/var/cache/neuron-compiled/{key}"
+    assert {"name": "neuron-compiled", "mountPath": "/var/cache/neuron-compiled"} in container["volumeMounts"]
+    assert {"name": "neuron-compiled", "emptyDir": {}} in pod["volumes"]
+    # A different layout or SDK is a different key: stale artifacts are never loaded.
+    assert vllm.neuron_compiled_key(dataclasses.replace(NEURON, tensor_parallel=1)) != key
+    assert "NEURON_COMPILED_ARTIFACTS" not in str(vllm.deployment(SINGLE))

@@ -60,7 +60,8 @@ def main() -> int:
     try:
         app, _ = create_app()
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
         return 1
     try:
         app.synth()

@@ -8,9 +8,14 @@ named by ``env``, applies the ``region`` and ``account`` overrides and returns a
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
+import json
 import re
-from collections.abc import Mapping
+import typing
+import unicodedata
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,24 +54,43 @@ DEFAULT_INTERFACE_ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "eks-auth", "logs", 
 
 MODEL_IMAGES = Path(__file__).resolve().parents[1] / "model-images"
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+# ASCII only: Python's \d and \w also match other scripts' digits and letters, which AWS rejects.
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]{1,512}$")
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+(?P<gen>\d+)(?P<attrs>[a-z-]*))\.(?P<size>[a-z0-9]+)$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+# Environment variable names and values that carry secrets (GitHub, Hugging Face, OpenAI-style and
+# AWS key formats), refused in env: the value would be written into templates in clear text.
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)(_|$)", re.IGNORECASE)
+_SECRET_VALUES = (
+    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),
+    re.compile(r"\b(ghp|gho|ghs|github_pat)_[A-Za-z0-9_]{20,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
+    re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+)
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
 _AMI_VERSION = re.compile(r"^(latest|v?\d+(\.\d+){0,2}|v\d{8})$")
 
 
 class ConfigError(Exception):
-    """A configuration problem, reported as ``<path>: <problem>; <what to do>``."""
+    """A configuration problem, reported as ``<path>: <problem>; <what to do>``.
 
-    def __init__(self, path: str, problem: str, fix: str) -> None:
+    ``more`` holds the other problems found in the same pass: ``lines()`` is every one of them, one
+    line each, so a draft with nine mistakes shows nine.
+    """
+
+    def __init__(self, path: str, problem: str, fix: str, more: tuple[ConfigError, ...] = ()) -> None:
         super().__init__(f"{path}: {problem}; {fix}")
         self.path = path
         self.problem = problem
         self.fix = fix
+        self.more = more
+
+    def lines(self) -> list[str]:
+        return [str(self), *(str(e) for e in self.more)]
 
 
 class Problem(ValueError):
@@ -81,6 +105,11 @@ class Problem(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _tag_char(c: str) -> bool:
+    """A character AWS allows in tag keys and values: a Unicode letter, digit or space, or _.:/=+-@."""
+    return unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@"
 
 
 def _check_vllm_dtype(value: str | None) -> str | None:
@@ -258,6 +287,20 @@ class EksConfig(_Strict):
                     f"'{cidr}' opens the Kubernetes API to the whole internet",
                     "list your office/VPN egress CIDRs, or set endpoint_access to private",
                 )
+        # However it is split (two /1s are 0.0.0.0/0), more than a /8 of addresses is not an allow-list.
+        networks = [ipaddress.ip_network(cidr) for cidr in value]
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+        for version, collapsed, largest, limit in (
+            (4, list(ipaddress.collapse_addresses(v4)), "/8", 2**24),
+            (6, list(ipaddress.collapse_addresses(v6)), "/32", 2**96),
+        ):
+            total = sum(n.num_addresses for n in collapsed)
+            if total > limit:
+                raise Problem(
+                    f"together these CIDRs open the Kubernetes API to {total:,} IPv{version} addresses, more than a {largest}",
+                    "list your office/VPN egress CIDRs, or set endpoint_access to private",
+                )
         return value
 
     @field_validator("admin_principal_arns")
@@ -349,7 +392,7 @@ class CapacityReservationConfig(_Strict):
 
     id: str | None = Field(default=None, pattern=r"^cr-[0-9a-z]+$")
     tags: dict[str, str] | None = None
-    owner_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    owner_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
 
     @model_validator(mode="after")
     def _one_selector(self) -> CapacityReservationConfig:
@@ -684,6 +727,12 @@ class ServedModelConfig(_Strict):
                 raise Problem(
                     f"'{key}' would put AWS settings or credentials in a manifest", "remove it: pods get credentials through Pod Identity"
                 )
+            if _SECRET_NAME.search(key) or any(p.search(value[key]) for p in _SECRET_VALUES):
+                raise Problem(
+                    f"'{key}' looks like a secret, and env values land in clear text in the templates and manifests",
+                    "remove it; for a model hub token use weights.hub_token_secret (a Kubernetes Secret on EKS, "
+                    "a Secrets Manager secret for unit pools)",
+                )
         return value
 
 
@@ -891,6 +940,31 @@ class EnvironmentConfig(_Strict):
         return value
 
     _unit_retention = field_validator("unit_log_retention_days")(_retention)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        # AWS tagging rules (Tagging AWS resources, "Tag naming limits and requirements"): at most 50
+        # tags per resource (the blueprint adds one), keys 1-128 and values 0-256 characters of
+        # letters, digits, spaces and _ . : / = + - @, and no key starting with aws: (reserved).
+        if len(value) > 49:
+            raise Problem(f"{len(value)} tags; with inference-blueprint:environment that is over AWS's 50", "keep at most 49")
+        for key, text in value.items():
+            if not key:
+                raise Problem("a tag key is empty", "give every tag a key")
+            if len(key) > 128:
+                raise Problem(f"tag key {key[:20]!r}... is {len(key)} characters", "keep tag keys to 128 characters")
+            if key.lower().startswith("aws:"):
+                raise Problem(f"tag key {key!r} starts with aws:, which AWS reserves", "use another prefix")
+            if len(text) > 256:
+                raise Problem(f"the value of tag {key!r} is {len(text)} characters", "keep tag values to 256 characters")
+            bad = sorted({c for c in key + text if not _tag_char(c)})
+            if bad:
+                raise Problem(
+                    f"tag {key!r} has characters AWS does not allow in tags: {''.join(bad)!r}",
+                    "use letters, digits, spaces and _ . : / = + - @",
+                )
+        return value
 
     @field_validator("account")
     @classmethod
@@ -1109,6 +1183,54 @@ _HINTS = {
     "extra_forbidden": ("unknown key", "remove it or fix its spelling (see the configuration reference in README.md)"),
     "missing": ("required key is missing", "add it"),
 }
+# pydantic's error types in the words of someone editing JSON.
+_KINDS = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "an object ({...})",
+    "model_type": "an object ({...})",
+    "model_attributes_type": "an object ({...})",
+    "tuple_type": "a list ([...])",
+    "list_type": "a list ([...])",
+}
+_BOUNDS = {
+    "greater_than": "more than {gt}",
+    "greater_than_equal": "at least {ge}",
+    "less_than": "less than {lt}",
+    "less_than_equal": "at most {le}",
+    "too_short": "at least {min_length} item(s)",
+    "too_long": "at most {max_length} item(s)",
+    "string_pattern_mismatch": "text matching {pattern}",
+}
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The configuration blocks an annotation holds (``X``, ``X | None``, ``tuple[X, ...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+
+
+@functools.cache
+def _known_keys() -> tuple[str, ...]:
+    """Every key any configuration block accepts, for "did you mean"."""
+    keys: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    pending: list[type[BaseModel]] = [EnvironmentConfig]
+    while pending:
+        model = pending.pop()
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            keys.add(name)
+            pending.extend(m for m in _models_in(info.annotation) if m not in seen)
+    return tuple(sorted(keys))
 
 
 def _translate(err: Mapping[str, Any], prefix: str) -> ConfigError:
@@ -1120,12 +1242,25 @@ def _translate(err: Mapping[str, Any], prefix: str) -> ConfigError:
         if cause.field:
             path = f"{path}.{cause.field}"
         return ConfigError(path, cause.problem, cause.fix)
-    if err["type"] in _HINTS:
-        problem, fix = _HINTS[err["type"]]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, _known_keys(), n=1, cutoff=0.75)
+        fix = f"did you mean '{close[0]}'?" if close else _HINTS[kind][1]
+        return ConfigError(path, f"unknown key '{key}'", fix)
+    if kind in _HINTS:
+        problem, fix = _HINTS[kind]
         return ConfigError(path, problem, fix)
-    if err["type"] == "literal_error":
+    if kind == "literal_error":
         return ConfigError(path, f"{err['input']!r} is not allowed", f"use {err['ctx']['expected']}")
-    return ConfigError(path, f"{err['msg'].lower()} (got {err['input']!r})", "fix the value")
+    got = json.dumps(err["input"], default=str)
+    if kind in _KINDS:
+        return ConfigError(path, f"must be {_KINDS[kind]}, got {got}", f"write {_KINDS[kind]}")
+    if kind in _BOUNDS:
+        wanted = _BOUNDS[kind].format(**(err.get("ctx") or {}))
+        verb = "have" if kind in ("too_short", "too_long") else "be"
+        return ConfigError(path, f"must {verb} {wanted}, got {got}", "change the value")
+    return ConfigError(path, f"{err['msg'].lower()} (got {got})", "fix the value")
 
 
 def validate_environment(name: str, raw: Any) -> EnvironmentConfig:
@@ -1138,7 +1273,9 @@ def validate_environment(name: str, raw: Any) -> EnvironmentConfig:
     try:
         return EnvironmentConfig.model_validate(raw, context={"name": name})
     except ValidationError as exc:
-        raise _translate(exc.errors()[0], prefix) from None
+        # Every problem once, in the order pydantic found them.
+        first, *rest = {str(e): e for e in (_translate(err, prefix) for err in exc.errors())}.values()
+        raise ConfigError(first.path, first.problem, first.fix, tuple(rest)) from None
 
 
 def _context_str(context: Mapping[str, Any], key: str) -> str | None:

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             app, _ = create_app({**context, "env": env, CFN_VALIDATION_KEY: True}, outdir=outdir)
             app.synth()
         except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            for line in exc.lines():
+                print(f"error: {line}", file=sys.stderr)
             failed += 1
             continue
         except RuntimeError as exc:

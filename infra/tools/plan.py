@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         context = {**cdk_context(), "env": args.env, "region": args.region, "account": args.account}
         print(report(load(context)))
-    except (ConfigError, ToolError) as exc:
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -66,7 +66,7 @@ def test_model_without_a_global_profile_asked_for_global(monkeypatch: pytest.Mon
             "ap-northeast-1",
             "bedrock.models[0].scope: opus-4.5 has no jp inference profile",
         ),
-        ({"models": []}, "af-south-1", "bedrock.models: tuple should have at least 1 item"),
+        ({"models": []}, "af-south-1", "bedrock.models: must have at least 1 item(s)"),
         (
             {"models": [{"model": "sonnet-4.5"}, {"model": "sonnet-4.5"}]},
             "af-south-1",

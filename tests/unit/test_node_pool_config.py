@@ -62,8 +62,8 @@ def test_pool_defaults() -> None:
             "node_pools[0].accelerator: inf2.xlarge is neuron but the pool is nvidia; keep NVIDIA and Neuron",
         ),
         ({"limits": None}, "node_pools[0].limits: is missing: every pool needs a cost guardrail; set limits.accelerators"),
-        ({"limits": {"accelerators": 0}}, "node_pools[0].limits.accelerators: input should be greater than 0"),
-        ({"limits": {"accelerators": 4, "cpu": -1}}, "node_pools[0].limits.cpu: input should be greater than 0"),
+        ({"limits": {"accelerators": 0}}, "node_pools[0].limits.accelerators: must be more than 0"),
+        ({"limits": {"accelerators": 4, "cpu": -1}}, "node_pools[0].limits.cpu: must be more than 0"),
         ({"limits": {}}, "node_pools[0].limits.accelerators: required key is missing"),
         ({"efa": True}, "node_pools[0].instance_families: EFA pool includes types without EFA: g5.xlarge, g5.2xlarge, g5.4xlarge"),
         (
@@ -88,10 +88,10 @@ def test_pool_defaults() -> None:
             {"disruption_budgets": [{"nodes": "1", "schedule": "@daily"}]},
             "node_pools[0].disruption_budgets[0]: schedule and duration go together",
         ),
-        ({"disruption_budgets": [{"nodes": "lots"}]}, "node_pools[0].disruption_budgets[0].nodes: string should match pattern"),
+        ({"disruption_budgets": [{"nodes": "lots"}]}, "node_pools[0].disruption_budgets[0].nodes: must be text matching"),
         ({"labels": {"karpenter.sh/x": "y"}}, "node_pools[0].labels: label 'karpenter.sh/x' is in a reserved domain"),
-        ({"volume_gib": 10}, "node_pools[0].volume_gib: input should be greater than or equal to 50"),
-        ({"weight": 0}, "node_pools[0].weight: input should be greater than or equal to 1"),
+        ({"volume_gib": 10}, "node_pools[0].volume_gib: must be at least 50"),
+        ({"weight": 0}, "node_pools[0].weight: must be at least 1"),
     ],
 )
 def test_pool_errors(pool: dict[str, Any], message: str) -> None:

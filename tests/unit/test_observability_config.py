@@ -38,18 +38,18 @@ def test_defaults() -> None:
         ({"bedrock_tpm_quotas": {"sonnet-4.5": 0}}, "bedrock_tpm_quotas.sonnet-4.5: quota 0 is not positive"),
         (
             {"thresholds": {"bedrock_throttle_rate_pct": 150}},
-            "thresholds.bedrock_throttle_rate_pct: input should be less than or equal to 100",
+            "thresholds.bedrock_throttle_rate_pct: must be at most 100",
         ),
-        ({"thresholds": {"bedrock_quota_utilization_pct": 0}}, "thresholds.bedrock_quota_utilization_pct: input should be greater than 0"),
-        ({"thresholds": {"ttft_p90_seconds": -1}}, "thresholds.ttft_p90_seconds: input should be greater than 0"),
-        ({"thresholds": {"waiting_requests": 0}}, "thresholds.waiting_requests: input should be greater than or equal to 1"),
+        ({"thresholds": {"bedrock_quota_utilization_pct": 0}}, "thresholds.bedrock_quota_utilization_pct: must be more than 0"),
+        ({"thresholds": {"ttft_p90_seconds": -1}}, "thresholds.ttft_p90_seconds: must be more than 0"),
+        ({"thresholds": {"waiting_requests": 0}}, "thresholds.waiting_requests: must be at least 1"),
         (
             {"thresholds": {"accelerator_utilization_floor_pct": 100}},
-            "thresholds.accelerator_utilization_floor_pct: input should be less than 100",
+            "thresholds.accelerator_utilization_floor_pct: must be less than 100",
         ),
-        ({"thresholds": {"unhealthy_units": 0}}, "thresholds.unhealthy_units: input should be greater than or equal to 1"),
+        ({"thresholds": {"unhealthy_units": 0}}, "thresholds.unhealthy_units: must be at least 1"),
         ({"thresholds": {"ttft_p99_seconds": 3}}, "thresholds.ttft_p99_seconds: unknown key"),
-        ({"vllm_latency": "sometimes"}, "vllm_latency: input should be a valid boolean"),
+        ({"vllm_latency": "sometimes"}, "vllm_latency: must be true or false"),
     ],
 )
 def test_observability_errors(observability: dict[str, Any], message: str) -> None:

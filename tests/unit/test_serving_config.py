@@ -74,12 +74,12 @@ def test_pool_that_does_not_exist() -> None:
         ({"image": "vllm/vllm-openai"}, "models[0].image: image 'vllm/vllm-openai' is not pinned"),
         ({"image": "build:nope"}, "models[0].image: 'build:nope' names no model-images folder"),
         ({"env": {"AWS_SECRET_ACCESS_KEY": "x"}}, "models[0].env: 'AWS_SECRET_ACCESS_KEY' would put AWS settings or credentials"),
-        ({"gpu_memory_utilization": 1.5}, "models[0].gpu_memory_utilization: input should be less than or equal to 0.98"),
-        ({"replicas": 0}, "models[0].replicas: input should be greater than or equal to 1"),
+        ({"gpu_memory_utilization": 1.5}, "models[0].gpu_memory_utilization: must be at most 0.98"),
+        ({"replicas": 0}, "models[0].replicas: must be at least 1"),
         ({"name": "Llama"}, "models[0].name: 'Llama' is not a valid name"),
-        ({"ttft_p90_slo_seconds": 0}, "models[0].ttft_p90_slo_seconds: input should be greater than 0"),
-        ({"ttft_p90_slo_seconds": 900}, "models[0].ttft_p90_slo_seconds: input should be less than or equal to 600"),
-        ({"ttft_p90_slo_seconds": "fast"}, "models[0].ttft_p90_slo_seconds: input should be a valid number"),
+        ({"ttft_p90_slo_seconds": 0}, "models[0].ttft_p90_slo_seconds: must be more than 0"),
+        ({"ttft_p90_slo_seconds": 900}, "models[0].ttft_p90_slo_seconds: must be at most 600"),
+        ({"ttft_p90_slo_seconds": "fast"}, "models[0].ttft_p90_slo_seconds: must be a number"),
     ],
 )
 def test_serving_errors(change: dict[str, Any], message: str) -> None:

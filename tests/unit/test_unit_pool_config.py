@@ -75,7 +75,7 @@ def test_type_not_offered_in_the_region() -> None:
         ({"instance_type": "p5.48xlarge"}, "unit_pools[0].instance_type: p5.48xlarge is not a Neuron (Trainium/Inferentia) type"),
         ({"instance_type": "trn9.huge"}, "unit_pools[0].instance_type: unknown instance type 'trn9.huge'"),
         ({"unit_size": 9}, "unit_pools[0].unit_size: unit_size 9 is above 8"),
-        ({"units": 0}, "unit_pools[0].units: input should be greater than or equal to 1"),
+        ({"units": 0}, "unit_pools[0].units: must be at least 1"),
         ({"az_index": 3}, "unit_pools[0].az_index: AZ index 3 but the VPC has 3 AZs; use 0..2"),
         ({"name": "Trn"}, "unit_pools[0].name: 'Trn' is not a valid unit pool name"),
         ({"architecture": "llama-9"}, "unit_pools[0].model: unknown model 'llama-9'"),
@@ -86,7 +86,7 @@ def test_type_not_offered_in_the_region() -> None:
         ({"env": {"AWS_ACCESS_KEY_ID": "x"}}, "unit_pools[0].env: 'AWS_ACCESS_KEY_ID' would put AWS settings or credentials"),
         ({"capacity_reservation_id": "odcr-1"}, "unit_pools[0].capacity_reservation_id: 'odcr-1' is not a capacity reservation id"),
         ({"tensor_parallel": 6}, "unit_pools[0].tensor_parallel: tensor_parallel 6 does not divide"),
-        ({"startup_grace_minutes": 1}, "unit_pools[0].startup_grace_minutes: input should be greater than or equal to 5"),
+        ({"startup_grace_minutes": 1}, "unit_pools[0].startup_grace_minutes: must be at least 5"),
     ],
 )
 def test_unit_pool_errors(change: dict[str, Any], message: str) -> None:

@@ -1,0 +1,146 @@
+"""Bad input: every problem of a draft reported, each one line in JSON words; classes that used to pass.
+
+The fuzz test at the end generates bad values for every block and requires one of two outcomes: a
+ConfigError whose every line is ``<key path>: <problem>; <what to do>``, or (for the few harmless
+coercions listed) a loaded configuration. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from conftest import CONTEXT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infra.config import ConfigError, load
+
+
+def _lines(env: str, edit: Any, **overrides: Any) -> list[str]:
+    context = copy.deepcopy(CONTEXT)
+    edit(context["environments"][env])
+    with pytest.raises(ConfigError) as raised:
+        load({**context, "env": env, **overrides})
+    return raised.value.lines()
+
+
+def test_every_mistake_of_a_draft_is_reported_in_json_words() -> None:
+    def edit(env: dict[str, Any]) -> None:
+        env["models"][0]["replica"] = 2
+        env["models"][0]["max_model_len"] = "long"
+        env["network"]["az_count"] = 9
+        env["tags"] = [1]
+
+    assert _lines("dev", edit) == [
+        "environments.dev.tags: must be an object ({...}), got [1]; write an object ({...})",
+        "environments.dev.network.az_count: must be at most 6, got 9; change the value",
+        'environments.dev.models[0].max_model_len: must be a whole number, got "long"; write a whole number',
+        "environments.dev.models[0].replica: unknown key 'replica'; did you mean 'replicas'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        (
+            lambda e: e["eks"].update(public_access_cidrs=["0.0.0.0/1", "128.0.0.0/1"]),
+            "environments.dev.eks.public_access_cidrs: together these CIDRs open the Kubernetes API to 4,294,967,296 IPv4 addresses, "
+            "more than a /8; list your office/VPN egress CIDRs, or set endpoint_access to private",
+        ),
+        (lambda e: e.update(tags={"aws:team": "x"}), "environments.dev.tags: tag key 'aws:team' starts with aws:, which AWS reserves"),
+        (lambda e: e.update(tags={"": "x"}), "environments.dev.tags: a tag key is empty; give every tag a key"),
+        (lambda e: e.update(tags={"k": "v" * 257}), "environments.dev.tags: the value of tag 'k' is 257 characters"),
+        (lambda e: e.update(tags={"k": "a<b"}), "environments.dev.tags: tag 'k' has characters AWS does not allow in tags: '<'"),
+        (
+            lambda e: e.update(tags={f"k{i}": "v" for i in range(50)}),
+            "environments.dev.tags: 50 tags; with inference-blueprint:environment",
+        ),
+        (
+            lambda e: e["models"][0].update(env={"HF_TOKEN": "x"}),
+            "environments.dev.models[0].env: 'HF_TOKEN' looks like a secret, and env values land in clear text",
+        ),
+        (
+            lambda e: e["models"][0].update(env={"EXTRA": "hf_" + "a" * 34}),
+            "environments.dev.models[0].env: 'EXTRA' looks like a secret",
+        ),
+    ],
+)
+def test_classes_that_used_to_synthesize_now_fail(edit: Any, line: str) -> None:
+    (first, *_) = _lines("dev", edit)
+    assert first.startswith(line), first
+
+
+def test_a_tokenizer_setting_is_not_mistaken_for_a_secret() -> None:
+    context = copy.deepcopy(CONTEXT)
+    context["environments"]["dev"]["models"][0]["env"] = {"TOKENIZERS_PARALLELISM": "false"}
+    assert load({**context, "env": "dev"}).models[0].env == {"TOKENIZERS_PARALLELISM": "false"}
+
+
+FULL_WIDTH_ACCOUNT = "".join(chr(0xFF10 + int(d)) for d in "123456789012")  # FULLWIDTH DIGIT ONE, TWO, ...
+
+
+def test_full_width_digits_are_not_an_account_id() -> None:
+    # Python's \d matches any script's digits; AWS account ids are ASCII.
+    assert _lines("dev", lambda e: None, account=FULL_WIDTH_ACCOUNT) == [
+        f"context.account: '{FULL_WIDTH_ACCOUNT}' is not a 12-digit AWS account id; pass -c account=<12 digits> or leave it out"
+    ]
+
+
+# --- generated bad input ------------------------------------------------------------------------
+
+LINE = re.compile(r"^(environments\.[a-z][a-z0-9-]*|context\.[a-z]+)[^;\n]*: [^\n]+; [^\n]+$")
+BAD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=8), st.integers(), max_size=2),
+)
+PATHS = [
+    ("network",),
+    ("network", "cidr"),
+    ("network", "az_count"),
+    ("network", "interface_endpoints"),
+    ("eks", "kubernetes_version"),
+    ("eks", "endpoint_access"),
+    ("eks", "public_access_cidrs"),
+    ("eks", "admin_role_names"),
+    ("eks", "system_nodes", "min_size"),
+    ("eks", "system_nodes", "instance_types"),
+    ("node_pools", 0, "limits", "accelerators"),
+    ("node_pools", 0, "instance_families"),
+    ("node_pools", 0, "expire_after"),
+    ("node_pools", 0, "labels"),
+    ("models", 0, "replicas"),
+    ("models", 0, "dtype"),
+    ("models", 0, "max_model_len"),
+    ("models", 0, "extra_args"),
+    ("models", 0, "env"),
+    ("models", 0, "weights"),
+    ("bedrock", "models"),
+    ("bedrock", "invocation_logging", "retention_days"),
+    ("observability", "thresholds"),
+    ("tags",),
+    ("budget_usd_per_hour",),
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(PATHS), value=BAD_VALUES)
+def test_generated_bad_values_get_error_lines_never_a_traceback(path: tuple[Any, ...], value: Any) -> None:
+    context = copy.deepcopy(CONTEXT)
+    node: Any = context["environments"]["dev"]
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
+    node[path[-1]] = value
+    try:
+        load({**context, "env": "dev"})
+    except ConfigError as exc:
+        for line in exc.lines():
+            assert LINE.match(line), line
+            assert "Traceback" not in line and "pydantic" not in line.lower() and "instance of" not in line, line

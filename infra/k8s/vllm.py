@@ -181,6 +181,8 @@ def neuron_compiled_key(spec: ServingSpec) -> str:
 def _env(spec: ServingSpec) -> list[dict[str, Any]]:
     # The S3 streamer resolves credentials through boto3's chain (Pod Identity) and needs the region.
     env: dict[str, str] = {"AWS_REGION": spec.region}
+    if spec.accelerator == "nvidia":
+        env["HOME"] = "/home/vllm"  # the image user's home: vLLM's and the hub's caches live under it
     if spec.accelerator == "neuron":
         env["NEURON_COMPILED_ARTIFACTS"] = f"{NEURON_COMPILED_DIR}/{neuron_compiled_key(spec)}"
     if spec.efa_interfaces:
@@ -218,10 +220,29 @@ def container(spec: ServingSpec, role: str) -> dict[str, Any]:
     """The serving container; ``role`` is ``server`` (single node), ``leader`` or ``worker``."""
     # An argument list, never a shell: nothing from the configuration is ever parsed by a shell.
     command = vllm_args(spec) + (["--headless"] if role == "worker" else [])
-    security: dict[str, Any] = {"allowPrivilegeEscalation": False}
-    if spec.efa_interfaces:
-        # EFA registers (pins) memory for RDMA.
+    return _container(spec, command, role)
+
+
+# The vLLM image's own non-root user (vllm/vllm-openai creates `vllm`, UID 2000, GID 0, with a
+# writable HOME; model-images/vllm-gpu switches to it). Neuron DLC images run as root and are left
+# so until a Neuron node shows that the runtime works without it.
+VLLM_USER = {"runAsNonRoot": True, "runAsUser": 2000, "runAsGroup": 0}
+
+
+def _security(spec: ServingSpec) -> dict[str, Any]:
+    """Least privilege: no privilege escalation, the runtime's default seccomp profile, every
+    capability dropped except IPC_LOCK on EFA pods (EFA registers, i.e. pins, memory for RDMA)."""
+    security: dict[str, Any] = {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}
+    if spec.accelerator == "nvidia":
+        security |= VLLM_USER
+        security["capabilities"] = {"drop": ["ALL"], **({"add": ["IPC_LOCK"]} if spec.efa_interfaces else {})}
+    elif spec.efa_interfaces:
         security["capabilities"] = {"add": ["IPC_LOCK"]}
+    return security
+
+
+def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, Any]:
+    security = _security(spec)
     out: dict[str, Any] = {
         "name": "vllm",
         "image": spec.image,

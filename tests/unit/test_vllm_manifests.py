@@ -109,7 +109,7 @@ def test_accelerators_efa_and_shared_memory() -> None:
         container = pod["containers"][0]
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
         assert container["resources"]["limits"]["vpc.amazonaws.com/efa"] == str(MULTI.efa_interfaces)
-        assert container["securityContext"]["capabilities"] == {"add": ["IPC_LOCK"]}
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["IPC_LOCK"]}
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["FI_PROVIDER"] == "efa" and env["FI_EFA_USE_DEVICE_RDMA"] == "1" and env["AWS_REGION"] == "us-east-2"
         assert env["NCCL_NET"] == "AWS Libfabric", "NCCL fails instead of falling back to TCP when the OFI plugin is missing"
@@ -157,3 +157,15 @@ def test_neuron_compiled_artifacts_survive_a_container_restart_and_are_keyed_by_
     # A different layout or SDK is a different key: stale artifacts are never loaded.
     assert vllm.neuron_compiled_key(dataclasses.replace(NEURON, tensor_parallel=1)) != key
     assert "NEURON_COMPILED_ARTIFACTS" not in str(vllm.deployment(SINGLE))
+
+
+def test_gpu_pods_run_as_the_images_non_root_user_with_least_privilege() -> None:
+    # vllm/vllm-openai creates user vllm (UID 2000, GID 0); model-images/vllm-gpu runs as USER 2000:0.
+    for spec in (SINGLE, MULTI):
+        security = vllm.deployment(spec)["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+        assert security["runAsNonRoot"] is True and (security["runAsUser"], security["runAsGroup"]) == (2000, 0)
+        assert security["allowPrivilegeEscalation"] is False and security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert security["capabilities"]["drop"] == ["ALL"]
+    assert "add" not in vllm.deployment(SINGLE)["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]
+    neuron = vllm.deployment(NEURON)["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert neuron == {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}, "Neuron DLCs run as root (README)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from infra import deployability, planner, serving_args
+from infra import deployability, planner, serving_args, unit_serving
 from infra.catalog import instances
 from infra.catalog.versions import NEURON_ENGINES, default_serving_image
 from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig
@@ -116,6 +116,18 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
                 for problem in serving_args.check_vllm_args(args, accepted=table):
                     yield f"{where}.extra_args", f"vLLM {version} would reject the arguments: {problem}", "fix or remove the flag"
         demands.setdefault(pool.name, []).append((model.name, model.replicas * plan.layout.nodes * spec.accelerators_per_node))
+    for index, unit_pool in enumerate(config.unit_pools):
+        if unit_pool.image != "build:neuron-unit":
+            continue  # the user's own image: its vLLM release is not known here
+        version = NEURON_ENGINES[unit_pool.spec.family].vllm
+        if serving_args.data_path(version).exists():
+            command = unit_serving.leader_command(unit_pool, config.plan_unit(unit_pool))
+            for problem in serving_args.check_vllm_args(command, accepted=serving_args.accepted_args(version)):
+                yield (
+                    f"unit_pools[{index}].extra_args",
+                    f"vLLM {version} would reject the leader's arguments: {problem}",
+                    "fix or remove the flag",
+                )
     for index, pool in enumerate(config.node_pools):
         assert pool.limits is not None
         for problem in deployability.pool_limit_problems(pool.limits.accelerators, pool.types):

@@ -51,18 +51,17 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import nag
-from infra.catalog.versions import NEURON_ENGINES, POWERTOOLS_LAYER_PARAMETER
+from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
 from infra.config import MODEL_IMAGES, UnitPoolConfig
 from infra.constructs.helm import construct_id
 from infra.constructs.neuron_monitor import NeuronMonitorDaemon
-from infra.k8s import vllm
 from infra.planner import Plan
+from infra.unit_serving import MODEL_DIR, leader_command
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 CONTAINER = "member"
 UNIT_ATTRIBUTE = "unit-id"
 POOL_ATTRIBUTE = "unit-pool"
-MODEL_DIR = "/models"
 UNITS_NAMESPACE = "InferenceBlueprint/Units"
 MONITOR_IMAGE = "build:neuron-monitor"
 
@@ -102,30 +101,6 @@ def member_environment(pool: UnitPoolConfig, *, rank: int, leader_srv: str | Non
         env["MODEL_S3_URI"] = model_s3_uri
         env["MODEL_DIR"] = f"{MODEL_DIR}/{pool.name}"
     return {**env, **pool.env}
-
-
-def leader_command(pool: UnitPoolConfig, plan: Plan) -> list[str]:
-    """``vllm serve`` arguments of the leader: the model, where it listens and the TP x PP layout."""
-    model = f"{MODEL_DIR}/{pool.name}" if pool.weights.s3_prefix is not None else str(pool.weights.hub_id)
-    args = [
-        model,
-        "--host",
-        "0.0.0.0",  # host networking: the NLB reaches the leader on the instance address
-        "--port",
-        str(pool.serving_port),
-        "--served-model-name",
-        pool.name,
-        "--tensor-parallel-size",
-        str(plan.layout.tensor_parallel),
-        "--pipeline-parallel-size",
-        str(plan.layout.pipeline_parallel),
-        "--max-model-len",
-        str(plan.max_model_len),
-    ]
-    if pool.dtype:
-        args += ["--dtype", pool.dtype]
-    args += vllm.neuron_args(vllm.neuron_max_num_seqs(plan.max_concurrent_sequences), NEURON_ENGINES[pool.spec.family].plugin)
-    return args + list(pool.extra_args)
 
 
 def network_interfaces(cards: int, security_group_id: str) -> list[dict[str, object]]:

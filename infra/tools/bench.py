@@ -54,6 +54,18 @@ def _time(cmd: list[str], context: dict | None, runs: int) -> float:
     return statistics.median(samples)
 
 
+def _check_ms(context: dict, runs: int) -> float:
+    """Median of loading and checking one environment (infra.config.load runs the deployability check)."""
+    from infra.config import load
+
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        load(context)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
 def _max_ratio(text: str) -> tuple[str, float]:
     env, _, ratio = text.partition("=")
     return env, float(ratio)
@@ -80,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{env:<32}{median:>10.2f}{ratio:>10.2f}" + (f"   (max {limit})" if limit else ""))
         if limit is not None and ratio > limit:
             over.append(f"{env} {ratio:.2f}x > {limit}x")
+    print("configuration + deployability check, in process (part of every synth above):")
+    for env in sorted(context["environments"]):
+        print(f"  {env:<30}{_check_ms({**context, 'env': env}, args.runs * 10):>10.1f} ms")
     if over:
         print(f"error: bench: synth over its bound against the same-settings floor ({', '.join(over)}); profile app.py", file=sys.stderr)
         return 1

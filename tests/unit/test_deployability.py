@@ -152,3 +152,9 @@ def test_neuron_engine_flags_are_ones_the_images_vllm_accepts() -> None:
     # cannot be passed, which is why the 0.5.x flags leave the block size to the plugin.
     (problem,) = serving_args.check_vllm_args([*inf2, "--block-size", "8192"], accepted=serving_args.accepted_args("0.16.0"))
     assert "--block-size" in problem and "8192" in problem
+
+
+def test_a_unit_leader_flag_the_unit_images_vllm_rejects_fails_synth() -> None:
+    # build:neuron-unit runs the trn2 Neuron DLC, vLLM 0.29.0: its own argument table decides.
+    text = _error("prod", lambda env: env["unit_pools"][0].update(extra_args=["--max-num-sequences", "8"]))
+    assert text.startswith("environments.prod.unit_pools[0].extra_args: vLLM 0.29.0 would reject the leader's arguments: "), text

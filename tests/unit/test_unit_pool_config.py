@@ -9,7 +9,8 @@ import pytest
 from conftest import CONTEXT
 
 from infra.config import ConfigError, EnvironmentConfig, load
-from infra.constructs.ecs_unit import cpu_units, leader_command, member_environment, network_interfaces
+from infra.constructs.ecs_unit import cpu_units, member_environment, network_interfaces
+from infra.unit_serving import leader_command
 
 UNIT = {
     "name": "trn2",

@@ -20,10 +20,10 @@ from serving_specs import MULTI, SINGLE
 
 from infra.catalog.versions import VLLM_GPU_IMAGE
 from infra.config import load
-from infra.constructs.ecs_unit import leader_command
 from infra.k8s import vllm
 from infra.serving_args import PINNED_VLLM, accepted_args, check_vllm_args, data_path
 from infra.tools import ROOT, ToolError, vllm_args
+from infra.unit_serving import leader_command
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 

@@ -20,7 +20,7 @@ from infra.constructs.storage import access_log_bucket, secure_bucket
 from infra.k8s import vllm
 from infra.planner import Plan
 
-SERVICE_ACCOUNT = "vllm"
+SERVICE_ACCOUNT = serving_plan.SERVICE_ACCOUNT
 
 
 @dataclass(frozen=True)

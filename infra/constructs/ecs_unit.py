@@ -172,6 +172,7 @@ class InferenceUnitPool(Construct):
             machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
         )
         cluster.add_asg_capacity_provider(self.capacity_provider)
+        self._drop_instance_log_permissions()
         self._acknowledge_instances()
 
         # Load balancer: the leaders of every slot, health-checked on vLLM's /health.
@@ -325,6 +326,18 @@ class InferenceUnitPool(Construct):
             max_capacity=pool.maximum,
         )
 
+    def _drop_instance_log_permissions(self) -> None:
+        """CDK's capacity-provider wiring gives the instance role logs:CreateLogStream/PutLogEvents on
+        every log group, for tasks whose awslogs driver has no execution role (AWS knowledge center,
+        "ecs-container-logs-cloudwatch": the instance role needs them only for EC2 tasks without a
+        task execution role). Every task here (members and the neuron-monitor daemon) has one,
+        allowed to write to the units' log group only, and host-network containers can reach the
+        instance role through IMDS: so the instance role keeps only the agent's unscoped calls."""
+        policy = self.instance_role.node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(policy, cdk.CfnResource)
+        statement = "PolicyDocument.Statement.2"
+        policy.add_property_override(f"{statement}.Action", ["ecr:GetAuthorizationToken", "ecs:DiscoverPollEndpoint"])
+
     def _acknowledge_instances(self) -> None:
         nag.acknowledge(
             self.auto_scaling_group,
@@ -340,8 +353,8 @@ class InferenceUnitPool(Construct):
         nag.acknowledge(
             self.instance_role,
             "AwsSolutions-IAM5[Resource::*]",
-            "The ECS agent's own calls (ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken, Submit*) that CDK grants the "
-            "instance role support no resource-level permissions.",
+            "ecs:DiscoverPollEndpoint and ecr:GetAuthorizationToken support no resource-level permissions (Service "
+            "Authorization Reference); ecs:Poll and StartTelemetrySession are limited to this cluster by an ecs:cluster condition.",
         )
 
     def _acknowledge_weights(self, bucket: s3.Bucket) -> None:

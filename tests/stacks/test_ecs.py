@@ -289,3 +289,15 @@ def test_the_daemon_image_is_the_neuron_monitor_folder(prod: Synthesized) -> Non
     digest = image.rsplit(":", 1)[1].strip('"}]')
     staged = prod.outdir / f"asset.{digest}"
     assert sorted(p.name for p in staged.iterdir()) == [".dockerignore", "Dockerfile", "README.md", "monitor.json", "neuron_metrics.py"]
+
+
+def test_the_instance_role_cannot_write_to_any_log_group(prod: Synthesized) -> None:
+    # Host-network member containers can reach the instance role through IMDS; their logs go through
+    # the execution role, scoped to the units' log group. The instance role keeps only the ECS agent's
+    # calls, and "*" only for actions without resource-level permissions.
+    (policy,) = [r for k, r in prod.resources("ecs", "AWS::IAM::Policy").items() if "InstanceRoleDefaultPolicy" in k]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if a.startswith("logs:")], actions
+    unscoped = [s for s in statements if s["Resource"] == "*" and "Condition" not in s]
+    assert [sorted(s["Action"]) for s in unscoped] == [["ecr:GetAuthorizationToken", "ecs:DiscoverPollEndpoint"]]

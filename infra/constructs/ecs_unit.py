@@ -234,7 +234,7 @@ class InferenceUnitPool(Construct):
         )
         model_s3_uri = None
         if pool.weights.s3_prefix is not None:
-            weights_bucket.grant_read(self.task_role, f"{pool.weights.s3_prefix}*")
+            self._grant_weights(weights_bucket, pool.weights.s3_prefix)
             model_s3_uri = f"s3://{weights_bucket.bucket_name}/{pool.weights.s3_prefix}"
             self._acknowledge_weights(weights_bucket)
         token = None
@@ -357,13 +357,22 @@ class InferenceUnitPool(Construct):
             "Authorization Reference); ecs:Poll and StartTelemetrySession are limited to this cluster by an ecs:cluster condition.",
         )
 
-    def _acknowledge_weights(self, bucket: s3.Bucket) -> None:
-        for finding in ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*"):
-            nag.acknowledge(
-                self.task_role,
-                f"AwsSolutions-IAM5[{finding}]",
-                "Read-only access to this environment's weights bucket (CDK grant_read) under the pool's prefix.",
+    def _grant_weights(self, bucket: s3.Bucket, prefix: str) -> None:
+        """What `aws s3 sync s3://<bucket>/<prefix> <dir>` needs, and only under the pool's prefix:
+        ListBucket limited by the s3:prefix condition key, GetObject on the prefix's objects."""
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListWeightsPrefix",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
+        )
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadWeights", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
+        )
+
+    def _acknowledge_weights(self, bucket: s3.Bucket) -> None:
         nag.acknowledge(
             self.task_role,
             f"AwsSolutions-IAM5[Resource::<{_ref(bucket)}.Arn>/{self.pool.weights.s3_prefix}*]",

@@ -43,6 +43,17 @@ def _budget(budget: DisruptionBudgetConfig) -> dict[str, Any]:
     return out
 
 
+# Why the reference policy's statements without a condition need a wildcard resource.
+_UNCONDITIONED = {
+    "AllowScopedEC2InstanceAccessActions": "no condition, RunInstances/CreateFleet reference the AMIs, snapshots, security groups, "
+    "subnets and reservations the node class selects",
+    "AllowSSMReadActions": "no condition, AWS's public parameters under /aws/service/ (AMI ids)",
+    "AllowPricingReadActions": "no condition, pricing:GetProducts has no resource-level permissions",
+    "AllowInstanceProfileReadActions": "no condition, read-only, on instance profiles Karpenter names at run time",
+    "AllowUnscopedInstanceProfileListAction": "no condition, iam:ListInstanceProfiles has no resource-level permissions",
+}
+
+
 class Karpenter(Construct):
     """Karpenter v1.14 with one NodePool + EC2NodeClass per configured accelerator pool.
 
@@ -253,18 +264,20 @@ class Karpenter(Construct):
             node_role_arn="node-role",
             interruption_queue_arn="queue",
         )
-        wildcards = sorted(
-            {
-                resource
-                for statement in reference
-                for resource in ([statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"])
-                if "*" in resource
-            }
-        )
-        for resource in wildcards:
+        # Each wildcard resource with what actually limits it, statement by statement, from the statements.
+        limits: dict[str, list[str]] = {}
+        for statement in reference:
+            resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+            wildcards = [r for r in resources if "*" in r]
+            if not wildcards:
+                continue
+            keys = sorted({key for condition in (statement.get("Condition") or {}).values() for key in condition})
+            why = f"limited by {', '.join(keys[:2])}{', ...' if len(keys) > 2 else ''}" if keys else _UNCONDITIONED[statement["Sid"]]
+            for resource in wildcards:
+                limits.setdefault(resource, []).append(f"{statement['Sid']}: {why}")
+        for resource, reasons in sorted(limits.items()):
             nag.acknowledge(
                 policy,
                 f"AwsSolutions-IAM5[Resource::{resource}]",
-                "Karpenter's reference controller policy: launch/tag/delete only resources tagged for this cluster and a "
-                "NodePool (conditions on the statement), Describe* only in this region; ids are unknown until launch.",
+                "Karpenter v1.14.1's reference controller policy; ids are unknown until launch. " + "; ".join(reasons) + ".",
             )

@@ -301,3 +301,16 @@ def test_the_instance_role_cannot_write_to_any_log_group(prod: Synthesized) -> N
     assert not [a for a in actions if a.startswith("logs:")], actions
     unscoped = [s for s in statements if s["Resource"] == "*" and "Condition" not in s]
     assert [sorted(s["Action"]) for s in unscoped] == [["ecr:GetAuthorizationToken", "ecs:DiscoverPollEndpoint"]]
+
+
+def test_members_read_only_their_pools_weights_prefix(prod: Synthesized) -> None:
+    (policy,) = [r for k, r in prod.resources("ecs", "AWS::IAM::Policy").items() if "TaskRoleDefaultPolicy" in k]
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    prefix = "meta-llama/Llama-3.1-405B-Instruct/"
+    # ListBucket on the bucket itself lists every key unless the s3:prefix condition key limits it.
+    assert statements["ListWeightsPrefix"]["Action"] == "s3:ListBucket"
+    assert statements["ListWeightsPrefix"]["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+    assert statements["ReadWeights"]["Action"] == "s3:GetObject"
+    assert json.dumps(statements["ReadWeights"]["Resource"]).endswith(f'"/{prefix}*"]]}}')
+    actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not [a for a in actions if "*" in a], actions

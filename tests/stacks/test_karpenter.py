@@ -193,3 +193,23 @@ def test_device_plugins_only_on_their_nodes(prod: Synthesized) -> None:
     assert efa["nodeSelector"] == {"inference-blueprint/efa": "true"}
     assert {t["key"] for t in efa["tolerations"]} == {"nvidia.com/gpu", "aws.amazon.com/neuron"}
     assert re.fullmatch(r"v\d+\.\d+\.\d+", charts["aws-efa-k8s-device-plugin"]["Version"])
+
+
+def test_every_controller_policy_acknowledgment_says_what_really_limits_each_statement(prod: Synthesized) -> None:
+    # A reason may only claim a condition the statement has: "<Sid>: limited by <key>" needs that key
+    # in that statement's Condition, and a statement without one must say "no condition".
+    (policy_id,) = [k for k, r in prod.resources("eks", "AWS::IAM::Policy").items() if k.startswith("KarpenterControllerPolicy")]
+    policy = prod.template_json("eks")["Resources"][policy_id]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    acknowledged = policy["Metadata"]["cdk_nag"]["rules_to_suppress"]
+    reasons = [r["reason"] for r in acknowledged if r["id"].startswith("AwsSolutions-IAM5[Resource::")]
+    claims = [claim for reason in reasons for claim in reason.split(". ", 1)[1].removesuffix(".").split("; ")]
+    assert claims
+    for claim in claims:
+        sid, _, why = claim.partition(": ")
+        keys = json.dumps(statements[sid].get("Condition", {}))
+        if why.startswith("limited by "):
+            named = why.removeprefix("limited by ").removesuffix(", ...").split(", ")
+            assert named and all(f'"{k}"' in keys for k in named), (sid, why, keys)
+        else:
+            assert why.startswith("no condition") and "Condition" not in statements[sid], (sid, why)

@@ -97,12 +97,9 @@ def sync(
         for iid, unit in sorted(assignment.items())
         if members[iid]["unit"] != unit
     ]
-    # The value is sent too, so only the unit id this run saw is removed.
-    cleared = [
-        {"name": attribute, "value": m["unit"], "targetId": m["arn"]}
-        for iid, m in sorted(members.items())
-        if m["unit"] and iid not in assignment
-    ]
+    # ECS API Reference, DeleteAttributes: "For custom attributes, specify the attribute name and
+    # target ID, but don't specify the value."
+    cleared = [{"name": attribute, "targetId": m["arn"]} for iid, m in sorted(members.items()) if m["unit"] and iid not in assignment]
     for batch in [put[i : i + 10] for i in range(0, len(put), 10)]:
         ecs.put_attributes(cluster=cluster, attributes=batch)
     for batch in [cleared[i : i + 10] for i in range(0, len(cleared), 10)]:

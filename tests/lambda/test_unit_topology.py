@@ -24,10 +24,20 @@ REGION = "us-east-2"
 CLUSTER = "inference-prod-trainium"
 
 
+def _delete_as_documented(self, cluster_name, name, value=None, target_id=None, target_type=None):
+    """ECS's DeleteAttributes takes a custom attribute's name and target, no value (API Reference);
+    moto 5.2.5 deletes only when a value is sent and equal. This follows the API."""
+    instance = self.container_instances[cluster_name][target_id.rsplit("/", 1)[-1]]
+    instance.attributes.pop(name, None)
+
+
 @pytest.fixture
 def ecs(monkeypatch: pytest.MonkeyPatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(key, value)
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "_delete_attribute", _delete_as_documented)
     with mock_aws():
         client = boto3.client("ecs", region_name=REGION)
         client.create_cluster(clusterName=CLUSTER)
@@ -281,3 +291,25 @@ def test_handler_refuses_an_empty_pool_name(env) -> None:
     env.setenv("UNIT_POOL", "")
     with pytest.raises(ValueError, match="UNIT_POOL"):
         _handler_kwargs(env)
+
+
+def test_delete_attributes_sends_no_value_for_a_custom_attribute() -> None:
+    # ECS API Reference, DeleteAttributes: "For custom attributes, specify the attribute name and target
+    # ID, but don't specify the value." Stubber checks the exact request botocore would send.
+    client = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    arn = f"arn:aws:ecs:{REGION}:123456789012:container-instance/{CLUSTER}/abc"
+    stub.add_response("list_container_instances", {"containerInstanceArns": [arn]}, {"cluster": CLUSTER, "status": "ACTIVE"})
+    stub.add_response(
+        "describe_container_instances",
+        {
+            "containerInstances": [
+                {"containerInstanceArn": arn, "ec2InstanceId": "i-0abc", "attributes": [{"name": "unit-id", "value": "u-1"}]}
+            ]
+        },
+    )
+    stub.add_response("delete_attributes", {"attributes": []}, {"cluster": CLUSTER, "attributes": [{"name": "unit-id", "targetId": arn}]})
+    stub.activate()
+    ec2, _ = _topology_client([{"Instances": [{"InstanceId": "i-0abc", "NetworkNodes": ["a", "b", "c"]}]}])
+    assert handler.sync(client, ec2, cluster=CLUSTER, unit_size=2)["cleared"] == 1
+    stub.assert_no_pending_responses()

@@ -561,7 +561,7 @@ class NodePoolConfig(_Strict):
     @property
     def efa_devices(self) -> int:
         """``vpc.amazonaws.com/efa`` each node of the pool offers (0 without EFA)."""
-        return self.types[0].efa_devices if self.efa else 0
+        return self.efa_layout.efa_devices if self.efa_layout else 0
 
 
 class BedrockModelAccess(_Strict):
@@ -1009,6 +1009,7 @@ class EnvironmentConfig(_Strict):
         # One node on any type of the pool before several: a group across nodes is slower and needs
         # EFA, so it is only tried on an EFA pool and only when no single node holds the model.
         passes: list[int | None] = [model.nodes] if model.nodes is not None else [1, *([None] if pool.efa else [])]
+        max_nodes = planner.MAX_NODES if pool.efa else 1
         last: planner.PlanError | None = None
         for nodes, instance_type in ((n, t) for n in passes for t in candidates):
             try:
@@ -1021,17 +1022,17 @@ class EnvironmentConfig(_Strict):
                     max_model_len=model.max_model_len,
                     dtype=sizing_dtype(model.dtype, model.quantization),
                     gpu_memory_utilization=model.gpu_memory_utilization,
+                    max_nodes=max_nodes,
                 )
             except planner.PlanError as exc:
                 last = exc
         assert last is not None
         if not pool.efa and model.nodes is None:
-            # Never propose a multi-node group on a pool without EFA.
-            fix = re.sub(r"(, )?more nodes \(nodes \d+: [^)]*\)", "", last.fix).replace("use , ", "use ")
-            fix = (
-                f"{fix.rstrip(', ')}, or serve it from an efa pool as a multi-node group" if fix != "use " else "serve it from an efa pool"
+            raise planner.PlanError(
+                f"{last.problem}; pool '{pool.name}' has no EFA for a group across nodes",
+                f"{last.fix}, or serve it from an efa pool as a multi-node group",
+                last.field,
             )
-            raise planner.PlanError(f"{last.problem}; pool '{pool.name}' has no EFA for a group across nodes", fix, last.field)
         raise last
 
     def _check_models(self) -> None:
@@ -1322,8 +1323,9 @@ def load(context: Mapping[str, Any]) -> EnvironmentConfig:
     # Rules over the whole validated environment: the serving deployability check, then the budget.
     from infra import cost, serving_plan
 
-    for path, problem, fix in serving_plan.problems(config):
-        raise ConfigError(f"environments.{env}.{path}", problem, fix)
+    found = [ConfigError(f"environments.{env}.{path}", problem, fix) for path, problem, fix in serving_plan.problems(config)]
+    if found:
+        raise ConfigError(found[0].path, found[0].problem, found[0].fix, tuple(found[1:]))
     over_budget = cost.budget_problem(config, cost.estimate(config))
     if over_budget is not None:
         raise ConfigError(

@@ -378,18 +378,23 @@ def _layout_problem(
     )
 
 
-def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes: int | None, tp: int | None, pp: int | None) -> list[str]:
-    """What would fit instead, best first: another layout of this type, more nodes, a larger type, a quantized dtype."""
+def _suggestions(
+    arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes: int | None, tp: int | None, pp: int | None, max_nodes: int
+) -> list[str]:
+    """What would fit instead, best first: another layout of this type, more nodes, a larger type, a quantized dtype.
+
+    Nothing it proposes spans more than ``max_nodes`` nodes.
+    """
     out: list[str] = []
     dev = _devices(spec)
     if tp is not None or pp is not None:
-        free = _first_fit(arch, _candidates(arch, dev.per_node, nodes, None, None, neuron=dev.neuron), s)
+        free = _first_fit(arch, _candidates(arch, dev.per_node, nodes, None, None, max_nodes, dev.neuron), s)
         if free is not None:
             lay = free.layout
             out.append(f"tensor_parallel {lay.tensor_parallel} and pipeline_parallel {lay.pipeline_parallel} on {lay.nodes} node(s)")
     if nodes is not None:
-        for n in range(nodes + 1, MAX_NODES + 1):
-            more = _first_fit(arch, _candidates(arch, dev.per_node, n, None, None, neuron=dev.neuron), s)
+        for n in range(nodes + 1, max_nodes + 1):
+            more = _first_fit(arch, _candidates(arch, dev.per_node, n, None, None, max_nodes, dev.neuron), s)
             if more is not None:
                 lay = more.layout
                 out.append(f"more nodes (nodes {n}: tensor_parallel {lay.tensor_parallel}, pipeline_parallel {lay.pipeline_parallel})")
@@ -400,7 +405,7 @@ def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes:
             continue
         other_dev = _devices(other)
         sizing = _Sizing(s.weight_b, s.kv_b, s.max_model_len, s.min_sequences, s.utilization, s.overhead_gib, other_dev.memory_gib)
-        fit = _first_fit(arch, _candidates(arch, other_dev.per_node, None, None, None, neuron=other_dev.neuron), sizing)
+        fit = _first_fit(arch, _candidates(arch, other_dev.per_node, None, None, None, max_nodes, other_dev.neuron), sizing)
         if fit is not None:
             key = (fit.layout.nodes, fit.layout.nodes * other.total_accelerator_memory_gib, other.vcpus, other.name)
             best = key if best is None or key < best else best
@@ -408,7 +413,7 @@ def _suggestions(arch: ModelArchitecture, spec: InstanceType, s: _Sizing, nodes:
         count = f"{best[0]} x " if best[0] > 1 else ""
         out.append(f"a larger instance type (e.g. {count}{best[3]})")
     current_bits = s.weight_b * 8 / (arch.parameters_b * 1e9)
-    layouts = _candidates(arch, dev.per_node, nodes, tp, pp, neuron=dev.neuron)
+    layouts = _candidates(arch, dev.per_node, nodes, tp, pp, max_nodes, dev.neuron)
     for dtype, how in (("fp8", "quantization fp8"), ("int4", "a 4-bit AWQ checkpoint with quantization awq")):
         if DTYPE_BYTES[dtype] * 8 < current_bits:
             quantized = _Sizing(
@@ -437,8 +442,12 @@ def plan(
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     min_sequences: int = 1,
     overhead_gib_per_device: float = DEFAULT_OVERHEAD_GIB_PER_DEVICE,
+    max_nodes: int = MAX_NODES,
 ) -> Plan:
-    """The smallest layout of ``instance_type`` that serves ``model_key`` (respecting the given fields), or PlanError."""
+    """The smallest layout of ``instance_type`` that serves ``model_key`` (respecting the given fields), or PlanError.
+
+    ``max_nodes`` bounds the layouts tried and the ones an error proposes (1 for a pool without EFA).
+    """
     arch = catalog.model(model_key)
     if arch is None:
         raise PlanError(
@@ -473,7 +482,7 @@ def plan(
 
     dev = _devices(spec)
     _check_fields(arch, spec, dev, nodes, tensor_parallel, pipeline_parallel)
-    layouts = _candidates(arch, dev.per_node, nodes, tensor_parallel, pipeline_parallel, neuron=dev.neuron)
+    layouts = _candidates(arch, dev.per_node, nodes, tensor_parallel, pipeline_parallel, max_nodes, dev.neuron)
     if not layouts:
         raise _layout_problem(arch, spec, dev, nodes, tensor_parallel, pipeline_parallel)
 
@@ -489,7 +498,7 @@ def plan(
     )
     fit = _first_fit(arch, layouts, sizing)
     if fit is None:
-        raise _does_not_fit(arch, spec, dev, layouts, sizing, nodes, tensor_parallel, pipeline_parallel)
+        raise _does_not_fit(arch, spec, dev, layouts, sizing, nodes, tensor_parallel, pipeline_parallel, max_nodes)
     if dev.neuron:
         _check_compile_memory(arch, spec, sizing.weight_b / GIB / fit.layout.nodes)
     return Plan(
@@ -522,6 +531,7 @@ def _does_not_fit(
     nodes: int | None,
     tp: int | None,
     pp: int | None,
+    max_nodes: int,
 ) -> PlanError:
     """The error for the most capable layout tried, with what would fit instead."""
     fits = [_fit(arch, layout, s) for layout in layouts]
@@ -544,12 +554,12 @@ def _does_not_fit(
         sequences = int(left // (worst.kv_per_token * s.max_model_len))
         if s.min_sequences > 1 and sequences >= 1:
             options.append(f"fewer min_sequences (at most {sequences})")
-        return PlanError(problem, f"use {_join(options + _suggestions(arch, spec, s, nodes, tp, pp))}", "max_model_len")
-    options = _suggestions(arch, spec, s, nodes, tp, pp)
+        return PlanError(problem, f"use {_join(options + _suggestions(arch, spec, s, nodes, tp, pp, max_nodes))}", "max_model_len")
+    options = _suggestions(arch, spec, s, nodes, tp, pp, max_nodes)
     if not options:
         return PlanError(
             problem,
-            f"no catalogued {spec.accelerator} type fits it on up to {MAX_NODES} nodes; use a smaller model or a quantized checkpoint",
+            f"no catalogued {spec.accelerator} type fits it on up to {max_nodes} nodes; use a smaller model or a quantized checkpoint",
             "instance_type",
         )
     return PlanError(problem, f"use {_join(options)}", "instance_type")

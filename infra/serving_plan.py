@@ -99,14 +99,13 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
         spec = serving_spec(
             model, pool, plan, region=config.region, weights_bucket="weights-bucket", image=default_image(model, pool, plan)
         )
-        view = pool_view(pool)
-        for manifest in vllm.manifests(spec)[:1]:
-            for problem in deployability.workload_problems(manifest, view):
-                yield (
-                    f"{where}.pool",
-                    f"{model.name} cannot schedule on pool '{pool.name}': {problem}",
-                    "use a larger instance type or fewer resources",
-                )
+        workload = vllm.manifests(spec)[0]
+        for problem in deployability.workload_problems(workload, pool_view(pool)):
+            yield (
+                f"{where}.pool",
+                f"{model.name} cannot schedule on pool '{pool.name}': {problem}",
+                "use a larger instance type or fewer resources",
+            )
         if model.image is None:
             version = engine_version(pool, plan)
             table = serving_args.accepted_args(version) if serving_args.data_path(version).exists() else None

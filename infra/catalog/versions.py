@@ -109,10 +109,6 @@ class NeuronEngine:
     vllm: str
     plugin: str
 
-    @property
-    def plugin_major(self) -> int:
-        return int(self.plugin.split(".")[0])
-
 
 NEURON_ENGINES: dict[str, NeuronEngine] = {
     "trn2": NeuronEngine(vllm="0.29.0", plugin="1.2.0"),

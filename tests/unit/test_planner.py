@@ -512,3 +512,10 @@ def test_plan_error_is_a_value_error_with_problem_fix_and_field() -> None:
     err = PlanError("it broke", "fix it", "nodes")
     assert isinstance(err, ValueError)
     assert (err.problem, err.fix, err.field, str(err)) == ("it broke", "fix it", "nodes", "it broke; fix it")
+
+
+def test_max_nodes_bounds_the_layouts_tried_and_the_ones_proposed() -> None:
+    # A pool without EFA plans with max_nodes 1: no group across nodes is tried or suggested.
+    err = _error("llama-3.1-8b", "g5.xlarge", max_model_len=29598, max_nodes=1)
+    assert "more nodes" not in err.fix and "a larger instance type (e.g. g6e.xlarge)" in err.fix
+    assert "more nodes (nodes 2" in _error("llama-3.1-8b", "g5.xlarge", nodes=1, max_model_len=29598).fix

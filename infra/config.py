@@ -75,6 +75,11 @@ _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
 _AMI_VERSION = re.compile(r"^(latest|v?\d+(\.\d+){0,2}|v\d{8})$")
 
 
+def _printable(text: str) -> str:
+    """``text`` with every non-printable character written as its escape (``\\n``, ``\\x00``)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class ConfigError(Exception):
     """A configuration problem, reported as ``<path>: <problem>; <what to do>``.
 
@@ -83,6 +88,8 @@ class ConfigError(Exception):
     """
 
     def __init__(self, path: str, problem: str, fix: str, more: tuple[ConfigError, ...] = ()) -> None:
+        # One line whatever the input held: control characters (a newline in a value) are escaped.
+        path, problem, fix = (_printable(part) for part in (path, problem, fix))
         super().__init__(f"{path}: {problem}; {fix}")
         self.path = path
         self.problem = problem

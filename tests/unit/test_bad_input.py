@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import CONTEXT
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from infra.config import ConfigError, load
@@ -132,6 +132,7 @@ PATHS = [
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(PATHS), value=BAD_VALUES)
+@example(path=("network", "cidr"), value="\n")  # once printed a line break inside the error line
 def test_generated_bad_values_get_error_lines_never_a_traceback(path: tuple[Any, ...], value: Any) -> None:
     context = copy.deepcopy(CONTEXT)
     node: Any = context["environments"]["dev"]

@@ -1180,10 +1180,19 @@ class EnvironmentConfig(_Strict):
         return f"inference-{self.name}"
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
+    """``network.cidr``, ``models[0]``; a key that is not a plain name is quoted: ``tags["a;b"]``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f"[{json.dumps(part)}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 

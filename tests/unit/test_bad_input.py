@@ -91,7 +91,9 @@ def test_full_width_digits_are_not_an_account_id() -> None:
 
 # --- generated bad input ------------------------------------------------------------------------
 
-LINE = re.compile(r"^(environments\.[a-z][a-z0-9-]*|context\.[a-z]+)[^;\n]*: [^\n]+; [^\n]+$")
+# <key path>: <problem>; <what to do>. Path segments are names, [index] or a quoted ["odd key"].
+SEGMENT = r'(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]|\["(\\.|[^"\\])*"\])'
+LINE = re.compile(rf"^(environments\.[a-z][a-z0-9-]*|context\.[a-z]+){SEGMENT}*: [^\n]+; [^\n]+$")
 BAD_VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -130,9 +132,11 @@ PATHS = [
 ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized, so every CI run checks the same 150 cases; explore others with --hypothesis-seed=N.
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(PATHS), value=BAD_VALUES)
 @example(path=("network", "cidr"), value="\n")  # once printed a line break inside the error line
+@example(path=("network",), value={";": 0})  # once put a bare ";" in the key path
 def test_generated_bad_values_get_error_lines_never_a_traceback(path: tuple[Any, ...], value: Any) -> None:
     context = copy.deepcopy(CONTEXT)
     node: Any = context["environments"]["dev"]

@@ -25,6 +25,7 @@ from infra import bedrock_policy, planner, serving_args
 from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions
 from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
+from infra.k8s import syntax
 
 DEFAULT_ENV = "dev"
 
@@ -72,6 +73,18 @@ _SECRET_VALUES = (
 )
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
+# A NodePool's template labels: the CRD allows 100 (maxProperties); the blueprint's own take the rest.
+MAX_POOL_LABELS = 90
+# The shortest node lifetime accepted: below it a model's start-up (up to ~40 min with Neuron
+# compilation, infra.k8s.vllm.startup_budget_s) would not finish before Karpenter replaces the node.
+MIN_EXPIRE_AFTER_S = 3600
+
+
+def _seconds(duration: str) -> int:
+    """A Go-style duration of s/m/h parts in seconds."""
+    return sum(int(n) * {"s": 1, "m": 60, "h": 3600}[unit] for n, unit in re.findall(r"([0-9]+)([smh])", duration))
+
+
 _AMI_VERSION = re.compile(r"^(latest|v?\d+(\.\d+){0,2}|v\d{8})$")
 
 
@@ -407,6 +420,16 @@ class CapacityReservationConfig(_Strict):
             raise Problem("needs exactly one of id or tags", "select a reservation by id (cr-...) or by tags")
         return self
 
+    @field_validator("tags")
+    @classmethod
+    def _selector_tags(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        # EC2NodeClass v1.14.1 capacityReservationSelectorTerms[].tags: at most 20, no empty keys or values.
+        if value is not None and (len(value) > 20 or any(k == "" or v == "" for k, v in value.items())):
+            raise Problem(
+                "selects by more than 20 tags or an empty key or value", "use 1-20 tags, each with a key and a value ('*' matches any)"
+            )
+        return value
+
 
 class DisruptionBudgetConfig(_Strict):
     """A Karpenter disruption budget: how many nodes may be disrupted at once, when, and why."""
@@ -421,6 +444,14 @@ class DisruptionBudgetConfig(_Strict):
         if (self.schedule is None) != (self.duration is None):
             raise Problem("schedule and duration go together", "set both (e.g. schedule '0 22 * * *', duration 8h) or neither")
         return self
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        problem = syntax.cron_problem(value) if value is not None else None
+        if problem:
+            raise Problem(problem, "use five cron fields in UTC, e.g. '0 22 * * 1-5', or @daily")
+        return value
 
 
 class NodePoolLimits(_Strict):
@@ -451,7 +482,7 @@ class NodePoolConfig(_Strict):
     termination_grace_period: str = "24h"
     consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmpty"
     consolidate_after: str = "10m"
-    disruption_budgets: tuple[DisruptionBudgetConfig, ...] = (DisruptionBudgetConfig(nodes="1"),)
+    disruption_budgets: tuple[DisruptionBudgetConfig, ...] = Field(default=(DisruptionBudgetConfig(nodes="1"),), max_length=50)
     efa: bool = False
     efa_az_index: int = Field(default=0, ge=0, le=5, description="which of the VPC's AZs an EFA pool is pinned to")
     imds_hop_limit: int = Field(default=1, ge=1, le=2)
@@ -498,10 +529,40 @@ class NodePoolConfig(_Strict):
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
+        if len(value) > MAX_POOL_LABELS:
+            raise Problem(
+                f"{len(value)} labels, more than {MAX_POOL_LABELS}",
+                f"keep at most {MAX_POOL_LABELS} (a NodePool's template holds 100, the blueprint sets the rest)",
+            )
+        for key, label_value in value.items():
             if key.split("/")[0].endswith(("karpenter.sh", "karpenter.k8s.aws", "kubernetes.io", "inference-blueprint")):
                 raise Problem(f"label '{key}' is in a reserved domain", "use your own label domain, e.g. example.com/team")
+            problem = syntax.label_key_problem(key) or syntax.label_value_problem(label_value)
+            if problem:
+                raise Problem(problem, "use a Kubernetes label, e.g. example.com/team: ml-platform")
         return value
+
+    @field_validator("expire_after")
+    @classmethod
+    def _expiry_floor(cls, value: str) -> str:
+        if value != "Never" and _DURATION.match(value) and _seconds(value) < MIN_EXPIRE_AFTER_S:
+            raise Problem(
+                f"nodes expiring after {value} would be replaced before a model on them finished starting",
+                "use at least 1h (720h is the default), or Never",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _gp3_throughput(self) -> NodePoolConfig:
+        # gp3 allows 0.25 MiB/s of throughput per provisioned IOPS (EBS User Guide, "General Purpose SSD volumes").
+        if self.volume_throughput_mibps > self.volume_iops // 4:
+            raise Problem(
+                f"{self.volume_throughput_mibps} MiB/s needs at least {self.volume_throughput_mibps * 4} IOPS on gp3, "
+                f"volume_iops is {self.volume_iops}",
+                f"raise volume_iops to {self.volume_throughput_mibps * 4} or lower the throughput to {self.volume_iops // 4}",
+                field="volume_throughput_mibps",
+            )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> NodePoolConfig:
@@ -683,6 +744,9 @@ class ServedModelConfig(_Strict):
     gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
     replicas: int = Field(default=1, ge=1, le=64)
     namespace: str = "inference"
+    clients: tuple[str, ...] = Field(
+        default=(), description="namespaces whose pods may call the model's API (a NetworkPolicy admits them; all else is denied)"
+    )
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = Field(default_factory=dict)
     ttft_p90_slo_seconds: float | None = Field(
@@ -694,6 +758,17 @@ class ServedModelConfig(_Strict):
     def _name(cls, value: str) -> str:
         if not (_K8S_NAME.match(value) and len(value) <= 40):
             raise Problem(f"'{value}' is not a valid name", "use 1-40 of a-z, 0-9 and -, starting and ending alphanumeric")
+        return value
+
+    @field_validator("clients")
+    @classmethod
+    def _clients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not (_K8S_NAME.match(name) and len(name) <= 63):
+                raise Problem(f"'{name}' is not a namespace name", "use 1-63 of a-z, 0-9 and -, starting and ending alphanumeric")
+        duplicates = sorted({name for name in value if value.count(name) > 1})
+        if duplicates:
+            raise Problem(f"{', '.join(duplicates)} listed twice", "list each client namespace once")
         return value
 
     @field_validator("image")
@@ -1250,6 +1325,16 @@ def _known_keys() -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
+def _shown(value: Any) -> str:
+    """A value as JSON, or its size when the JSON would not fit on an error line."""
+    text = json.dumps(value, default=str)
+    if len(text) <= 80:
+        return text
+    if isinstance(value, (list, tuple, dict)):
+        return f"{len(value)} {'entries' if isinstance(value, dict) else 'items'}"
+    return text[:77] + "..."
+
+
 def _translate(err: Mapping[str, Any], prefix: str) -> ConfigError:
     # pydantic adds "[key]" for a bad mapping key and "function-..." for wrapped validators.
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p == "[key]" or p.startswith("function-"))))
@@ -1270,7 +1355,7 @@ def _translate(err: Mapping[str, Any], prefix: str) -> ConfigError:
         return ConfigError(path, problem, fix)
     if kind == "literal_error":
         return ConfigError(path, f"{err['input']!r} is not allowed", f"use {err['ctx']['expected']}")
-    got = json.dumps(err["input"], default=str)
+    got = _shown(err["input"])
     if kind in _KINDS:
         return ConfigError(path, f"must be {_KINDS[kind]}, got {got}", f"write {_KINDS[kind]}")
     if kind in _BOUNDS:

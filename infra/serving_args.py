@@ -80,6 +80,24 @@ def check_vllm_args(args: Sequence[str], *, accepted: Mapping | None = None) -> 
     return problems
 
 
+def option_flags(args: Sequence[str], *, accepted: Mapping | None = None) -> list[str]:
+    """The flags ``args`` sets, each by its table name (aliases, ``--a_b``, ``--a=v``, ``--no-a``
+    and ``--json-flag.key`` resolved the way the parser resolves them). Tokens the release would
+    not take as a flag are left out (``check_vllm_args`` reports those)."""
+    table = _Table.of(accepted_args() if accepted is None else accepted)
+    flags: list[str] = []
+    for token in _flexible_rewrite(list(args)):
+        if not table.is_option(token):
+            continue
+        name = token.split("=", 1)[0].split(".", 1)[0]
+        option = table.options.get(name)
+        if option is None and not name.startswith("--") and name[:2] in table.options:
+            option = table.options[name[:2]]  # a one-letter option with its value attached
+        if option is not None:
+            flags.append(option.flag)
+    return flags
+
+
 # --------------------------------------------------------------------------------------------------
 # The table
 

@@ -8,7 +8,8 @@ manifests the stack applies. ``problems`` runs at every synth (``infra.config.lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 
 from infra import deployability, planner, serving_args, unit_serving
 from infra.catalog import instances
@@ -19,6 +20,27 @@ from infra.k8s import vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = "vllm"
+
+# Where to set what the blueprint derives itself, for flags an extra_args list repeats. vLLM's
+# parser keeps the last value given, so a repeated flag silently overrides the blueprint's.
+OWNED_FLAG_FIX = {
+    "--port": "the probes, Service, health checks and network policies use the blueprint's port",
+    "--host": "the server must listen on every interface for the Service and the probes",
+    "--served-model-name": "clients, routes and dashboards name the model by its config name",
+    "--tensor-parallel-size": "set tensor_parallel",
+    "--pipeline-parallel-size": "set pipeline_parallel",
+    "--max-model-len": "set max_model_len",
+    "--gpu-memory-utilization": "set gpu_memory_utilization",
+    "--dtype": "set dtype",
+    "--quantization": "set quantization",
+}
+# Never in extra_args, whether or not the blueprint sets them.
+REFUSED_FLAG_FIX = {
+    "--api-key": "the API key comes from Secrets Manager at run time; one in the configuration would sit in clear text in "
+    "the templates and manifests",
+    "--data-parallel-size": "the planner sizes one engine per replica and group; scale with replicas",
+    "--headless": "LeaderWorkerSet workers run without the API server; the blueprint adds it to them alone",
+}
 
 
 def default_image(model: ServedModelConfig, pool: NodePoolConfig, plan: Plan) -> str:
@@ -88,6 +110,16 @@ def engine_version(pool: NodePoolConfig, plan: Plan) -> str:
     return serving_args.PINNED_VLLM
 
 
+def overridden_flags(own: Sequence[str], extra: Sequence[str], *, accepted: Mapping | None = None) -> Iterator[tuple[str, str]]:
+    """(flag, why) for each flag in ``extra`` that re-sets one of ``own`` or is never allowed."""
+    owned = set(serving_args.option_flags(own, accepted=accepted))
+    for flag in dict.fromkeys(serving_args.option_flags(extra, accepted=accepted)):
+        if flag in REFUSED_FLAG_FIX:
+            yield flag, REFUSED_FLAG_FIX[flag]
+        elif flag in owned:
+            yield flag, OWNED_FLAG_FIX.get(flag, "the blueprint derives it from the plan and the pool")
+
+
 def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
     """(key path, problem, what to do) for everything in ``config``'s serving that would not start."""
     demands: dict[str, list[tuple[str, int]]] = {}
@@ -99,6 +131,12 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
         spec = serving_spec(
             model, pool, plan, region=config.region, weights_bucket="weights-bucket", image=default_image(model, pool, plan)
         )
+        own = vllm.vllm_args(dataclasses.replace(spec, extra_args=()))
+        table = (
+            serving_args.accepted_args(engine_version(pool, plan)) if serving_args.data_path(engine_version(pool, plan)).exists() else None
+        )
+        for flag, why in overridden_flags(own, model.extra_args, accepted=table):
+            yield f"{where}.extra_args", f"{flag} is set by the blueprint ({why})", f"remove {flag} from extra_args"
         workload = vllm.manifests(spec)[0]
         for problem in deployability.workload_problems(workload, pool_view(pool)):
             yield (
@@ -116,12 +154,16 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
                     yield f"{where}.extra_args", f"vLLM {version} would reject the arguments: {problem}", "fix or remove the flag"
         demands.setdefault(pool.name, []).append((model.name, model.replicas * plan.layout.nodes * spec.accelerators_per_node))
     for index, unit_pool in enumerate(config.unit_pools):
-        if unit_pool.image != "build:neuron-unit":
-            continue  # the user's own image: its vLLM release is not known here
+        plan_unit = config.plan_unit(unit_pool)
         version = NEURON_ENGINES[unit_pool.spec.family].vllm
-        if serving_args.data_path(version).exists():
-            command = unit_serving.leader_command(unit_pool, config.plan_unit(unit_pool))
-            for problem in serving_args.check_vllm_args(command, accepted=serving_args.accepted_args(version)):
+        # The blueprint's image runs a known release; a user's own image is read with the pinned table.
+        known = unit_pool.image == "build:neuron-unit" and serving_args.data_path(version).exists()
+        table = serving_args.accepted_args(version) if known else None
+        own = unit_serving.leader_command(unit_pool.model_copy(update={"extra_args": ()}), plan_unit)
+        for flag, why in overridden_flags(own, unit_pool.extra_args, accepted=table):
+            yield f"unit_pools[{index}].extra_args", f"{flag} is set by the blueprint ({why})", f"remove {flag} from extra_args"
+        if known:
+            for problem in serving_args.check_vllm_args(unit_serving.leader_command(unit_pool, plan_unit), accepted=table):
                 yield (
                     f"unit_pools[{index}].extra_args",
                     f"vLLM {version} would reject the leader's arguments: {problem}",

@@ -12,6 +12,7 @@ from infra.constructs.device_plugins import AcceleratorDevicePlugins
 from infra.constructs.karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from infra.constructs.karpenter import Karpenter
 from infra.constructs.serving import ModelDeployment, ModelServing
+from infra.constructs.vllm_metrics import NAMESPACE as METRICS_NAMESPACE
 from infra.constructs.vllm_metrics import VllmMetrics
 
 
@@ -58,6 +59,8 @@ class EksStack(cdk.Stack):
             deployments=models,
             system_node_selector=dict([SYSTEM_NODE_LABEL]),
             after=self.karpenter.chart,
+            kubernetes_version=config.kubernetes_version,
+            scrape_namespaces=(METRICS_NAMESPACE,),
         )
         for plugin in self.device_plugins.charts.values():
             self.serving.node.add_dependency(plugin)
@@ -72,6 +75,7 @@ class EksStack(cdk.Stack):
             node_selector=dict([SYSTEM_NODE_LABEL]),
             after=self.cluster.system_nodes,
             karpenter_namespace=KARPENTER_NAMESPACE,
+            kubernetes_version=config.kubernetes_version,
             scrape_vllm=bool(models),
             latency=vllm_latency,
         )

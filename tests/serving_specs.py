@@ -47,3 +47,18 @@ SINGLE = dataclasses.replace(
     memory_mib=12_000,
     shm_gib=4,
 )
+
+NEURON = dataclasses.replace(
+    SINGLE,
+    max_num_seqs=10,
+    neuron_plugin="0.5.3",
+    name="llama-8b-neuron",
+    accelerator="neuron",
+    pool="inferentia",
+    instance_type="inf2.xlarge",
+    tensor_parallel=2,
+    replicas=1,
+    image="public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+    model="meta-llama/Llama-3.1-8B-Instruct",
+    hub_token_secret="hf-token",
+)

@@ -45,6 +45,7 @@ CORE_ADDONS: tuple[str, ...] = (
     "eks-pod-identity-agent",
     "coredns",
     "amazon-cloudwatch-observability",
+    "aws-secrets-store-csi-driver-provider",
 )
 
 # EKS-optimized Amazon Linux 2023 AMI release that Karpenter node classes pin by default

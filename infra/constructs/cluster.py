@@ -29,6 +29,19 @@ ALL_LOG_TYPES = (
 # Label on the system node group; cluster controllers (Karpenter, LWS) select it.
 SYSTEM_NODE_LABEL = ("inference-blueprint/node-role", "system")
 
+# IMDSv2 responses reach the node itself and host-network pods only (a pod in its own network
+# namespace is one hop further), so no pod on the untainted system nodes can take the node role's
+# credentials. What runs there and why none needs more:
+# - The CloudWatch agent and Fluent Bit of the amazon-cloudwatch-observability add-on run with
+#   hostNetwork (aws-observability/helm-charts, charts/amazon-cloudwatch-observability: values.yaml
+#   ``agent.hostNetwork: true``, templates/linux/fluent-bit-daemonset.yaml ``hostNetwork: true``).
+# - vpc-cni, kube-proxy and the Pod Identity agent are host-network DaemonSets.
+# - Karpenter asks IMDS for the region only when none is configured (karpenter-provider-aws
+#   pkg/operator/operator.go); its chart values set AWS_REGION (infra.constructs.karpenter).
+# - Every AWS client in a pod (Karpenter, the add-ons' roles, the OTel collector) gets credentials
+#   from EKS Pod Identity (169.254.170.23), not from IMDS.
+SYSTEM_NODE_IMDS_HOP_LIMIT = 1
+
 # Configuration for the CloudWatch observability add-on: Container Insights with enhanced
 # observability and accelerated compute (NVIDIA GPU, Neuron, EFA) metrics. Source: CloudWatch
 # User Guide, "Install the CloudWatch agent with the Amazon CloudWatch Observability EKS add-on".
@@ -49,6 +62,31 @@ CLOUDWATCH_OBSERVABILITY_CONFIG: dict[str, Any] = {
 }
 
 
+# The VPC CNI enforces Kubernetes NetworkPolicy through its node agent once the add-on's
+# enableNetworkPolicy is "true" (EKS User Guide, "Restrict Pod network traffic with Kubernetes
+# network policies"). Standard enforcing mode: a new pod starts allowed and its policies apply
+# once the agent has programmed them, within seconds.
+VPC_CNI_CONFIG: dict[str, Any] = {"enableNetworkPolicy": "true"}
+
+
+def secrets_store_config(region: str) -> dict[str, Any]:
+    """The aws-secrets-store-csi-driver-provider add-on: the AWS provider (chart
+    aws/secrets-store-csi-driver-provider-aws) and the Secrets Store CSI driver it depends on.
+
+    - ``tolerations``: the provider DaemonSet tolerates no taints by default (values.yaml
+      ``tolerations: []``), so it would not run on the tainted accelerator nodes where serving pods
+      mount the API key; the driver's own DaemonSet already tolerates everything.
+    - ``secrets-store-csi-driver.syncSecret.enabled``: the driver mirrors a mounted secret into a
+      Kubernetes Secret (``secretObjects``), which is how the key reaches an environment variable.
+    - ``awsRegion``: the provider's region, so it never asks the node for it.
+    """
+    return {
+        "awsRegion": region,
+        "tolerations": [{"operator": "Exists"}],
+        "secrets-store-csi-driver": {"syncSecret": {"enabled": True}},
+    }
+
+
 class InferenceCluster(Construct):
     """An EKS cluster ready for Karpenter-managed accelerator capacity.
 
@@ -57,9 +95,11 @@ class InferenceCluster(Construct):
     - Secrets envelope-encrypted with a customer-managed key; all five control-plane log types go to
       a pre-created, encrypted ``/aws/eks/<name>/cluster`` log group with a set retention.
     - A small managed system node group (IMDSv2, encrypted gp3, no SSH) for Karpenter and CoreDNS.
-    - Managed add-ons vpc-cni, kube-proxy, eks-pod-identity-agent (before nodes join), coredns and
-      amazon-cloudwatch-observability (after); the CNI and CloudWatch agent get Pod Identity roles,
-      so the node role carries no CNI or CloudWatch permissions.
+    - Managed add-ons vpc-cni (enforcing network policies), kube-proxy, eks-pod-identity-agent
+      (before nodes join), coredns, amazon-cloudwatch-observability and
+      aws-secrets-store-csi-driver-provider (after); the CNI and CloudWatch agent get Pod Identity
+      roles, so the node role carries no CNI or CloudWatch permissions. The secrets provider uses
+      each mounting pod's own Pod Identity role.
     - A kubectl provider in the private subnets with the kubectl layer matching the version.
     """
 
@@ -114,7 +154,13 @@ class InferenceCluster(Construct):
 
         # Add-ons the nodes need to become Ready come first; the node group waits for them.
         before_nodes = [
-            self._addon("VpcCni", "vpc-cni", config, pod_identity=("aws-node", "kube-system", "AmazonEKS_CNI_Policy")),
+            self._addon(
+                "VpcCni",
+                "vpc-cni",
+                config,
+                pod_identity=("aws-node", "kube-system", "AmazonEKS_CNI_Policy"),
+                configuration=VPC_CNI_CONFIG,
+            ),
             self._addon("KubeProxy", "kube-proxy", config),
             self._addon("PodIdentityAgent", "eks-pod-identity-agent", config),
         ]
@@ -129,6 +175,12 @@ class InferenceCluster(Construct):
                 config,
                 pod_identity=("cloudwatch-agent", "amazon-cloudwatch", "CloudWatchAgentServerPolicy"),
                 configuration=CLOUDWATCH_OBSERVABILITY_CONFIG,
+            ),
+            self._addon(
+                "SecretsStoreProvider",
+                "aws-secrets-store-csi-driver-provider",
+                config,
+                configuration=secrets_store_config(cdk.Stack.of(self).region),
             ),
         ):
             addon.node.add_dependency(self.system_nodes)
@@ -187,9 +239,7 @@ class InferenceCluster(Construct):
             self,
             "SystemNodeLaunchTemplate",
             require_imdsv2=True,
-            # Hop limit 2: the CloudWatch agent and Fluent Bit pods of the observability add-on
-            # read instance metadata from inside their containers.
-            http_put_response_hop_limit=2,
+            http_put_response_hop_limit=SYSTEM_NODE_IMDS_HOP_LIMIT,
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",

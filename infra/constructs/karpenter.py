@@ -54,6 +54,64 @@ _UNCONDITIONED = {
 }
 
 
+def pool_manifests(
+    pool: NodePoolConfig,
+    *,
+    role: str,
+    subnet_terms: list[dict[str, Any]],
+    security_group_ids: list[str],
+    placement_group_name: str | None,
+    tags: dict[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The EC2NodeClass and NodePool of ``pool`` (plain dicts; the deploy-time names are arguments)."""
+    resource = k8s.ACCELERATOR_RESOURCE[pool.accelerator]
+    assert pool.limits is not None  # config validation guarantees it
+    limits = {resource: str(pool.limits.accelerators)}
+    if pool.limits.cpu:
+        limits["cpu"] = str(pool.limits.cpu)
+    if pool.limits.memory_gib:
+        limits["memory"] = f"{pool.limits.memory_gib}Gi"
+
+    node_class = k8s.ec2_node_class(
+        name=pool.name,
+        role=role,
+        ami_alias=pool.ami.alias,
+        subnet_selector_terms=subnet_terms,
+        security_group_ids=security_group_ids,
+        block_devices=k8s.block_device_mappings(
+            pool.ami.family, volume_gib=pool.volume_gib, iops=pool.volume_iops, throughput_mibps=pool.volume_throughput_mibps
+        ),
+        http_put_response_hop_limit=pool.imds_hop_limit,
+        network_interfaces=(
+            k8s.efa_network_interfaces(pool.efa_layout.network_cards, pool.efa_layout.efa_on_card_0) if pool.efa_layout else ()
+        ),
+        placement_group_name=placement_group_name,
+        capacity_reservation_selector_terms=[
+            {k: v for k, v in (("id", r.id), ("tags", r.tags), ("ownerID", r.owner_id)) if v is not None}
+            for r in pool.capacity_reservations
+        ],
+        tags={**tags, "inference-blueprint:pool": pool.name},
+    )
+    node_pool = k8s.node_pool(
+        name=pool.name,
+        node_class=pool.name,
+        accelerator=pool.accelerator,
+        instance_families=pool.instance_families,
+        instance_types=pool.instance_types,
+        capacity_types=pool.capacity_types,
+        limits=limits,
+        labels=pool.labels,
+        efa=pool.efa,
+        weight=pool.weight,
+        expire_after=pool.expire_after,
+        termination_grace_period=pool.termination_grace_period,
+        consolidation_policy=pool.consolidation_policy,
+        consolidate_after=pool.consolidate_after,
+        budgets=[_budget(b) for b in pool.disruption_budgets],
+    )
+    return node_class, node_pool
+
+
 class Karpenter(Construct):
     """Karpenter v1.14 with one NodePool + EC2NodeClass per configured accelerator pool.
 
@@ -167,7 +225,12 @@ class Karpenter(Construct):
                 "serviceAccount": {"name": SERVICE_ACCOUNT},
                 "replicas": 2,
                 "nodeSelector": {"kubernetes.io/os": "linux", **system_node_selector},
-                "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}},
+                "controller": {
+                    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+                    # Without it the controller reads the region from IMDS, which the system nodes'
+                    # hop limit of 1 keeps from pods (infra.constructs.cluster).
+                    "env": [{"name": "AWS_REGION", "value": stack.region}],
+                },
             },
         )
         self.chart.node.add_dependency(association, system_nodes, self.crd_chart)
@@ -201,50 +264,13 @@ class Karpenter(Construct):
         else:
             subnet_terms = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
 
-        resource = k8s.ACCELERATOR_RESOURCE[pool.accelerator]
-        assert pool.limits is not None  # config validation guarantees it
-        limits = {resource: str(pool.limits.accelerators)}
-        if pool.limits.cpu:
-            limits["cpu"] = str(pool.limits.cpu)
-        if pool.limits.memory_gib:
-            limits["memory"] = f"{pool.limits.memory_gib}Gi"
-
-        node_class = k8s.ec2_node_class(
-            name=pool.name,
+        node_class, node_pool = pool_manifests(
+            pool,
             role=self.node_role.role_name,
-            ami_alias=pool.ami.alias,
-            subnet_selector_terms=subnet_terms,
+            subnet_terms=subnet_terms,
             security_group_ids=security_groups,
-            block_devices=k8s.block_device_mappings(
-                pool.ami.family, volume_gib=pool.volume_gib, iops=pool.volume_iops, throughput_mibps=pool.volume_throughput_mibps
-            ),
-            http_put_response_hop_limit=pool.imds_hop_limit,
-            network_interfaces=(
-                k8s.efa_network_interfaces(pool.efa_layout.network_cards, pool.efa_layout.efa_on_card_0) if pool.efa_layout else ()
-            ),
             placement_group_name=placement_group.ref if placement_group is not None else None,
-            capacity_reservation_selector_terms=[
-                {k: v for k, v in (("id", r.id), ("tags", r.tags), ("ownerID", r.owner_id)) if v is not None}
-                for r in pool.capacity_reservations
-            ],
-            tags={**tags, "inference-blueprint:pool": pool.name},
-        )
-        node_pool = k8s.node_pool(
-            name=pool.name,
-            node_class=pool.name,
-            accelerator=pool.accelerator,
-            instance_families=pool.instance_families,
-            instance_types=pool.instance_types,
-            capacity_types=pool.capacity_types,
-            limits=limits,
-            labels=pool.labels,
-            efa=pool.efa,
-            weight=pool.weight,
-            expire_after=pool.expire_after,
-            termination_grace_period=pool.termination_grace_period,
-            consolidation_policy=pool.consolidation_policy,
-            consolidate_after=pool.consolidate_after,
-            budgets=[_budget(b) for b in pool.disruption_budgets],
+            tags=tags,
         )
         self.manifests += [node_class, node_pool]
         manifest = eks.KubernetesManifest(self, f"{pool_id}Pool", cluster=cluster, manifest=[node_class, node_pool], overwrite=True)

@@ -9,6 +9,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
 from infra import nag, serving_plan
@@ -17,7 +19,7 @@ from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.constructs.storage import access_log_bucket, secure_bucket
-from infra.k8s import vllm
+from infra.k8s import admission, serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = serving_plan.SERVICE_ACCOUNT
@@ -37,12 +39,17 @@ class ModelServing(Construct):
 
     - The LeaderWorkerSet controller (Helm, CRDs included) on the system nodes, when any model spans
       nodes.
-    - A weights bucket (private, encrypted, versioned, TLS-only, retained, access-logged); each
-      serving namespace gets a ``vllm`` service account whose Pod Identity role may read it and
-      nothing else. vLLM streams ``s3://`` weights with the Run:ai streamer; no credentials appear
-      in any manifest.
-    - Per model: a Deployment or LeaderWorkerSet, a Service and a PodDisruptionBudget
-      (``infra.k8s.vllm``), applied after Karpenter's node pools exist.
+    - A weights bucket (private, encrypted, versioned, TLS-only, retained, access-logged), and an
+      API key in Secrets Manager (generated, encrypted with a key of its own). Each serving
+      namespace gets a ``vllm`` service account whose Pod Identity role may read the bucket and the
+      key and nothing else. vLLM streams ``s3://`` weights with the Run:ai streamer; no credentials
+      appear in any manifest.
+    - Each serving namespace enforces the strictest Pod Security level its pods meet (warning and
+      auditing at restricted) and denies ingress by default (``infra.k8s.pod_security``,
+      ``infra.k8s.serving_access``).
+    - Per model: a Deployment or LeaderWorkerSet, a Service, a PodDisruptionBudget
+      (``infra.k8s.vllm``) and a NetworkPolicy admitting its clients, the metrics scraper and its own
+      group, applied after Karpenter's node pools exist.
     - Images are the pinned public ones, or ``build:<folder>`` DockerImageAssets of ``model-images/``
       (built and pushed by ``cdk deploy``; synth only fingerprints the folder).
 
@@ -58,6 +65,8 @@ class ModelServing(Construct):
         deployments: list[ModelDeployment],
         system_node_selector: dict[str, str],
         after: IConstruct,
+        kubernetes_version: str,
+        scrape_namespaces: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -87,31 +96,91 @@ class ModelServing(Construct):
             )
             self.lws_chart.node.add_dependency(after)
 
-        namespaces: dict[str, eks.KubernetesManifest] = {}
-        for deployment in deployments:
-            name = deployment.model.namespace
-            if name not in namespaces:
-                namespaces[name] = self._namespace(cluster, name)
-                namespaces[name].node.add_dependency(after)
+        if not deployments:
+            return
+        self.api_key = secretsmanager.Secret(
+            self,
+            "ApiKey",
+            description=f"API key every served model of {stack.stack_name} requires (Authorization: Bearer <key>)",
+            encryption_key=kms.Key(
+                self,
+                "ApiKeyKey",
+                description=f"{stack.stack_name} serving API key",
+                enable_key_rotation=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+        )
+        nag.acknowledge(
+            self.api_key,
+            "AwsSolutions-SMG4",
+            "Rotation would change the key under running clients and servers (vLLM reads it once at start); rotate by "
+            "putting a new value and rolling the model workloads, as the README's day-2 section says.",
+        )
+        cdk.CfnOutput(
+            self, "ApiKeySecretArn", value=self.api_key.secret_arn, description="aws secretsmanager get-secret-value --secret-id <this>"
+        )
+
+        self._namespace_labels: dict[str, dict[str, str]] = {}
         images: dict[str, str] = {}
-        for deployment in deployments:
-            spec = self._spec(deployment, stack.region, images)
-            objects = vllm.manifests(spec)
+        specs = [(deployment, self._spec(deployment, stack.region, images)) for deployment in deployments]
+        by_namespace: dict[str, list[vllm.ServingSpec]] = {}
+        for _, spec in specs:
+            by_namespace.setdefault(spec.namespace, []).append(spec)
+        namespaces = {
+            name: self._namespace(cluster, name, members, kubernetes_version=kubernetes_version, region=stack.region)
+            for name, members in by_namespace.items()
+        }
+        for manifest in namespaces.values():
+            manifest.node.add_dependency(after)
+        if any(admission.LABEL in namespace_labels for namespace_labels in self._namespace_labels.values()):
+            objects = [admission.policy(), admission.binding()]
+            self.manifests += objects
+            policy = eks.KubernetesManifest(self, "AdmissionPolicy", cluster=cluster, manifest=objects, overwrite=True)
+            policy.node.add_dependency(after)
+            for name, manifest in namespaces.items():
+                if admission.LABEL in self._namespace_labels[name]:
+                    manifest.node.add_dependency(policy)
+        for deployment, spec in specs:
+            objects = [
+                *vllm.manifests(spec),
+                serving_access.model_ingress(
+                    name=spec.name,
+                    namespace=spec.namespace,
+                    model_labels={vllm.LABEL_MODEL: spec.name},
+                    port=vllm.PORT,
+                    clients=deployment.model.clients,
+                    scrapers=scrape_namespaces,
+                ),
+            ]
             self.manifests += objects
             manifest = eks.KubernetesManifest(
                 self, f"{construct_id(deployment.model.name)}Model", cluster=cluster, manifest=objects, overwrite=True
             )
-            manifest.node.add_dependency(namespaces[deployment.model.namespace], after)
+            manifest.node.add_dependency(namespaces[spec.namespace], after)
             if spec.multi_node and self.lws_chart is not None:
                 manifest.node.add_dependency(self.lws_chart)
 
-    def _namespace(self, cluster: eks.Cluster, name: str) -> eks.KubernetesManifest:
-        objects = [vllm.namespace(name), vllm.service_account(SERVICE_ACCOUNT, name)]
+    def _namespace(
+        self, cluster: eks.Cluster, name: str, specs: list[vllm.ServingSpec], *, kubernetes_version: str, region: str
+    ) -> eks.KubernetesManifest:
+        """The namespace, enforcing the strictest Pod Security level its models meet, with its service
+        account, default-deny ingress and the API key's provider class."""
+        workloads = [vllm.manifests(spec)[0] for spec in specs]
+        labels = admission.namespace_labels(workloads, kubernetes_version)
+        self._namespace_labels[name] = labels
+        objects = [
+            vllm.namespace(name, labels),
+            vllm.service_account(SERVICE_ACCOUNT, name),
+            serving_access.default_deny_ingress(name),
+            serving_access.api_key_provider_class(namespace=name, secret_arn=self.api_key.secret_arn, region=region),
+        ]
         self.manifests += objects
         prefix = construct_id(name)
         manifest = eks.KubernetesManifest(self, f"{prefix}Namespace", cluster=cluster, manifest=objects, overwrite=True)
-        role = pod_identity_role(self, f"{prefix}WeightsReader", description=f"vLLM in {name} reads model weights")
+        role = pod_identity_role(self, f"{prefix}WeightsReader", description=f"vLLM in {name} reads model weights and its API key")
         self.weights_bucket.grant_read(role)
+        self.api_key.grant_read(role)
         association = eks.CfnPodIdentityAssociation(
             self,
             f"{prefix}PodIdentity",

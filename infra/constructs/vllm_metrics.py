@@ -14,7 +14,7 @@ from constructs import Construct, IConstruct
 from infra import nag
 from infra.constructs.logging import encrypted_log_group
 from infra.constructs.pod_identity import pod_identity_role
-from infra.k8s import cwagent, otel_collector, vllm
+from infra.k8s import cwagent, otel_collector, pod_security, vllm
 
 NAMESPACE = "inference-metrics"
 
@@ -47,6 +47,7 @@ class VllmMetrics(Construct):
         node_selector: dict[str, str],
         after: IConstruct,
         karpenter_namespace: str,
+        kubernetes_version: str,
         scrape_vllm: bool = True,
         latency: bool = True,
     ) -> None:
@@ -117,5 +118,8 @@ class VllmMetrics(Construct):
                     role_arn=collector_role.role_arn,
                 )
             )
+        # The namespace enforces the strictest Pod Security level the agent and collector meet.
+        level = pod_security.enforce_level(self.manifests)
+        self.manifests[0] = vllm.namespace(NAMESPACE, pod_security.namespace_labels(level, kubernetes_version))
         self.manifest = eks.KubernetesManifest(self, "Agent", cluster=cluster, manifest=self.manifests, overwrite=True)
         self.manifest.node.add_dependency(*associations, self.log_group, after)

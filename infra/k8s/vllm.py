@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.k8s import serving_access
 from infra.k8s.karpenter import ACCELERATOR_RESOURCE, EFA_RESOURCE, LABEL_POOL, accelerator_taint
 
 PORT = 8000
@@ -70,6 +71,7 @@ class ServingSpec:
     neuron_plugin: str | None = None  # the vllm-neuron release line of the image, e.g. "0.5.3"
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    api_key: bool = True  # the API (server, leader) requires the key from serving_access's SecretProviderClass
 
     @property
     def multi_node(self) -> bool:
@@ -241,19 +243,29 @@ def _security(spec: ServingSpec) -> dict[str, Any]:
     return security
 
 
+def _serves_api(spec: ServingSpec, role: str) -> bool:
+    return role != "worker"
+
+
 def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, Any]:
     security = _security(spec)
+    mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+    if spec.accelerator == "neuron":
+        mounts.append({"name": "neuron-compiled", "mountPath": NEURON_COMPILED_DIR})
+    env = _env(spec)
+    if spec.api_key and _serves_api(spec, role):
+        mounts.append({"name": "api-key", "mountPath": serving_access.API_KEY_MOUNT, "readOnly": True})
+        env.append(serving_access.api_key_env())
     out: dict[str, Any] = {
         "name": "vllm",
         "image": spec.image,
         "command": command,
-        "env": _env(spec),
+        "env": env,
         "resources": _resources(spec),
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}]
-        + ([{"name": "neuron-compiled", "mountPath": NEURON_COMPILED_DIR}] if spec.accelerator == "neuron" else []),
+        "volumeMounts": mounts,
         "securityContext": security,
     }
-    if role != "worker":
+    if _serves_api(spec, role):
         out["ports"] = [{"name": "http", "containerPort": PORT}]
         out |= _probes(spec)
     return out
@@ -269,7 +281,8 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
             "tolerations": [{**accelerator_taint(spec.accelerator), "operator": "Equal"}],  # type: ignore[arg-type]
             "containers": [container(spec, role)],
             "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}]
-            + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else []),
+            + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else [])
+            + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(spec, role) else []),
             "terminationGracePeriodSeconds": 120,
         },
     }
@@ -365,8 +378,8 @@ def pod_disruption_budget(spec: ServingSpec) -> dict[str, Any]:
     }
 
 
-def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"pod-security.kubernetes.io/warn": "baseline"}}}
+def namespace(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels or {})}}
 
 
 def service_account(name: str, namespace_name: str) -> dict[str, Any]:

@@ -92,7 +92,11 @@ def test_system_node_group(prod: Synthesized) -> None:
 def test_system_nodes_imdsv2_encrypted_no_ssh(prod: Synthesized) -> None:
     (template,) = prod.resources("eks", "AWS::EC2::LaunchTemplate").values()
     data = template["Properties"]["LaunchTemplateData"]
-    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
+    # Hop limit 1: a pod outside the host network cannot reach IMDS, so it cannot take the node
+    # role's credentials (EC2 User Guide, "Configure the instance metadata options": "in a container
+    # environment ... the hop limit of 1" stops containers from the token). What needs IMDS there
+    # runs on the host network (see SYSTEM_NODE_IMDS_HOP_LIMIT's comment for the chart sources).
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
     assert data["BlockDeviceMappings"][0]["Ebs"] == {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 50, "VolumeType": "gp3"}
     assert "KeyName" not in data
     (nodegroup,) = prod.resources("eks", "AWS::EKS::Nodegroup").values()
@@ -109,13 +113,20 @@ def test_node_role_has_no_cni_or_cloudwatch_permissions(prod: Synthesized) -> No
 
 def test_addons_and_their_order(prod: Synthesized) -> None:
     addons = _addons(prod)
-    assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "amazon-cloudwatch-observability"}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "eks-pod-identity-agent",
+        "coredns",
+        "amazon-cloudwatch-observability",
+        "aws-secrets-store-csi-driver-provider",
+    }
     (nodegroup_id,) = prod.resources("eks", "AWS::EKS::Nodegroup")
     nodegroup = prod.resources("eks", "AWS::EKS::Nodegroup")[nodegroup_id]
     ids = {a["Properties"]["AddonName"]: k for k, a in prod.resources("eks", "AWS::EKS::Addon").items()}
     for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
         assert ids[name] in nodegroup["DependsOn"], f"{name} must exist before nodes join"
-    for name in ("coredns", "amazon-cloudwatch-observability"):
+    for name in ("coredns", "amazon-cloudwatch-observability", "aws-secrets-store-csi-driver-provider"):
         assert nodegroup_id in addons[name]["DependsOn"], f"{name} needs nodes to schedule on"
     assert all(a["Properties"]["ResolveConflicts"] == "OVERWRITE" for a in addons.values())
     assert all("AddonVersion" not in a["Properties"] for a in addons.values()), "unpinned: EKS default for the version"
@@ -145,6 +156,27 @@ def test_cloudwatch_addon_collects_accelerator_metrics(prod: Synthesized) -> Non
     kubernetes = config["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]
     assert kubernetes == {"enhanced_container_insights": True, "accelerated_compute_metrics": True}
     assert "application_signals" in config["agent"]["config"]["logs"]["metrics_collected"]
+
+
+def test_vpc_cni_enforces_network_policies(prod: Synthesized) -> None:
+    # Without enableNetworkPolicy the CNI's node agent programs nothing and every NetworkPolicy is
+    # accepted by the API server but ignored (EKS User Guide, "Restrict Pod network traffic with
+    # Kubernetes network policies"): the serving namespaces' default-deny would be decoration.
+    config = json.loads(_addons(prod)["vpc-cni"]["Properties"]["ConfigurationValues"])
+    assert config == {"enableNetworkPolicy": "true"}
+
+
+def test_secrets_provider_runs_on_tainted_accelerator_nodes_and_mirrors_the_key(prod: Synthesized) -> None:
+    # The provider chart's DaemonSet tolerates nothing by default (aws/secrets-store-csi-driver-provider-aws
+    # charts/.../values.yaml "tolerations: []"); serving pods on tainted GPU/Neuron nodes mount the key
+    # through it. syncSecret makes the driver mirror it into the Secret the container's env reads
+    # (kubernetes-sigs/secrets-store-csi-driver chart values "syncSecret.enabled").
+    config = json.loads(_addons(prod)["aws-secrets-store-csi-driver-provider"]["Properties"]["ConfigurationValues"])
+    assert config == {
+        "awsRegion": "us-east-2",
+        "secrets-store-csi-driver": {"syncSecret": {"enabled": True}},
+        "tolerations": [{"operator": "Exists"}],
+    }
 
 
 def test_kubectl_layer_matches_cluster_version(prod: Synthesized) -> None:

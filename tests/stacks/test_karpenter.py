@@ -51,6 +51,14 @@ def test_karpenter_chart(prod: Synthesized) -> None:
     assert chart["Wait"] is True
 
 
+def test_controller_is_told_its_region_so_it_never_asks_imds(prod: Synthesized) -> None:
+    # Karpenter reads the region from IMDS only when the SDK has none (pkg/operator/operator.go); the
+    # system nodes' hop limit of 1 keeps IMDS from pods, so the chart must pass AWS_REGION
+    # (charts/karpenter/templates/deployment.yaml appends controller.env to the container's env).
+    values = _values(_charts(prod)["karpenter"])
+    assert '{\\"name\\":\\"AWS_REGION\\",\\"value\\":\\"us-east-2\\"}' in values or '{"name":"AWS_REGION","value":"us-east-2"}' in values
+
+
 def test_karpenter_crds_come_from_their_own_chart_so_helm_upgrades_them(prod: Synthesized) -> None:
     # Helm installs a chart's crds/ folder on first install only and never upgrades it (Helm docs,
     # "Custom Resource Definitions"); aws/karpenter-provider-aws ships the same CRDs as templates of

@@ -152,3 +152,58 @@ def test_an_efa_pool_cannot_mix_network_layouts() -> None:
         "environments.prod.node_pools[0].instance_types: EFA pool mixes network layouts: trn1.32xlarge (8 cards, 8 EFA), "
         "trn1n.32xlarge (16 cards, 16 EFA); one EC2NodeClass has one network-interface list; put types with different card counts"
     )
+
+
+P = "environments.prod.node_pools[0]"
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        # Kubernetes label syntax (apimachinery IsValidLabelValue / IsQualifiedName); the NodePool CRD's
+        # labels pattern and the API server reject these when Karpenter registers the node.
+        (
+            {"labels": {"team": "bad value!"}},
+            f"{P}.labels: label value 'bad value!' is not a label value (at most 63 of A-Z, a-z, 0-9, -, _ and ., "
+            "alphanumeric at both ends); use a Kubernetes label, e.g. example.com/team: ml-platform",
+        ),
+        (
+            {"labels": {"Example.com/team": "a"}},
+            f"{P}.labels: label key 'Example.com/team' has a prefix that is not a DNS subdomain (lowercase, at most 253 "
+            "characters); use a Kubernetes label, e.g. example.com/team: ml-platform",
+        ),
+        # robfig/cron's standard parser, which Karpenter uses for budget schedules.
+        (
+            {"disruption_budgets": [{"nodes": "1", "schedule": "0 25 * * *", "duration": "1h"}]},
+            f"{P}.disruption_budgets[0].schedule: schedule '0 25 * * *': '25' is outside the hour range 0-23; "
+            "use five cron fields in UTC, e.g. '0 22 * * 1-5', or @daily",
+        ),
+        (
+            {"disruption_budgets": [{"nodes": "1", "schedule": "@every 1h", "duration": "1h"}]},
+            f"{P}.disruption_budgets[0].schedule: '@every 1h' is not one of @yearly, @annually, @monthly, @weekly, @daily, "
+            "@midnight, @hourly; use five cron fields in UTC, e.g. '0 22 * * 1-5', or @daily",
+        ),
+        (
+            {"disruption_budgets": [{"nodes": "1"}] * 51},
+            f"{P}.disruption_budgets: must have at most 50 item(s), got 51 items; change the value",
+        ),
+        (
+            {"expire_after": "0s"},
+            f"{P}.expire_after: nodes expiring after 0s would be replaced before a model on them finished starting; "
+            "use at least 1h (720h is the default), or Never",
+        ),
+        # EBS User Guide, gp3: at most 0.25 MiB/s per provisioned IOPS.
+        (
+            {"volume_iops": 3000, "volume_throughput_mibps": 1000},
+            f"{P}.volume_throughput_mibps: 1000 MiB/s needs at least 4000 IOPS on gp3, volume_iops is 3000; "
+            "raise volume_iops to 4000 or lower the throughput to 750",
+        ),
+        (
+            {"capacity_types": ["reserved"], "capacity_reservations": [{"tags": {"team": ""}}]},
+            f"{P}.capacity_reservations[0].tags: selects by more than 20 tags or an empty key or value; "
+            "use 1-20 tags, each with a key and a value ('*' matches any)",
+        ),
+    ],
+)
+def test_values_the_api_server_or_karpenter_would_reject_fail_synth(edit: dict[str, Any], line: str) -> None:
+    assert _error([{**GPU, **edit}]) == line

@@ -111,3 +111,43 @@ def test_a_model_no_single_node_of_a_non_efa_pool_holds_is_never_planned_across_
     text = _error([{**LLAMA_8B, "architecture": "llama-3.1-405b"}])
     assert "pool 'gpu' has no EFA for a group across nodes" in text and "more nodes" not in text, text
     assert text.endswith("or serve it from an efa pool as a multi-node group"), text
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag", "why"),
+    [
+        # vLLM's parser keeps the last value of a repeated option, so these would silently replace the
+        # blueprint's: the probes and Service would miss a moved port, the planner's layout would not
+        # be the one that runs. Aliases (-tp), underscores and --flag=value resolve as vLLM's
+        # FlexibleArgumentParser resolves them (infra.serving_args.option_flags).
+        (["--port", "9000"], "--port", "the probes, Service, health checks and network policies use the blueprint's port"),
+        (["-tp", "4"], "--tensor-parallel-size", "set tensor_parallel"),
+        (["--max_model_len=4096"], "--max-model-len", "set max_model_len"),
+        (["--served-model-name", "x"], "--served-model-name", "clients, routes and dashboards name the model by its config name"),
+    ],
+)
+def test_extra_args_cannot_replace_what_the_blueprint_sets(extra: list[str], flag: str, why: str) -> None:
+    assert _error([{**LLAMA_8B, "extra_args": extra}]) == (
+        f"environments.prod.models[0].extra_args: {flag} is set by the blueprint ({why}); remove {flag} from extra_args"
+    )
+
+
+def test_extra_args_never_carry_an_api_key() -> None:
+    assert _error([{**LLAMA_8B, "extra_args": ["--api-key", "sk-live-123"]}]) == (
+        "environments.prod.models[0].extra_args: --api-key is set by the blueprint (the API key comes from Secrets Manager "
+        "at run time; one in the configuration would sit in clear text in the templates and manifests); remove --api-key from extra_args"
+    )
+
+
+def test_extra_args_may_tune_what_the_blueprint_leaves_alone() -> None:
+    config = _with([{**LLAMA_8B, "extra_args": ["--enable-prefix-caching", "--max-num-batched-tokens", "8192"]}])
+    assert config.models[0].extra_args == ("--enable-prefix-caching", "--max-num-batched-tokens", "8192")
+
+
+def test_client_namespaces_are_namespace_names_listed_once() -> None:
+    assert _error([{**LLAMA_8B, "clients": ["Web"]}]) == (
+        "environments.prod.models[0].clients: 'Web' is not a namespace name; use 1-63 of a-z, 0-9 and -, starting and ending alphanumeric"
+    )
+    assert _error([{**LLAMA_8B, "clients": ["web", "web"]}]) == (
+        "environments.prod.models[0].clients: web listed twice; list each client namespace once"
+    )

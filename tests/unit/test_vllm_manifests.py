@@ -5,25 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from serving_specs import MULTI, SINGLE
+from serving_specs import MULTI, NEURON, SINGLE
 
 from infra.k8s import vllm
 from infra.k8s.schema import validate
-
-NEURON = dataclasses.replace(
-    SINGLE,
-    max_num_seqs=10,
-    neuron_plugin="0.5.3",
-    name="llama-8b-neuron",
-    accelerator="neuron",
-    pool="inferentia",
-    instance_type="inf2.xlarge",
-    tensor_parallel=2,
-    replicas=1,
-    image="public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
-    model="meta-llama/Llama-3.1-8B-Instruct",
-    hub_token_secret="hf-token",
-)
 
 
 @pytest.mark.parametrize("spec", [MULTI, SINGLE, NEURON], ids=["multi", "single", "neuron"])
@@ -113,7 +98,7 @@ def test_accelerators_efa_and_shared_memory() -> None:
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["FI_PROVIDER"] == "efa" and env["FI_EFA_USE_DEVICE_RDMA"] == "1" and env["AWS_REGION"] == "us-east-2"
         assert env["NCCL_NET"] == "AWS Libfabric", "NCCL fails instead of falling back to TCP when the OFI plugin is missing"
-        assert pod["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Gi"}}]
+        assert pod["volumes"][0] == {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Gi"}}
         assert pod["nodeSelector"] == {"inference-blueprint/pool": "gpu-efa", "node.kubernetes.io/instance-type": "p5.48xlarge"}
         assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
         assert pod["serviceAccountName"] == "vllm"
@@ -169,3 +154,23 @@ def test_gpu_pods_run_as_the_images_non_root_user_with_least_privilege() -> None
     assert "add" not in vllm.deployment(SINGLE)["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]
     neuron = vllm.deployment(NEURON)["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     assert neuron == {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}, "Neuron DLCs run as root (README)"
+
+
+def test_only_pods_that_serve_the_api_mount_the_key_and_require_it() -> None:
+    # vLLM v0.31.0 takes the key from VLLM_API_KEY when --api-key is absent (vllm/envs.py,
+    # entrypoints/serve/middleware/register.py) and then answers 401 on /v1 without it; the
+    # headless workers of a group serve no API, so they never see the key.
+    lws = vllm.leader_worker_set(MULTI)["spec"]["leaderWorkerTemplate"]
+    key_env = {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "vllm-api-key", "key": "api-key"}}}
+    key_volume = {
+        "name": "api-key",
+        "csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True, "volumeAttributes": {"secretProviderClass": "vllm-api-key"}},
+    }
+    for template, serves in (("leaderTemplate", True), ("workerTemplate", False)):
+        pod = lws[template]["spec"]
+        container = pod["containers"][0]
+        assert (key_env in container["env"], key_volume in pod["volumes"]) == (serves, serves), template
+        assert ({"name": "api-key", "mountPath": "/mnt/secrets-store", "readOnly": True} in container["volumeMounts"]) == serves
+    single = vllm.deployment(NEURON)["spec"]["template"]["spec"]
+    assert key_env in single["containers"][0]["env"] and key_volume in single["volumes"]
+    assert "--api-key" not in " ".join(single["containers"][0]["command"]), "the key never appears in a manifest"

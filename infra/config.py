@@ -655,15 +655,35 @@ class ServiceAccountRef(_Strict):
 
 
 class InvocationLoggingConfig(_Strict):
-    """Bedrock model invocation logging in the source region."""
+    """Bedrock model invocation logging in the source region.
+
+    ``text`` has no default: true stores full prompts and responses, and with ``image`` and
+    ``embedding`` false too only metadata is logged. ``adopt_existing`` lets the stack take over a
+    configuration already in the region (put back when the stack is deleted) instead of refusing.
+    """
 
     enabled: bool = True
     retention_days: int = 90
-    text: bool = True
+    text: bool | None = Field(default=None, description="required when enabled")
     image: bool = False
     embedding: bool = False
+    adopt_existing: bool = False
 
     _check_retention = field_validator("retention_days")(_retention)
+
+    def check_text_chosen(self) -> None:
+        """Raise a Problem (its field relative to the environment) when logging is on and ``text`` was not set."""
+        if self.enabled and self.text is None:
+            raise Problem(
+                "text delivery is not chosen (true stores full prompts and responses in the log group and bucket)",
+                "set text to true, or to false to log metadata only",
+                field="bedrock.invocation_logging.text",
+            )
+
+    @property
+    def text_delivery(self) -> bool:
+        """Whether full prompts and responses are delivered (``load`` refuses enabled logging without a choice)."""
+        return self.text is True
 
 
 class BedrockConfig(_Strict):
@@ -1209,6 +1229,7 @@ class EnvironmentConfig(_Strict):
                 text, _, fix = problem.partition("; ")
                 field = "model" if bedrock_catalog.model(access.model) is None else "scope"
                 raise Problem(text, fix or "check infra/catalog/bedrock.py", field=f"bedrock.models[{index}].{field}")
+        self.bedrock.invocation_logging.check_text_chosen()
 
     def _check_pools(self) -> None:
         seen: dict[str, int] = {}

@@ -39,8 +39,9 @@ class BedrockStack(cdk.Stack):
                 "InvocationLogging",
                 name=env_name,
                 retention_days=logging.retention_days,
-                text=logging.text,
+                text=logging.text_delivery,
                 image=logging.image,
                 embedding=logging.embedding,
+                adopt_existing=logging.adopt_existing,
             )
         cdk.CfnOutput(self, "InvokePolicyArn", value=self.access.policy.managed_policy_arn)

@@ -8,12 +8,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra import nag
 from infra.constructs.logging import encrypted_log_group, logs_key
-from infra.constructs.storage import access_log_bucket, secure_bucket
+from infra.constructs.storage import access_log_bucket
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_invocation_logging"
 
@@ -21,13 +22,17 @@ HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_invocati
 class BedrockInvocationLogging(Construct):
     """Turns on model invocation logging for this account and region (a per-region singleton).
 
-    - Invocations go to a KMS-encrypted CloudWatch log group with a set retention; payloads over
-      CloudWatch's size limit, and the full S3 copy, go to a versioned, TLS-only bucket whose
-      own access is logged to a second bucket.
+    - Invocations go to a CloudWatch log group with a set retention; payloads over CloudWatch's size
+      limit, and the full S3 copy, go to a versioned, TLS-only bucket whose objects expire after the
+      same retention and whose own access is logged to a second bucket. The log group and the bucket
+      are encrypted with one customer-managed key that CloudWatch Logs and Bedrock may use.
     - Bedrock writes as a role only ``bedrock.amazonaws.com`` acting for this account and region
       can assume, allowed to write only to that log group.
-    - The configuration is applied by a custom resource (``lambda/bedrock_invocation_logging``)
-      and removed when the stack is deleted.
+    - What is delivered is the caller's choice: ``text`` (full prompts and responses), ``image``,
+      ``embedding``; all false logs metadata only.
+    - The configuration is applied by a custom resource (``lambda/bedrock_invocation_logging``) that
+      refuses to replace a configuration it did not put unless ``adopt_existing``; it records what it
+      found in an SSM parameter and puts that back when the resource is deleted.
     """
 
     def __init__(
@@ -37,24 +42,34 @@ class BedrockInvocationLogging(Construct):
         *,
         name: str,
         retention_days: int,
-        text: bool = True,
+        text: bool,
         image: bool = False,
         embedding: bool = False,
+        adopt_existing: bool = False,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-
-        self.key = logs_key(self, "LogKey", description=f"{name} Bedrock invocation logs")
-        self.log_group = encrypted_log_group(
-            self, "LogGroup", key=self.key, retention_days=retention_days, log_group_name=f"/aws/bedrock/invocations/{name}"
-        )
-
-        access_logs = access_log_bucket(self, "AccessLogBucket")
-        self.bucket = secure_bucket(self, "PayloadBucket", access_logs=access_logs, log_prefix="payload-bucket/")
         bedrock_here = {
             "StringEquals": {"aws:SourceAccount": stack.account},
             "ArnLike": {"aws:SourceArn": stack.format_arn(service="bedrock", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)},
         }
+
+        self.key = logs_key(self, "LogKey", description=f"{name} Bedrock invocation logs")
+        # Bedrock user guide, "Monitor model invocation using CloudWatch Logs and Amazon S3": with SSE-KMS
+        # on the bucket, the key policy lets bedrock.amazonaws.com GenerateDataKey for this account and region.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BedrockInvocationLogsToS3",
+                principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                actions=["kms:GenerateDataKey"],
+                resources=["*"],
+                conditions=bedrock_here,
+            )
+        )
+        self.log_group = encrypted_log_group(
+            self, "LogGroup", key=self.key, retention_days=retention_days, log_group_name=f"/aws/bedrock/invocations/{name}"
+        )
+        self.bucket = self._payload_bucket(retention_days)
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="BedrockInvocationLogs",
@@ -84,19 +99,73 @@ class BedrockInvocationLogging(Construct):
             "Bedrock names its log streams itself; the wildcard covers streams of this one log group only.",
         )
 
-        handler_log_group = logs.LogGroup(
-            self, "HandlerLogGroup", retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.DESTROY
+        self.state_parameter = f"/{stack.stack_name}/bedrock-invocation-logging"
+        self.handler = self._handler()
+        provider = self._provider()
+        self.resource = cdk.CustomResource(
+            self,
+            "Configuration",
+            service_token=provider.service_token,
+            resource_type="Custom::BedrockInvocationLogging",
+            properties={
+                "LogGroupName": self.log_group.log_group_name,
+                "RoleArn": self.role.role_arn,
+                "BucketName": self.bucket.bucket_name,
+                "TextDataDelivery": str(text).lower(),
+                "ImageDataDelivery": str(image).lower(),
+                "EmbeddingDataDelivery": str(embedding).lower(),
+                "AdoptExisting": str(adopt_existing).lower(),
+            },
         )
+        # The handler's log group must exist before its first run, or Lambda creates it unmanaged.
+        self.resource.node.add_dependency(self.role, self.bucket, self.key, self.handler.log_group)
+
+    def _payload_bucket(self, retention_days: int) -> s3.Bucket:
+        """The private, versioned, TLS-only payload bucket, SSE-KMS with the logs key, objects kept ``retention_days``."""
+        access_logs = access_log_bucket(self, "AccessLogBucket")
+        return s3.Bucket(
+            self,
+            "PayloadBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="payload-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="InvocationLogRetention",
+                    expiration=cdk.Duration.days(retention_days),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+        )
+
+    def _handler(self) -> lambda_.Function:
+        """The custom resource's function; it logs to ``/aws/lambda/<its name>``, the group the provider framework names on failure."""
+        stack = cdk.Stack.of(self)
         handler = lambda_.Function(
             self,
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="handler.on_event",
             code=lambda_.Code.from_asset(str(HANDLER_DIR)),
-            timeout=cdk.Duration.minutes(1),
-            log_group=handler_log_group,
-            description="Puts/deletes the Bedrock model invocation logging configuration",
+            # Up to 8 attempts per call with backoff capped at 20 s (botocore standard retries), a few calls per request.
+            timeout=cdk.Duration.minutes(5),
+            environment={"STATE_PARAMETER": self.state_parameter},
+            description="Puts, restores or deletes the Bedrock model invocation logging configuration",
         )
+        handler_log_group = handler.node.find_child("LogGroup")
+        assert isinstance(handler_log_group, logs.LogGroup), "the @aws-cdk/aws-lambda:useCdkManagedLogGroup flag makes this group"
+        handler_log_group.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
+        cfn_log_group = handler_log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = 365
         handler.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvocationLoggingConfiguration",
@@ -116,6 +185,20 @@ class BedrockInvocationLogging(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
             )
         )
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StateParameter",
+                actions=["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"],
+                resources=[
+                    stack.format_arn(
+                        service="ssm",
+                        resource="parameter",
+                        resource_name=self.state_parameter.lstrip("/"),
+                        arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
         nag.acknowledge(
             handler,
             "AwsSolutions-IAM5[Resource::*]",
@@ -127,31 +210,24 @@ class BedrockInvocationLogging(Construct):
             nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),
             "The handler writes only its own log group; the AWS basic execution policy is CDK's default for that.",
         )
-        self.handler = handler
-        provider = cr.Provider(self, "Provider", on_event_handler=handler, log_group=handler_log_group)
+        return handler
+
+    def _provider(self) -> cr.Provider:
+        """CDK's provider framework around the handler, logging to a group of its own."""
+        stack = cdk.Stack.of(self)
+        framework_log_group = logs.LogGroup(
+            self, "ProviderLogGroup", retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        provider = cr.Provider(self, "Provider", on_event_handler=self.handler, log_group=framework_log_group)
         for finding in (
             nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),
             "AwsSolutions-L1",
         ):
             nag.acknowledge(provider, finding, "CDK's custom-resource provider framework function: its runtime and role are CDK-managed.")
-        handler_id = stack.get_logical_id(handler.node.default_child)
+        handler_id = stack.get_logical_id(self.handler.node.default_child)
         nag.acknowledge(
             provider,
             f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
             "The provider framework may invoke any version of this one handler function; the wildcard is the version suffix.",
         )
-        self.resource = cdk.CustomResource(
-            self,
-            "Configuration",
-            service_token=provider.service_token,
-            resource_type="Custom::BedrockInvocationLogging",
-            properties={
-                "LogGroupName": self.log_group.log_group_name,
-                "RoleArn": self.role.role_arn,
-                "BucketName": self.bucket.bucket_name,
-                "TextDataDelivery": str(text).lower(),
-                "ImageDataDelivery": str(image).lower(),
-                "EmbeddingDataDelivery": str(embedding).lower(),
-            },
-        )
-        self.resource.node.add_dependency(self.role, self.bucket)
+        return provider

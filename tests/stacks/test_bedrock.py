@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from conftest import CONTEXT, SHIPPED_ENVS, Synthesized
+from conftest import CONTEXT, SHIPPED_ENVS, Synthesized, context_for
 
+import app as app_module
 from infra.bedrock_policy import invoke_statements
 from infra.catalog import bedrock as catalog
+from infra.config import ConfigError
 
 
 def _policy(result: Synthesized) -> list[dict[str, Any]]:
@@ -102,6 +104,24 @@ def test_dev_without_pod_identities_does_not_wait_for_eks(synth) -> None:
     assert "inference-dev-eks" not in manifest["artifacts"]["inference-dev-bedrock"].get("dependencies", [])
 
 
+def _logging_props(result: Synthesized) -> dict[str, Any]:
+    (resource,) = result.resources("bedrock", "Custom::BedrockInvocationLogging").values()
+    props: dict[str, Any] = resource["Properties"]
+    return props
+
+
+def _key_id(result: Synthesized) -> str:
+    (key_id,) = [k for k in result.resources("bedrock", "AWS::KMS::Key") if k.startswith("InvocationLoggingLogKey")]
+    return key_id
+
+
+def _handler_id(result: Synthesized) -> str:
+    (handler_id,) = [
+        k for k, f in result.resources("bedrock", "AWS::Lambda::Function").items() if f["Properties"].get("Handler") == "handler.on_event"
+    ]
+    return handler_id
+
+
 def test_invocation_logging(synth) -> None:
     result = synth("capetown")
     template = result.template("bedrock")
@@ -112,14 +132,53 @@ def test_invocation_logging(synth) -> None:
             "DeletionPolicy": "Retain",
         },
     )
-    (resource,) = result.resources("bedrock", "Custom::BedrockInvocationLogging").values()
-    props = resource["Properties"]
-    assert props["TextDataDelivery"] == "true" and props["ImageDataDelivery"] == "false"
-    assert {"LogGroupName", "RoleArn", "BucketName"} <= set(props)
-    template.has_resource_properties("AWS::Lambda::Function", {"Handler": "handler.on_event", "Runtime": "python3.14"})
+    props = _logging_props(result)
+    assert {k: v for k, v in props.items() if k not in ("ServiceToken", "LogGroupName", "RoleArn", "BucketName")} == {
+        "TextDataDelivery": "true",
+        "ImageDataDelivery": "false",
+        "EmbeddingDataDelivery": "false",
+        "AdoptExisting": "false",
+    }
+    assert props["BucketName"] == {"Ref": next(k for k in result.resources("bedrock", "AWS::S3::Bucket") if "PayloadBucket" in k)}
 
 
-def test_payload_bucket_is_private_encrypted_versioned_tls_only(synth) -> None:
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_shipped_environments_choose_text_delivery_in_cdk_json(synth, env: str) -> None:
+    chosen = CONTEXT["environments"][env]["bedrock"]["invocation_logging"]["text"]
+    assert isinstance(chosen, bool)
+    assert _logging_props(synth(env))["TextDataDelivery"] == str(chosen).lower()
+
+
+def _metadata_only_adopting(envs: dict[str, Any]) -> None:
+    envs["capetown"]["bedrock"]["invocation_logging"].update(text=False, image=True, adopt_existing=True, retention_days=30)
+
+
+def test_config_fields_reach_the_custom_resource_and_the_bucket(synth) -> None:
+    result = synth("capetown", key="metadata-only-adopting", edit=_metadata_only_adopting)
+    props = _logging_props(result)
+    assert (props["TextDataDelivery"], props["ImageDataDelivery"], props["EmbeddingDataDelivery"], props["AdoptExisting"]) == (
+        "false",
+        "true",
+        "false",
+        "true",
+    )
+    (bucket,) = [b for k, b in result.resources("bedrock", "AWS::S3::Bucket").items() if "PayloadBucket" in k]
+    assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
+
+
+def test_text_delivery_not_chosen_is_one_config_error_line() -> None:
+    def drop_text(envs: dict[str, Any]) -> None:
+        del envs["capetown"]["bedrock"]["invocation_logging"]["text"]
+
+    with pytest.raises(ConfigError) as err:
+        app_module.create_app(context_for("capetown", drop_text))
+    assert [f"error: {line}" for line in err.value.lines()] == [
+        "error: environments.capetown.bedrock.invocation_logging.text: text delivery is not chosen (true stores full prompts "
+        "and responses in the log group and bucket); set text to true, or to false to log metadata only"
+    ]
+
+
+def test_payload_bucket_is_kms_encrypted_private_versioned_tls_only_and_expires_objects(synth) -> None:
     result = synth("capetown")
     buckets = result.resources("bedrock", "AWS::S3::Bucket")
     assert len(buckets) == 2
@@ -132,16 +191,58 @@ def test_payload_bucket_is_private_encrypted_versioned_tls_only(synth) -> None:
             "RestrictPublicBuckets": True,
         }
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-        assert (
-            props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-        )
+        assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
         assert bucket["DeletionPolicy"] == "Retain"
+    (payload,) = [b["Properties"] for k, b in buckets.items() if "PayloadBucket" in k]
+    (access_logs,) = [b["Properties"] for k, b in buckets.items() if "AccessLogBucket" in k]
+    assert payload["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": [_key_id(result), "Arn"]}, "SSEAlgorithm": "aws:kms"},
+        }
+    ]
+    assert payload["LifecycleConfiguration"] == {
+        "Rules": [
+            {
+                "Id": "InvocationLogRetention",
+                "ExpirationInDays": 365,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                "Status": "Enabled",
+            }
+        ]
+    }
+    # S3 server access logs can only be delivered to a bucket with SSE-S3 default encryption.
+    assert access_logs["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
     policies = [p["Properties"]["PolicyDocument"]["Statement"] for p in result.resources("bedrock", "AWS::S3::BucketPolicy").values()]
     statements = [s for group in policies for s in group]
     assert sum(1 for s in statements if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}) == 2
     bedrock_put = next(s for s in statements if s.get("Sid") == "BedrockInvocationLogs")
     assert bedrock_put["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert bedrock_put["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_key_policy_lets_bedrock_of_this_account_and_region_generate_data_keys(synth) -> None:
+    """The statement the Bedrock user guide asks for on an SSE-KMS bucket's key ("Monitor model invocation
+    using CloudWatch Logs and Amazon S3", Set up an Amazon S3 destination): GenerateDataKey for
+    bedrock.amazonaws.com, aws:SourceAccount this account, aws:SourceArn arn:aws:bedrock:<region>:<account>:*."""
+    result = synth("capetown")
+    key = result.resources("bedrock", "AWS::KMS::Key")[_key_id(result)]
+    statements = {s.get("Sid"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    assert statements["BedrockInvocationLogsToS3"] == {
+        "Sid": "BedrockInvocationLogsToS3",
+        "Effect": "Allow",
+        "Principal": {"Service": "bedrock.amazonaws.com"},
+        "Action": "kms:GenerateDataKey",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:aws:bedrock:af-south-1:", {"Ref": "AWS::AccountId"}, ":*"]]}},
+        },
+    }
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
 
 
 def test_delivery_role_is_for_bedrock_in_this_account_and_region_only(synth) -> None:
@@ -154,7 +255,7 @@ def test_delivery_role_is_for_bedrock_in_this_account_and_region_only(synth) -> 
     assert "af-south-1" in json.dumps(statement["Condition"]["ArnLike"])
 
 
-def test_handler_may_only_configure_logging_and_pass_its_role(synth) -> None:
+def test_handler_may_only_configure_logging_pass_its_role_and_keep_its_record(synth) -> None:
     result = synth("capetown")
     policies = [
         p["Properties"]["PolicyDocument"]["Statement"] for k, p in result.resources("bedrock", "AWS::IAM::Policy").items() if "Handler" in k
@@ -166,3 +267,35 @@ def test_handler_may_only_configure_logging_and_pass_its_role(synth) -> None:
         "bedrock:PutModelInvocationLoggingConfiguration",
     ]
     assert statements["PassDeliveryRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert statements["StateParameter"] == {
+        "Sid": "StateParameter",
+        "Effect": "Allow",
+        "Action": ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"],
+        "Resource": {
+            "Fn::Join": [
+                "",
+                ["arn:aws:ssm:af-south-1:", {"Ref": "AWS::AccountId"}, ":parameter/inference-capetown-bedrock/bedrock-invocation-logging"],
+            ]
+        },
+    }
+    function = result.resources("bedrock", "AWS::Lambda::Function")[_handler_id(result)]["Properties"]
+    assert function["Environment"]["Variables"] == {"STATE_PARAMETER": "/inference-capetown-bedrock/bedrock-invocation-logging"}
+    assert function["Runtime"] == "python3.14" and function["Timeout"] == 300
+
+
+def test_failure_reason_names_the_handlers_real_log_group(synth) -> None:
+    """The provider framework appends "Logs: /aws/lambda/<handler function name>" to a handler's error
+    (aws-cdk-lib custom-resources/lib/provider-framework/runtime/framework.ts): the handler logs there,
+    to a group the stack creates before the custom resource first runs."""
+    result = synth("capetown")
+    handler_id = _handler_id(result)
+    assert "LoggingConfig" not in result.resources("bedrock", "AWS::Lambda::Function")[handler_id]["Properties"]
+    (group_id,) = [
+        k
+        for k, g in result.resources("bedrock", "AWS::Logs::LogGroup").items()
+        if g["Properties"].get("LogGroupName") == {"Fn::Join": ["", ["/aws/lambda/", {"Ref": handler_id}]]}
+    ]
+    group = result.resources("bedrock", "AWS::Logs::LogGroup")[group_id]
+    assert group["Properties"]["RetentionInDays"] == 365 and group["DeletionPolicy"] == "Delete"
+    (resource,) = result.resources("bedrock", "Custom::BedrockInvocationLogging").values()
+    assert group_id in resource["DependsOn"]

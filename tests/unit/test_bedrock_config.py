@@ -26,6 +26,7 @@ def test_valid_access() -> None:
         {
             "models": [{"model": "sonnet-4.5"}, {"model": "haiku-4.5", "streaming": False}],
             "pod_identities": [{"namespace": "a", "service_account": "b"}],
+            "invocation_logging": {"text": False},
         }
     )
     assert config.bedrock is not None

@@ -23,7 +23,7 @@ OFFLINE := AWS_EC2_METADATA_DISABLED=true
 help:
 	@echo "make synth [ENV=dev]   synthesize one environment into cdk.out/ (offline)"
 	@echo "make test              the whole suite: lint, config, stacks, nag, cfn-lint, CLI"
-	@echo "make nag               synthesize every environment with cdk-nag and the blueprint's checks"
+	@echo "make nag               synthesize every environment with cdk-nag (AwsSolutions + NIST 800-53 R5) and the blueprint's checks"
 	@echo "make bench             median synth time per environment vs an empty CDK app"
 	@echo "make plan [ENV=dev]    per model: instance type, layout, KV cache, \$$/hour; the environment's standing and ceiling cost"
 	@echo "make diff ENV=prod     cdk diff of every stack against the deployed ones (needs AWS credentials)"

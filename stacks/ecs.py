@@ -12,14 +12,14 @@ from infra.config import UnitPoolConfig
 from infra.constructs.ecs_unit import InferenceUnitPool
 from infra.constructs.helm import construct_id
 from infra.constructs.logging import encrypted_log_group, logs_key
-from infra.constructs.storage import access_log_bucket, secure_bucket
+from infra.constructs.storage import access_log_bucket, weights_bucket
 from infra.planner import Plan
 
 
 class EcsStack(cdk.Stack):
     """An ECS cluster (Container Insights with enhanced observability), one Cloud Map namespace for
-    the unit leaders, one encrypted log group for every member, a weights bucket (pools with an
-    ``s3_prefix`` sync from it), and an ``InferenceUnitPool`` per configured unit pool."""
+    the unit leaders, one encrypted log group for every member, a weights bucket with its own KMS key
+    (pools with an ``s3_prefix`` sync from it), and an ``InferenceUnitPool`` per configured unit pool."""
 
     def __init__(
         self,
@@ -56,12 +56,20 @@ class EcsStack(cdk.Stack):
         )
         # Unit weights live beside the units: this stack deploys without the EKS stack.
         self.access_log_bucket = access_log_bucket(self, "AccessLogBucket")
-        self.weights_bucket = secure_bucket(self, "WeightsBucket", access_logs=self.access_log_bucket, log_prefix="weights-bucket/")
+        self.weights_bucket = weights_bucket(
+            self, "WeightsBucket", access_logs=self.access_log_bucket, log_prefix="weights-bucket/", description=f"{id} unit weights"
+        )
         cdk.CfnOutput(
             self,
             "WeightsBucketName",
             value=self.weights_bucket.bucket_name,
             description="aws s3 sync <model dir> s3://<this>/<unit_pools[].weights.s3_prefix>",
+        )
+        cdk.CfnOutput(
+            self,
+            "WeightsKeyArn",
+            value=self.weights_bucket.encryption_key.key_arn,
+            description="KMS key of the weights bucket: uploaders need kms:GenerateDataKey and kms:Decrypt on it",
         )
         self.pools = [
             InferenceUnitPool(
@@ -74,6 +82,7 @@ class EcsStack(cdk.Stack):
                 vpc=vpc,
                 vpc_cidr=vpc_cidr,
                 log_group=self.log_group,
+                log_key=self.log_key,
                 weights_bucket=self.weights_bucket,
             )
             for pool in pools

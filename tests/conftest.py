@@ -22,6 +22,7 @@ pin_node()  # before aws_cdk is imported: jsii starts Node.js then, in every xdi
 from aws_cdk.assertions import Template  # noqa: E402 - after pin_node()
 
 import app as app_module  # noqa: E402
+from infra import nag  # noqa: E402
 from infra.tools import ROOT, cdk_context  # noqa: E402
 
 CONTEXT = cdk_context()
@@ -35,6 +36,7 @@ class Synthesized:
     env: str
     outdir: Path
     stacks: Any
+    context: dict[str, Any]
     _templates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def template_json(self, part: str) -> dict[str, Any]:
@@ -66,7 +68,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
     """``synth(env, key=None, edit=None, **overrides)``: synthesize (once per key) and return the result.
 
     ``key`` names a variant made by ``edit`` (a function mutating the environments mapping); plain
-    environments and ``-c`` overrides are keyed by themselves.
+    environments and ``-c`` overrides are keyed by themselves. The shipped environments (no edit, no
+    override) are synthesized with the NIST 800-53 rev 5 pack on as well, as ``make nag`` does.
     """
     cache: dict[tuple[Any, ...], Synthesized] = {}
 
@@ -74,9 +77,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
         cache_key = (env, key, tuple(sorted(overrides.items())))
         if cache_key not in cache:
             outdir = tmp_path_factory.mktemp(f"cdk-{env}-{key or 'base'}")
-            app, stacks = app_module.create_app(context_for(env, edit, **overrides), outdir=str(outdir))
+            context = context_for(env, edit, **overrides)
+            if edit is None and not overrides:
+                context[nag.NIST_KEY] = True
+            app, stacks = app_module.create_app(context, outdir=str(outdir))
             app.synth()
-            cache[cache_key] = Synthesized(env=env, outdir=outdir, stacks=stacks)
+            cache[cache_key] = Synthesized(env=env, outdir=outdir, stacks=stacks, context=context)
         return cache[cache_key]
 
     return _synth

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import nag
@@ -100,7 +101,8 @@ class InferenceCluster(Construct):
       aws-secrets-store-csi-driver-provider (after); the CNI and CloudWatch agent get Pod Identity
       roles, so the node role carries no CNI or CloudWatch permissions. The secrets provider uses
       each mounting pod's own Pod Identity role.
-    - A kubectl provider in the private subnets with the kubectl layer matching the version.
+    - A kubectl provider in the private subnets with the kubectl layer matching the version; its
+      functions' log groups are encrypted with the cluster key too.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EksConfig, cluster_name: str, vpc: ec2.IVpc) -> None:
@@ -185,6 +187,7 @@ class InferenceCluster(Construct):
         ):
             addon.node.add_dependency(self.system_nodes)
 
+        self._encrypt_kubectl_provider_logs()
         self._acknowledge_cdk_internals()
         cdk.CfnOutput(
             self,
@@ -268,6 +271,16 @@ class InferenceCluster(Construct):
             ),
         )
 
+    def _encrypt_kubectl_provider_logs(self) -> None:
+        """Every log group aws_eks_v2 creates for its kubectl provider's functions gets the cluster key
+        (its policy admits CloudWatch Logs for this account's log groups); they log the manifests applied."""
+        provider = self.cluster.kubectl_provider
+        if provider is None:
+            return
+        for child in provider.node.find_all():
+            if isinstance(child, logs.CfnLogGroup):
+                child.kms_key_id = self.key.key_arn
+
     def _acknowledge_cdk_internals(self) -> None:
         """Findings on resources aws_eks_v2 creates for itself, acknowledged where they live."""
         nag.acknowledge(
@@ -314,4 +327,19 @@ class InferenceCluster(Construct):
             provider,
             f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
             "The CDK provider framework invokes any version of its own kubectl handler function; the wildcard is the version suffix.",
+        )
+        nag.acknowledge(
+            provider,
+            "NIST.800.53.R5-LambdaConcurrency",
+            "aws_eks_v2's kubectl provider functions run only when CloudFormation deploys a manifest or chart, several at once; "
+            "a reserved-concurrency cap would throttle those deployments.",
+        )
+        nag.acknowledge(
+            provider,
+            "NIST.800.53.R5-LambdaDLQ",
+            "aws_eks_v2's kubectl provider serves CloudFormation custom resources: a failed invocation fails that deployment, "
+            "which CloudFormation reports and rolls back; a dead-letter queue would keep events of a deployment already over.",
+        )
+        nag.acknowledge(
+            provider, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("aws_eks_v2's grants to its kubectl provider functions")
         )

@@ -43,6 +43,9 @@ def _budget(budget: DisruptionBudgetConfig) -> dict[str, Any]:
     return out
 
 
+# IAM and AWS STS quotas: a managed policy holds at most 6,144 characters, a role's inline policies 10,240 in total.
+MANAGED_POLICY_MAX_CHARS = 6144
+
 # Why the reference policy's statements without a condition need a wildcard resource.
 _UNCONDITIONED = {
     "AllowScopedEC2InstanceAccessActions": "no condition, RunInstances/CreateFleet reference the AMIs, snapshots, security groups, "
@@ -199,6 +202,13 @@ class Karpenter(Construct):
             document=iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": statements}),
         )
         self._acknowledge_wildcards(policy, stack, cluster_name)
+        nag.acknowledge(
+            policy,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            nag.inline_policy_reason("Karpenter's controller policy")
+            + f" Its size also nears the {MANAGED_POLICY_MAX_CHARS:,}-character limit of a managed policy, which long environment "
+            "and region names pass (IAM and AWS STS quotas).",
+        )
         association = eks.CfnPodIdentityAssociation(
             self,
             "ControllerPodIdentity",
@@ -240,6 +250,12 @@ class Karpenter(Construct):
         )
         self.node_security_group.add_ingress_rule(
             self.node_security_group, ec2.Port.all_traffic(), "all traffic between nodes (EFA requires it)"
+        )
+        nag.acknowledge(
+            self.node_security_group,
+            "NIST.800.53.R5-EC2RestrictedCommonPorts",
+            "The all-traffic ingress rule's source is this security group itself, no address range: EFA needs a security group "
+            "that allows all traffic to and from itself (EC2 User Guide, 'Get started with EFA').",
         )
         security_groups = [cluster.cluster_security_group_id, self.node_security_group.security_group_id]
 

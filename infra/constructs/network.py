@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra import nag
 from infra.config import NetworkConfig
 from infra.constructs.logging import encrypted_log_group, logs_key
 
@@ -15,7 +16,8 @@ class InferenceNetwork(Construct):
     """A VPC across ``az_count`` AZs of the deploy-time ``Fn::GetAZs`` list.
 
     - Private subnets (``private_subnet_mask``, default /19) hold nodes and, with the VPC CNI, every
-      pod's IP; public subnets hold NAT gateways and internet-facing load balancers only.
+      pod's IP; public subnets hold NAT gateways and internet-facing load balancers only, and give
+      nothing launched in them a public IPv4 address (NAT gateways use their Elastic IPs).
     - AZ names are never baked into the template: subnets take ``Fn::Select(i, Fn::GetAZs '')``, so
       one template deploys into any account and synth never needs an AWS lookup.
     - S3 gateway endpoint always (image layers, model weights); interface endpoints from config,
@@ -29,7 +31,9 @@ class InferenceNetwork(Construct):
         azs = deploy_time_azs(config.az_count)
         groups = [
             ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=config.private_subnet_mask),
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=config.public_subnet_mask),
+            ec2.SubnetConfiguration(
+                name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=config.public_subnet_mask, map_public_ip_on_launch=False
+            ),
         ]
         # Larger subnets first: the allocator then packs without alignment gaps, which is what
         # the config's address-plan check assumes.
@@ -48,6 +52,9 @@ class InferenceNetwork(Construct):
         self.flow_log_key = logs_key(self, "FlowLogKey", description=f"{cluster_name} VPC flow logs")
         flow_log_group = encrypted_log_group(self, "FlowLogGroup", key=self.flow_log_key, retention_days=config.flow_log_retention_days)
         flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
+        nag.acknowledge(
+            flow_log_role, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("CDK's grant to write to the flow-log group")
+        )
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role),
@@ -78,6 +85,13 @@ class InferenceNetwork(Construct):
             cdk.Tags.of(subnet).add("kubernetes.io/role/internal-elb", "1")
         for subnet in self.vpc.public_subnets:
             cdk.Tags.of(subnet).add("kubernetes.io/role/elb", "1")
+            nag.acknowledge(
+                subnet,
+                "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+                "The default route to the internet gateway is what makes this a public subnet: the NAT gateways in it need it to "
+                "give the private subnets egress (Amazon VPC User Guide, 'NAT gateways'). Nodes, pods and functions run in the "
+                "private subnets, and this subnet assigns no public IPv4 address at launch.",
+            )
 
 
 def deploy_time_azs(count: int) -> list[str]:

@@ -18,7 +18,7 @@ from infra.catalog.versions import LWS_CHART
 from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
-from infra.constructs.storage import access_log_bucket, secure_bucket
+from infra.constructs.storage import access_log_bucket, weights_bucket
 from infra.k8s import admission, serving_access, vllm
 from infra.planner import Plan
 
@@ -39,11 +39,11 @@ class ModelServing(Construct):
 
     - The LeaderWorkerSet controller (Helm, CRDs included) on the system nodes, when any model spans
       nodes.
-    - A weights bucket (private, encrypted, versioned, TLS-only, retained, access-logged), and an
-      API key in Secrets Manager (generated, encrypted with a key of its own). Each serving
-      namespace gets a ``vllm`` service account whose Pod Identity role may read the bucket and the
-      key and nothing else. vLLM streams ``s3://`` weights with the Run:ai streamer; no credentials
-      appear in any manifest.
+    - A weights bucket (private, SSE-KMS with its own rotating key and an S3 Bucket Key, versioned,
+      TLS-only, retained, access-logged), and an API key in Secrets Manager (generated, encrypted with
+      a key of its own). Each serving namespace gets a ``vllm`` service account whose Pod Identity
+      role may read the bucket (and decrypt with its key) and the API key, and nothing else. vLLM
+      streams ``s3://`` weights with the Run:ai streamer; no credentials appear in any manifest.
     - Each serving namespace enforces the strictest Pod Security level its pods meet (warning and
       auditing at restricted) and denies ingress by default (``infra.k8s.pod_security``,
       ``infra.k8s.serving_access``).
@@ -73,12 +73,20 @@ class ModelServing(Construct):
         self.manifests: list[dict[str, Any]] = []
 
         access_logs = access_log_bucket(self, "AccessLogBucket")
-        self.weights_bucket = secure_bucket(self, "WeightsBucket", access_logs=access_logs, log_prefix="weights-bucket/")
+        self.weights_bucket = weights_bucket(
+            self, "WeightsBucket", access_logs=access_logs, log_prefix="weights-bucket/", description=f"{stack.stack_name} model weights"
+        )
         cdk.CfnOutput(
             self,
             "WeightsBucketName",
             value=self.weights_bucket.bucket_name,
             description="aws s3 sync <model dir> s3://<this>/<models[].weights.s3_prefix>",
+        )
+        cdk.CfnOutput(
+            self,
+            "WeightsKeyArn",
+            value=self.weights_bucket.encryption_key.key_arn,
+            description="KMS key of the weights bucket: uploaders need kms:GenerateDataKey and kms:Decrypt on it",
         )
 
         self.lws_chart = None
@@ -191,6 +199,7 @@ class ModelServing(Construct):
         )
         manifest.node.add_dependency(association)
         self._acknowledge_read(role)
+        nag.acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("Read and decrypt of the weights bucket"))
         return manifest
 
     def _acknowledge_read(self, role: iam.Role) -> None:

@@ -3,9 +3,10 @@
     python -m infra.tools.nag_all [--outdir cdk.out/nag]
 
 Runs the same ``create_app`` as ``cdk synth`` for each environment, in one process (jsii starts
-once), writing each cloud assembly to ``<outdir>/<env>/``, with CDK's built-in CloudFormation
-validation on as well. Exits 1 on a configuration error or any
-unacknowledged finding; the report is ``<outdir>/<env>/policy-validation-report.json``.
+once), writing each cloud assembly to ``<outdir>/<env>/``, with cdk-nag's NIST 800-53 rev 5 pack
+(next to AwsSolutions) and CDK's built-in CloudFormation validation on as well. Exits 1 on a
+configuration error or any unacknowledged finding; the report is
+``<outdir>/<env>/policy-validation-report.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from app import CFN_VALIDATION_KEY, create_app
     from infra.config import ConfigError
+    from infra.nag import NIST_KEY
 
     context = cdk_context()
     failed = 0
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         outdir = f"{args.outdir}/{env}"
         started = time.perf_counter()
         try:
-            app, _ = create_app({**context, "env": env, CFN_VALIDATION_KEY: True}, outdir=outdir)
+            app, _ = create_app({**context, "env": env, CFN_VALIDATION_KEY: True, NIST_KEY: True}, outdir=outdir)
             app.synth()
         except ConfigError as exc:
             for line in exc.lines():

@@ -38,6 +38,10 @@ def _cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
         (("-c", "region=mars-north-1"), "error: context.region: 'mars-north-1' is not a known AWS region; pass -c region="),
         (("-c", "account=12345"), "error: context.account: '12345' is not a 12-digit AWS account id; pass -c account=<12 digits>"),
         (
+            ("-c", "inference-blueprint:nist80053r5=yes"),
+            "error: context[\"inference-blueprint:nist80053r5\"]: 'yes' is not true or false; pass -c inference-blueprint:nist80053r5=true",
+        ),
+        (
             ("-c", "env=prod", "-c", "region=af-south-1"),
             "error: environments.prod.node_pools[0].instance_families: g5 is not offered in af-south-1",
         ),

@@ -189,6 +189,13 @@ def test_kubectl_provider_runs_in_private_subnets(prod: Synthesized) -> None:
     assert handlers and all(len(h["VpcConfig"]["SubnetIds"]) == 3 for h in handlers)
 
 
+def test_kubectl_provider_logs_are_encrypted_with_the_cluster_key(prod: Synthesized) -> None:
+    groups = {k: g["Properties"] for k, g in prod.resources("eks", "AWS::Logs::LogGroup").items() if "KubectlProvider" in k}
+    assert len(groups) == 2, list(groups)
+    (key,) = [k for k in prod.resources("eks", "AWS::KMS::Key") if k.startswith("EksClusterKey")]
+    assert all(g["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]} for g in groups.values()), groups
+
+
 def test_admin_role_names_become_cluster_admin_access_entries_in_the_deploying_account(prod: Synthesized) -> None:
     entries = [
         e["Properties"] for e in prod.resources("eks", "AWS::EKS::AccessEntry").values() if e["Properties"].get("Type") != "EC2_LINUX"

@@ -291,6 +291,26 @@ def test_the_daemon_image_is_the_neuron_monitor_folder(prod: Synthesized) -> Non
     assert sorted(p.name for p in staged.iterdir()) == [".dockerignore", "Dockerfile", "README.md", "monitor.json", "neuron_metrics.py"]
 
 
+def _weights_key_id(result: Synthesized) -> str:
+    (bucket,) = [b for k, b in result.resources("ecs", "AWS::S3::Bucket").items() if k.startswith("WeightsBucket")]
+    (encryption,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and encryption["BucketKeyEnabled"] is True
+    return encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+
+
+def test_unit_weights_are_encrypted_with_their_own_retained_rotating_key(prod: Synthesized) -> None:
+    key = prod.template_json("ecs")["Resources"][_weights_key_id(prod)]
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+
+
+def test_every_log_group_is_encrypted_with_the_units_log_key(prod: Synthesized) -> None:
+    (key,) = [k for k in prod.resources("ecs", "AWS::KMS::Key") if k.startswith("LogKey")]
+    groups = {k: g["Properties"].get("KmsKeyId") for k, g in prod.resources("ecs", "AWS::Logs::LogGroup").items()}
+    names = sorted(k.rstrip("0123456789ABCDEF") for k in groups)
+    assert names == ["LogGroup", "Trainium2UnitsHealthLogGroup", "Trainium2UnitsTopologyLogGroup"]
+    assert list(groups.values()) == [{"Fn::GetAtt": [key, "Arn"]}] * 3
+
+
 def test_the_instance_role_cannot_write_to_any_log_group(prod: Synthesized) -> None:
     # Host-network member containers can reach the instance role through IMDS; their logs go through
     # the execution role, scoped to the units' log group. The instance role keeps only the ECS agent's
@@ -312,5 +332,8 @@ def test_members_read_only_their_pools_weights_prefix(prod: Synthesized) -> None
     assert statements["ListWeightsPrefix"]["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
     assert statements["ReadWeights"]["Action"] == "s3:GetObject"
     assert json.dumps(statements["ReadWeights"]["Resource"]).endswith(f'"/{prefix}*"]]}}')
+    # Reading an SSE-KMS object needs kms:Decrypt on its key (Amazon S3 User Guide, "Using server-side
+    # encryption with AWS KMS keys (SSE-KMS)"); the only unnamed statement is CDK's grant_decrypt.
+    assert statements[None] == {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": {"Fn::GetAtt": [_weights_key_id(prod), "Arn"]}}
     actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert not [a for a in actions if "*" in a], actions

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from conftest import SHIPPED_ENVS, Synthesized, concrete
 
-from infra.constructs.karpenter import INTERRUPTION_EVENTS
+from infra.catalog.regions import REGIONS
+from infra.constructs.karpenter import INTERRUPTION_EVENTS, MANAGED_POLICY_MAX_CHARS
 from infra.k8s.schema import validate
+from infra.policies import karpenter_controller_statements
 
 
 def _charts(result: Synthesized) -> dict[str, dict[str, Any]]:
@@ -132,6 +134,24 @@ def test_controller_policy_is_the_scoped_one(prod: Synthesized) -> None:
         "AllowInterruptionQueueActions",
     } <= sids
     assert "us-east-2" in json.dumps(policy)
+
+
+def test_controller_policy_outgrows_a_managed_policy_with_long_names() -> None:
+    """What its IAMNoInlinePolicy acknowledgment says: a managed policy holds at most 6,144 characters,
+    a role's inline policies 10,240 together, whitespace not counted (IAM User Guide, "IAM and AWS STS
+    quotas"). Longest names: a 20-character environment, the catalog's longest region, and the
+    64-character role and 80-character queue names CloudFormation generates at most."""
+    region = max(REGIONS, key=len)
+    statements = karpenter_controller_statements(
+        partition="aws",
+        region=region,
+        account="123456789012",
+        cluster_name="inference-" + "e" * 20,
+        node_role_arn="arn:aws:iam::123456789012:role/" + "r" * 64,
+        interruption_queue_arn=f"arn:aws:sqs:{region}:123456789012:" + "q" * 80,
+    )
+    size = len(json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":")))
+    assert MANAGED_POLICY_MAX_CHARS < size < 10240
 
 
 def test_node_security_group_self_referencing_all_traffic(prod: Synthesized) -> None:

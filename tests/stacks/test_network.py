@@ -50,6 +50,15 @@ def test_subnet_discovery_tags(dev: Synthesized) -> None:
     )
 
 
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_no_subnet_gives_a_public_ip_at_launch(synth, env: str) -> None:
+    # NAT gateways in the public subnets use their Elastic IPs, not the subnet's auto-assigned
+    # public IPv4 addresses (Amazon VPC User Guide, "NAT gateways" and "IP addressing for your VPCs
+    # and subnets": MapPublicIpOnLaunch applies to network interfaces created in the subnet).
+    subnets = synth(env).resources("network", "AWS::EC2::Subnet").values()
+    assert [s["Properties"]["MapPublicIpOnLaunch"] for s in subnets] == [False] * len(subnets)
+
+
 def test_s3_gateway_endpoint(dev: Synthesized) -> None:
     dev.template("network").has_resource_properties(
         "AWS::EC2::VPCEndpoint",

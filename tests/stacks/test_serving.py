@@ -78,7 +78,19 @@ def test_weights_come_from_the_bucket_through_pod_identity(prod: Synthesized) ->
         for s in p["PolicyDocument"]["Statement"]
         for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     }
-    assert actions == {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert actions == {
+        "s3:GetObject*",
+        "s3:GetBucket*",
+        "s3:List*",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
+    # Reading an SSE-KMS object needs kms:Decrypt on its key (Amazon S3 User Guide, "Using server-side
+    # encryption with AWS KMS keys (SSE-KMS)"): the weights key, and no other.
+    (kms,) = [s for p in policies for s in p["PolicyDocument"]["Statement"] if "kms:Decrypt" in s["Action"]]
+    assert kms["Resource"] == {"Fn::GetAtt": [_weights_key_id(prod), "Arn"]}
     secret_id = next(iter(prod.resources("eks", "AWS::SecretsManager::Secret")))
     secret_reads = [
         s["Resource"] for p in policies for s in p["PolicyDocument"]["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]
@@ -92,13 +104,35 @@ def test_hub_model_reads_its_token_from_a_secret(prod: Synthesized) -> None:
     assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}} in container["env"]
 
 
+def _weights_bucket(result: Synthesized) -> dict[str, Any]:
+    (bucket,) = [b for k, b in result.resources("eks", "AWS::S3::Bucket").items() if k.startswith("ServingWeightsBucket")]
+    return bucket
+
+
+def _weights_key_id(result: Synthesized) -> str:
+    encryption = _weights_bucket(result)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    return encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+
+
 def test_weights_bucket_is_private_encrypted_versioned_retained(prod: Synthesized) -> None:
-    buckets = {k: b for k, b in prod.resources("eks", "AWS::S3::Bucket").items() if k.startswith("ServingWeightsBucket")}
-    (bucket,) = buckets.values()
+    bucket = _weights_bucket(prod)
     assert bucket["DeletionPolicy"] == "Retain"
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     assert "LoggingConfiguration" in bucket["Properties"]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_weights_bucket_uses_its_own_retained_rotating_kms_key_with_a_bucket_key(synth, env: str) -> None:
+    result = synth(env)
+    (encryption,) = _weights_bucket(result)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # S3 Bucket Keys cut the KMS requests of SSE-KMS reads (Amazon S3 User Guide, "Reducing the cost of
+    # SSE-KMS with Amazon S3 Bucket Keys"): vLLM streams every weights file at start-up.
+    assert encryption["BucketKeyEnabled"] is True
+    key = result.template_json("eks")["Resources"][_weights_key_id(result)]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain", "the bucket is retained; its objects stay readable only with the key"
 
 
 def test_models_are_applied_after_node_pools_and_the_lws_controller(prod: Synthesized) -> None:

@@ -79,9 +79,11 @@ def test_node_role_and_cluster_key_ids_are_stable(synth) -> None:
 def test_every_name_the_readme_tells_users_to_look_up_is_a_stack_output(prod: Synthesized, repo_root) -> None:
     outputs = {part: set(prod.template_json(part).get("Outputs", {})) for part in ("eks", "ecs", "bedrock")}
     assert any(o.startswith("ServingWeightsBucketName") for o in outputs["eks"]), outputs["eks"]
+    assert any(o.startswith("ServingWeightsKeyArn") for o in outputs["eks"]), outputs["eks"]
+    assert "WeightsKeyArn" in outputs["ecs"], outputs["ecs"]
     assert any(o.startswith("EksUpdateKubeconfigCommand") for o in outputs["eks"]), outputs["eks"]
     assert "WeightsBucketName" in outputs["ecs"] and any(o.startswith("Trainium2UnitsEndpoint") for o in outputs["ecs"]), outputs["ecs"]
     assert "InvokePolicyArn" in outputs["bedrock"]
     readme = (repo_root / "README.md").read_text()
-    for name in ("WeightsBucketName", "UpdateKubeconfigCommand", "Endpoint", "InvokePolicyArn"):
+    for name in ("WeightsBucketName", "WeightsKeyArn", "UpdateKubeconfigCommand", "Endpoint", "InvokePolicyArn"):
         assert name in readme, f"README does not say where {name} is"

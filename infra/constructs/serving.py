@@ -119,12 +119,13 @@ class ModelServing(Construct):
             ),
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
         )
-        nag.acknowledge(
-            self.api_key,
-            "AwsSolutions-SMG4",
-            "Rotation would change the key under running clients and servers (vLLM reads it once at start); rotate by "
-            "putting a new value and rolling the model workloads, as the README's day-2 section says.",
-        )
+        for finding in ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"):
+            nag.acknowledge(
+                self.api_key,
+                finding,
+                "Rotation would change the key under running clients and servers (vLLM reads it once at start); rotate by "
+                "putting a new value and rolling the model workloads, as the README's first-request section says.",
+            )
         cdk.CfnOutput(
             self, "ApiKeySecretArn", value=self.api_key.secret_arn, description="aws secretsmanager get-secret-value --secret-id <this>"
         )

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.catalog.versions import KUBERNETES
 from infra.config import EksConfig
 from infra.constructs.logging import encrypted_log_group, logs_key
@@ -189,6 +189,7 @@ class InferenceCluster(Construct):
 
         self._encrypt_kubectl_provider_logs()
         self._acknowledge_cdk_internals()
+        self._skip_checkov_on_kubectl_provider()
         cdk.CfnOutput(
             self,
             "UpdateKubeconfigCommand",
@@ -280,6 +281,30 @@ class InferenceCluster(Construct):
         for child in provider.node.find_all():
             if isinstance(child, logs.CfnLogGroup):
                 child.kms_key_id = self.key.key_arn
+
+    def _skip_checkov_on_kubectl_provider(self) -> None:
+        """checkov findings on aws_eks_v2's kubectl provider (CDK-owned functions and log groups), with the reason."""
+        provider = self.cluster.kubectl_provider
+        if provider is None:
+            return
+        for check_id, reason in (
+            (
+                "CKV_AWS_115",
+                "aws_eks_v2's kubectl provider (CDK-owned) runs only while CloudFormation applies this stack's manifests "
+                "and charts; reserved concurrency would set account capacity aside for it.",
+            ),
+            (
+                "CKV_AWS_116",
+                "CloudFormation custom-resource handler (aws_eks_v2's kubectl provider): a failed event fails the stack "
+                "operation, which reports it; nothing would replay a dead-lettered event.",
+            ),
+            (
+                "CKV_AWS_173",
+                "The environment holds no secrets (AWS_STS_REGIONAL_ENDPOINTS, the handler's ARN); Lambda encrypts "
+                "environment variables at rest by default (Lambda Developer Guide, Data encryption at rest).",
+            ),
+        ):
+            checkov_skips.skip(provider, "AWS::Lambda::Function", check_id, reason)
 
     def _acknowledge_cdk_internals(self) -> None:
         """Findings on resources aws_eks_v2 creates for itself, acknowledged where they live."""

@@ -51,7 +51,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
 from infra.config import MODEL_IMAGES, UnitPoolConfig
 from infra.constructs.helm import construct_id
@@ -227,6 +227,12 @@ class InferenceUnitPool(Construct):
             description=f"unit pool {pool.name}: OpenAI-compatible API of its leaders (from inside the VPC)",
         )
         self._acknowledge_load_balancer()
+        checkov_skips.skip(
+            self.load_balancer,
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            "CKV_AWS_91",
+            "NLB access logs are written for TLS listeners only; this internal TCP listener has none to write. VPC flow logs cover it.",
+        )
 
         # Tasks: one role set for the pool; weights are read-only, by prefix.
         self.task_role = iam.Role(self, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
@@ -586,6 +592,7 @@ class InferenceUnitPool(Construct):
             "The function calls only the ECS, EC2 and Elastic Load Balancing APIs and reaches nothing inside the VPC; attaching "
             "it would add ENIs and ec2:CreateNetworkInterface rights without a resource there to protect.",
         )
+        _skip_checkov_function_findings(function, log_group)
         return function
 
     def _topology_function(self, pool: UnitPoolConfig, cluster: ecs.Cluster) -> lambda_.Function:
@@ -711,6 +718,30 @@ class InferenceUnitPool(Construct):
             targets=[targets.LambdaFunction(function, retry_attempts=0)],
         )
         return function
+
+
+def _skip_checkov_function_findings(function: lambda_.Function, log_group: logs.LogGroup) -> None:
+    """checkov findings on a unit pool Lambda and its log group that hold by design, with the reason."""
+    for check_id, reason in (
+        (
+            "CKV_AWS_116",
+            "Invoked by EventBridge schedules (and instance state changes); every run recomputes from the cluster's current "
+            "state, so the next run supersedes a failed event and a dead-letter queue would hold nothing to replay.",
+        ),
+        ("CKV_AWS_117", "Calls only AWS APIs (ECS, EC2, Elastic Load Balancing, CloudWatch); it reaches nothing inside the VPC."),
+        (
+            "CKV_AWS_173",
+            "The environment holds resource names and settings, no secrets; Lambda encrypts environment variables at rest "
+            "by default (Lambda Developer Guide, Data encryption at rest).",
+        ),
+    ):
+        checkov_skips.skip(function, "AWS::Lambda::Function", check_id, reason)
+    checkov_skips.skip(
+        log_group,
+        "AWS::Logs::LogGroup",
+        "CKV_AWS_158",
+        "CloudWatch Logs encrypts all log data at rest by default; the function logs its own decisions, no payloads or secrets.",
+    )
 
 
 def _ref(resource: Construct) -> str:

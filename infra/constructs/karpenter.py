@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.catalog.versions import KARPENTER_CHART, KARPENTER_CRD_CHART
 from infra.config import DisruptionBudgetConfig, NodePoolConfig
 from infra.constructs.helm import construct_id, install_chart
@@ -160,6 +160,12 @@ class Karpenter(Construct):
             self.queue,
             "AwsSolutions-SQS3",
             "Interruption notices are useless after their 2-minute warning; a dead-letter queue would only keep stale events.",
+        )
+        checkov_skips.skip(
+            self.queue,
+            "AWS::SQS::Queue",
+            "CKV_AWS_27",
+            "Encrypted at rest with SQS-managed keys (SqsManagedSseEnabled); the check reads only KmsMasterKeyId.",
         )
         for rule_id, (source, detail_type) in INTERRUPTION_EVENTS.items():
             events.Rule(

@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.config import NetworkConfig
 from infra.constructs.logging import encrypted_log_group, logs_key
 
@@ -80,6 +80,8 @@ class InferenceNetwork(Construct):
                     subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
                 )
 
+        _skip_checkov_on_restrict_default_sg(cdk.Stack.of(self))
+
         for subnet in self.vpc.private_subnets:
             cdk.Tags.of(subnet).add("karpenter.sh/discovery", cluster_name)
             cdk.Tags.of(subnet).add("kubernetes.io/role/internal-elb", "1")
@@ -102,3 +104,26 @@ def deploy_time_azs(count: int) -> list[str]:
 def _endpoint_id(name: str) -> str:
     """Stable construct id for an endpoint: ``ecr.api`` -> ``EcrApiEndpoint``."""
     return "".join(p.capitalize() for p in name.replace(".", "-").split("-")) + "Endpoint"
+
+
+# The stack-level provider aws-cdk-lib adds for ``restrict_default_security_group``.
+RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+
+
+def _skip_checkov_on_restrict_default_sg(stack: cdk.Stack) -> None:
+    """checkov findings on CDK's restrict-default-security-group handler, with the reason."""
+    provider = stack.node.find_child(RESTRICT_DEFAULT_SG_PROVIDER)
+    for check_id, reason in (
+        (
+            "CKV_AWS_115",
+            "CDK's restrict_default_security_group handler runs only while CloudFormation deploys this stack; "
+            "reserved concurrency would set account capacity aside for it.",
+        ),
+        (
+            "CKV_AWS_116",
+            "CloudFormation custom-resource handler (CDK-owned): a failed event fails the stack operation, which reports it; "
+            "nothing would replay a dead-lettered event.",
+        ),
+        ("CKV_AWS_117", "Calls only the EC2 API (revokes the default security group's rules); it reaches nothing inside the VPC."),
+    ):
+        checkov_skips.skip(provider, "AWS::Lambda::Function", check_id, reason)

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import nag
+from infra import checkov_skips, nag
 
 
 def _bucket(scope: Construct, id: str, *, key: kms.IKey | None = None, **kwargs: object) -> s3.Bucket:
@@ -43,6 +43,9 @@ def access_log_bucket(scope: Construct, id: str) -> s3.Bucket:
         "NIST.800.53.R5-S3BucketReplicationEnabled",
         "Access logs of this stack's buckets, in the stack's one region; replication needs a destination bucket in another "
         "region or account, which the blueprint does not own. The bucket is versioned and retained when the stack is deleted.",
+    )
+    checkov_skips.skip(
+        bucket, "AWS::S3::Bucket", "CKV_AWS_18", "This bucket is the server-access-log destination; logging it to itself would loop."
     )
     return bucket
 

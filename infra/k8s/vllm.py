@@ -16,6 +16,7 @@ from typing import Any
 
 from infra.k8s import serving_access
 from infra.k8s.karpenter import ACCELERATOR_RESOURCE, EFA_RESOURCE, LABEL_POOL, accelerator_taint
+from infra.k8s.skips import checkov_annotations
 
 PORT = 8000
 # Environment variables LeaderWorkerSet v0.10.0 sets in every container of a group
@@ -277,6 +278,8 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
         "metadata": {"labels": labels, "annotations": {DO_NOT_DISRUPT: "true"}},
         "spec": {
             "serviceAccountName": spec.service_account,
+            # No Kubernetes API calls: Pod Identity mounts its own token (pods.eks.amazonaws.com audience).
+            "automountServiceAccountToken": False,
             "nodeSelector": {LABEL_POOL: spec.pool, "node.kubernetes.io/instance-type": spec.instance_type},
             "tolerations": [{**accelerator_taint(spec.accelerator), "operator": "Equal"}],  # type: ignore[arg-type]
             "containers": [container(spec, role)],
@@ -288,6 +291,57 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
     }
 
 
+# checkov's Kubernetes checks (make test) that serving pods fail on purpose, with the reason;
+# deployment() and leader_worker_set() carry them as checkov.io/skip annotations.
+_CHECKOV_SKIPS = {
+    "CKV_K8S_11": "no CPU limit: the pod takes all of its node's accelerators on a pool only serving pods and "
+    "DaemonSets tolerate, so a CFS quota would only throttle the engine's CPU threads",
+    "CKV_K8S_15": "a tagged image's default pull policy (IfNotPresent): the image is pinned by tag (CKV_K8S_43), and a "
+    "node that already holds the multi-GB image starts the pod without a registry call",
+    "CKV_K8S_22": "vLLM writes compile and model caches (torch.compile, Triton, Hugging Face) under HOME and /tmp "
+    "of the image; the root filesystem stays writable until each has its own mount",
+    "CKV_K8S_29": "the pod's one container carries the whole securityContext (RuntimeDefault seccomp, no privilege "
+    "escalation, the image's non-root user where it has one)",
+    "CKV_K8S_43": "images are pinned by release tag (infra/catalog/versions.py) or, for build: images, by the "
+    "asset's content-hash tag; no digest is recorded",
+    "CKV2_K8S_6": "the vpc-cni add-on runs without enableNetworkPolicy (off by default), so no NetworkPolicy would be enforced",
+}
+_CHECKOV_SKIPS_NVIDIA = {
+    "CKV_K8S_40": "runs as UID 2000, the vllm image's own user, which owns the image's HOME; a UID of 10000 or more would not",
+}
+_CHECKOV_SKIPS_NEURON = {
+    "CKV_K8S_23": "the Neuron DLC image runs as root, kept until a Neuron node shows the runtime works without it (VLLM_USER)",
+    "CKV_K8S_28": "as root with the runtime's default capabilities until a Neuron node shows which ones the Neuron runtime needs",
+    "CKV_K8S_37": "as root with the runtime's default capabilities until a Neuron node shows which ones the Neuron runtime needs",
+    "CKV_K8S_40": "the Neuron DLC image runs as root (CKV_K8S_23)",
+}
+_CHECKOV_SKIP_EFA = {
+    "CKV_K8S_25": "EFA registers (pins) memory for RDMA, which needs IPC_LOCK: the one capability added to the container",
+}
+_CHECKOV_SKIPS_MULTI_NODE = {
+    "CKV_K8S_8": "LeaderWorkerSet workers run vllm serve --headless with no HTTP server to probe; the leader's probes "
+    "cover the group, which RecreateGroupOnPodRestart restarts whole",
+    "CKV_K8S_9": "LeaderWorkerSet workers serve no traffic (headless); the leader's readiness gates the group's Service endpoint",
+}
+_CHECKOV_SKIP_HUB_TOKEN = {
+    "CKV_K8S_35": "the hub token reaches the engine as HF_TOKEN, the variable every model loader in the images reads; "
+    "a token file (HF_TOKEN_PATH) is not verified with the Neuron image's loaders",
+}
+
+
+def checkov_skips(spec: ServingSpec) -> dict[str, str]:
+    """The checkov Kubernetes checks this model's pods are exempt from, each with its reason."""
+    skips = dict(_CHECKOV_SKIPS)
+    skips |= _CHECKOV_SKIPS_NVIDIA if spec.accelerator == "nvidia" else _CHECKOV_SKIPS_NEURON
+    if spec.efa_interfaces:
+        skips |= _CHECKOV_SKIP_EFA
+    if spec.multi_node:
+        skips |= _CHECKOV_SKIPS_MULTI_NODE
+    if spec.hub_token_secret:
+        skips |= _CHECKOV_SKIP_HUB_TOKEN
+    return skips
+
+
 def deployment(spec: ServingSpec) -> dict[str, Any]:
     """One node per replica; replicas spread over nodes, never two on one node."""
     template = pod_template(spec, "server")
@@ -295,7 +349,12 @@ def deployment(spec: ServingSpec) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "labels": spec.labels,
+            "annotations": checkov_annotations(checkov_skips(spec)),
+        },
         "spec": {
             "replicas": spec.replicas,
             "selector": {"matchLabels": {LABEL_MODEL: spec.name}},
@@ -336,7 +395,12 @@ def leader_worker_set(spec: ServingSpec) -> dict[str, Any]:
     return {
         "apiVersion": "leaderworkerset.x-k8s.io/v1",
         "kind": "LeaderWorkerSet",
-        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "labels": spec.labels,
+            "annotations": checkov_annotations(checkov_skips(spec)),
+        },
         "spec": {
             "replicas": spec.replicas,
             "startupPolicy": "LeaderCreated",

@@ -15,15 +15,19 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
+# checkov runs from a venv of its own: its releases pin boto3 and others to versions requirements-dev.txt excludes.
+CHECKOV_VENV := $(VENV)/checkov
+
 # Offline targets never look for credentials on an instance metadata service.
 OFFLINE := AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help bootstrap synth test lint typecheck nag bench plan diff deploy schemas clean
+.PHONY: help bootstrap synth test lint typecheck nag checkov bench plan diff deploy schemas clean
 
 help:
 	@echo "make synth [ENV=dev]   synthesize one environment into cdk.out/ (offline)"
-	@echo "make test              the whole suite: lint, config, stacks, nag, cfn-lint, CLI"
+	@echo "make test              the whole suite: lint, config, stacks, nag, cfn-lint, checkov, CLI"
 	@echo "make nag               synthesize every environment with cdk-nag (AwsSolutions + NIST 800-53 R5) and the blueprint's checks"
+	@echo "make checkov           checkov on cdk.out (run make synth first): templates and the Kubernetes objects they apply"
 	@echo "make bench             median synth time per environment vs an empty CDK app"
 	@echo "make plan [ENV=dev]    per model: instance type, layout, KV cache, \$$/hour; the environment's standing and ceiling cost"
 	@echo "make diff ENV=prod     cdk diff of every stack against the deployed ones (needs AWS credentials)"
@@ -44,7 +48,12 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	ln -sf ../../node_modules/aws-cdk/bin/cdk $(CDK)
 	touch $@
 
-bootstrap: $(VENV)/.installed node_modules/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+bootstrap: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 synth: bootstrap
 	$(OFFLINE) $(CDK) synth --quiet --no-notices -c env=$(ENV)
@@ -63,6 +72,9 @@ test: bootstrap lint typecheck
 
 nag: bootstrap
 	$(OFFLINE) $(PY) -m infra.tools.nag_all
+
+checkov: bootstrap
+	$(OFFLINE) $(PY) -m infra.tools.checkov_scan
 
 bench: bootstrap
 	$(OFFLINE) $(PY) -m infra.tools.bench

@@ -53,7 +53,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-bootstrap: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
+bootstrap: $(VENV)/.installed node_modules/.installed
 
 synth: bootstrap
 	$(OFFLINE) $(CDK) synth --quiet --no-notices -c env=$(ENV)
@@ -67,13 +67,13 @@ typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 	for d in lambda/*/; do MYPYPATH=$$d $(PY) -m mypy $$d; done
 
-test: bootstrap lint typecheck
+test: bootstrap $(CHECKOV_VENV)/.installed lint typecheck
 	$(OFFLINE) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 nag: bootstrap
 	$(OFFLINE) $(PY) -m infra.tools.nag_all
 
-checkov: bootstrap
+checkov: bootstrap $(CHECKOV_VENV)/.installed
 	$(OFFLINE) $(PY) -m infra.tools.checkov_scan
 
 bench: bootstrap

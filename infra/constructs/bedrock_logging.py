@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.constructs.logging import encrypted_log_group, logs_key
 from infra.constructs.storage import access_log_bucket
 
@@ -120,6 +120,7 @@ class BedrockInvocationLogging(Construct):
         # The handler's log group must exist before its first run, or Lambda creates it unmanaged.
         self.resource.node.add_dependency(self.role, self.bucket, self.key, self.handler.log_group)
         self._acknowledge_nist(provider)
+        self._skip_checkov(provider)
 
     def _payload_bucket(self, retention_days: int) -> s3.Bucket:
         """The private, versioned, TLS-only payload bucket, SSE-KMS with the logs key, objects kept ``retention_days``."""
@@ -269,3 +270,22 @@ class BedrockInvocationLogging(Construct):
                 "Calls only AWS APIs (Bedrock's logging configuration, Lambda Invoke) and CloudFormation's response URL; the "
                 "bedrock stack has no VPC, and nothing it reaches is inside one.",
             )
+
+    def _skip_checkov(self, provider: cr.Provider) -> None:
+        """checkov findings on the handler and CDK's provider framework function that hold by design."""
+        for scope, checks in (
+            (self.handler, ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
+            (provider, ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
+        ):
+            reasons = {
+                "CKV_AWS_115": "Runs only when CloudFormation creates, updates or deletes this one resource; reserved concurrency "
+                "would set account capacity aside for it.",
+                "CKV_AWS_116": "A CloudFormation custom resource: a failed event fails that stack operation, which CloudFormation "
+                "reports; nothing would replay a dead-lettered event.",
+                "CKV_AWS_117": "Calls only AWS APIs (Bedrock's logging configuration, SSM, Lambda) and CloudFormation's response "
+                "URL; the bedrock stack has no VPC.",
+                "CKV_AWS_173": "The environment holds names (the state parameter, the handler function), no secret; Lambda encrypts "
+                "environment variables at rest (Lambda Developer Guide, Data encryption at rest).",
+            }
+            for check_id in checks:
+                checkov_skips.skip(scope, "AWS::Lambda::Function", check_id, reasons[check_id])

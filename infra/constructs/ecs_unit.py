@@ -592,7 +592,7 @@ class InferenceUnitPool(Construct):
             "The function calls only the ECS, EC2 and Elastic Load Balancing APIs and reaches nothing inside the VPC; attaching "
             "it would add ENIs and ec2:CreateNetworkInterface rights without a resource there to protect.",
         )
-        _skip_checkov_function_findings(function, log_group)
+        _skip_checkov_function_findings(function)
         return function
 
     def _topology_function(self, pool: UnitPoolConfig, cluster: ecs.Cluster) -> lambda_.Function:
@@ -720,8 +720,8 @@ class InferenceUnitPool(Construct):
         return function
 
 
-def _skip_checkov_function_findings(function: lambda_.Function, log_group: logs.LogGroup) -> None:
-    """checkov findings on a unit pool Lambda and its log group that hold by design, with the reason."""
+def _skip_checkov_function_findings(function: lambda_.Function) -> None:
+    """checkov findings on a unit pool Lambda that hold by design, with the reason."""
     for check_id, reason in (
         (
             "CKV_AWS_116",
@@ -736,12 +736,6 @@ def _skip_checkov_function_findings(function: lambda_.Function, log_group: logs.
         ),
     ):
         checkov_skips.skip(function, "AWS::Lambda::Function", check_id, reason)
-    checkov_skips.skip(
-        log_group,
-        "AWS::Logs::LogGroup",
-        "CKV_AWS_158",
-        "CloudWatch Logs encrypts all log data at rest by default; the function logs its own decisions, no payloads or secrets.",
-    )
 
 
 def _ref(resource: Construct) -> str:

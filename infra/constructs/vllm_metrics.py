@@ -14,7 +14,7 @@ from constructs import Construct, IConstruct
 from infra import nag
 from infra.constructs.logging import encrypted_log_group
 from infra.constructs.pod_identity import pod_identity_role
-from infra.k8s import cwagent, otel_collector, pod_security, vllm
+from infra.k8s import cwagent, otel_collector, pod_security, serving_access, vllm
 
 NAMESPACE = "inference-metrics"
 
@@ -120,8 +120,10 @@ class VllmMetrics(Construct):
                     role_arn=collector_role.role_arn,
                 )
             )
-        # The namespace enforces the strictest Pod Security level the agent and collector meet.
+        # The namespace enforces the strictest Pod Security level the agent and collector meet, and
+        # admits no ingress: the scrapers only call out (the kubelet's probes come from the node).
         level = pod_security.enforce_level(self.manifests)
         self.manifests[0] = vllm.namespace(NAMESPACE, pod_security.namespace_labels(level, kubernetes_version))
+        self.manifests.insert(1, serving_access.default_deny_ingress(NAMESPACE))
         self.manifest = eks.KubernetesManifest(self, "Agent", cluster=cluster, manifest=self.manifests, overwrite=True)
         self.manifest.node.add_dependency(*associations, self.log_group, after)

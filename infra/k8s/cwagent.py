@@ -399,7 +399,6 @@ _SCRAPER_CHECKOV_SKIPS = {
     "CKV_K8S_15": "IfNotPresent: the image is pinned by release tag (CKV_K8S_43), so a restart needs no registry call",
     "CKV_K8S_38": "pod discovery lists pods through the Kubernetes API with this token (ClusterRole: get, list, watch pods)",
     "CKV_K8S_43": "pinned by release tag in infra/catalog/versions.py; no digest is recorded",
-    "CKV2_K8S_6": "the vpc-cni add-on runs without enableNetworkPolicy (off by default), so no NetworkPolicy would be enforced",
 }
 
 _RESTRICTED_CONTAINER = {

@@ -304,7 +304,8 @@ _CHECKOV_SKIPS = {
     "escalation, the image's non-root user where it has one)",
     "CKV_K8S_43": "images are pinned by release tag (infra/catalog/versions.py) or, for build: images, by the "
     "asset's content-hash tag; no digest is recorded",
-    "CKV2_K8S_6": "the vpc-cni add-on runs without enableNetworkPolicy (off by default), so no NetworkPolicy would be enforced",
+    "CKV_K8S_35": "vLLM reads its API key only from --api-key or VLLM_API_KEY (vllm/envs.py); the variable comes from the "
+    "Secret the Secrets Store CSI driver mirrors from Secrets Manager, never from the manifest (infra.k8s.serving_access)",
 }
 _CHECKOV_SKIPS_NVIDIA = {
     "CKV_K8S_40": "runs as UID 2000, the vllm image's own user, which owns the image's HOME; a UID of 10000 or more would not",
@@ -323,10 +324,6 @@ _CHECKOV_SKIPS_MULTI_NODE = {
     "cover the group, which RecreateGroupOnPodRestart restarts whole",
     "CKV_K8S_9": "LeaderWorkerSet workers serve no traffic (headless); the leader's readiness gates the group's Service endpoint",
 }
-_CHECKOV_SKIP_HUB_TOKEN = {
-    "CKV_K8S_35": "the hub token reaches the engine as HF_TOKEN, the variable every model loader in the images reads; "
-    "a token file (HF_TOKEN_PATH) is not verified with the Neuron image's loaders",
-}
 
 
 def checkov_skips(spec: ServingSpec) -> dict[str, str]:
@@ -338,7 +335,7 @@ def checkov_skips(spec: ServingSpec) -> dict[str, str]:
     if spec.multi_node:
         skips |= _CHECKOV_SKIPS_MULTI_NODE
     if spec.hub_token_secret:
-        skips |= _CHECKOV_SKIP_HUB_TOKEN
+        skips["CKV_K8S_35"] += "; the hub token reaches the engine as HF_TOKEN, which every model loader in the images reads"
     return skips
 
 

@@ -10,14 +10,14 @@ its environment, ``--skip-download`` (no platform calls for guidelines or polici
 
 What it scans, written under the work directory per assembly:
 
-- ``cloudformation-templates/``: each stack's template, plus the ``REWORKED`` skips below;
+- ``cloudformation-templates/``: each stack's template;
 - ``kubernetes/``: every object the stacks apply (``infra.tools.manifests``), and for each
   LeaderWorkerSet its leader and worker pod templates as ``PodTemplate`` objects carrying the
   LeaderWorkerSet's annotations (its checkov skips): checkov does not know that kind, so it would
   check none of its pods. Helm charts are not scanned (see ``infra.tools.manifests``).
 
 Skips live next to the code that builds each resource (``infra.checkov_skips``, and
-``infra.k8s.skips`` annotations), except ``REWORKED``. Exit 1 when a check fails or a file does not
+``infra.k8s.skips`` annotations). Exit 1 when a check fails or a file does not
 parse.
 """
 
@@ -47,23 +47,6 @@ _DROPPED_ENV_PREFIXES = ("BC_", "PRISMA_", "CKV_", "CHECKOV_")
 
 
 @dataclass(frozen=True)
-class Rework:
-    """Checks skipped on one resource, by construct path, while the code that builds it is rewritten."""
-
-    resource: str  # the CfnResource's construct path below its stack
-    checks: tuple[str, ...]
-
-
-# BedrockInvocationLogging is being rewritten, so its findings are skipped here rather than next to its code.
-REWORK_REASON = "being reworked: infra/constructs/bedrock_logging.py and lambda/bedrock_invocation_logging"
-REWORKED = (
-    Rework("InvocationLogging/Handler/Resource", ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")),
-    Rework("InvocationLogging/Provider/framework-onEvent/Resource", ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
-    Rework("InvocationLogging/HandlerLogGroup/Resource", ("CKV_AWS_158",)),
-)
-
-
-@dataclass(frozen=True)
 class Result:
     """One check on one resource, as checkov reported it."""
 
@@ -87,34 +70,6 @@ class Report:
     passed: dict[str, int] = field(default_factory=dict)
     resources: dict[str, int] = field(default_factory=dict)
     parsing_errors: list[str] = field(default_factory=list)
-    reworked: dict[str, int] = field(default_factory=dict)  # Rework.resource -> templates it was found in
-
-
-def construct_paths(assembly: Path, stack: str) -> dict[str, str]:
-    """Logical id -> construct path below the stack, from the assembly's metadata for ``stack``."""
-    artifact = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))["artifacts"][stack]
-    metadata = artifact.get("metadata", {})
-    if "additionalMetadataFile" in artifact:
-        metadata = json.loads((assembly / artifact["additionalMetadataFile"]).read_text(encoding="utf-8"))
-    prefix = f"/{stack}/"
-    return {
-        entry["data"]: path.removeprefix(prefix)
-        for path, entries in metadata.items()
-        for entry in entries
-        if entry["type"] == "aws:cdk:logicalId"
-    }
-
-
-def mark_reworked(template: dict[str, Any], paths: Mapping[str, str], counts: dict[str, int]) -> None:
-    """Add the ``REWORKED`` skips to the template's resources at their paths; count each match in ``counts``."""
-    by_path = {rework.resource: rework for rework in REWORKED}
-    for logical_id, resource in template.get("Resources", {}).items():
-        rework = by_path.get(paths.get(logical_id, ""))
-        if rework is None:
-            continue
-        skips = resource.setdefault("Metadata", {}).setdefault("checkov", {}).setdefault("skip", [])
-        skips.extend({"id": check_id, "comment": REWORK_REASON} for check_id in rework.checks)
-        counts[rework.resource] = counts.get(rework.resource, 0) + 1
 
 
 def lws_pod_templates(obj: AppliedObject) -> list[AppliedObject]:
@@ -137,11 +92,10 @@ def lws_pod_templates(obj: AppliedObject) -> list[AppliedObject]:
     return out
 
 
-def prepare(assembly: Path, workdir: Path, reworked: dict[str, int]) -> None:
-    """Write the assembly's templates (with ``REWORKED`` skips) and Kubernetes objects under ``workdir``."""
-    for stack, path in stack_templates(assembly).items():
+def prepare(assembly: Path, workdir: Path) -> None:
+    """Write the assembly's templates and Kubernetes objects under ``workdir``."""
+    for path in stack_templates(assembly).values():
         template = json.loads(path.read_text(encoding="utf-8"))
-        mark_reworked(template, construct_paths(assembly, stack), reworked)
         target = workdir / CFN_DIR / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(template, indent=1), encoding="utf-8")
@@ -206,7 +160,7 @@ def scan(assemblies: Mapping[str, Path], workdir: Path, checkov: Path = CHECKOV)
     for name, assembly in assemblies.items():
         if (workdir / name).exists():
             raise ToolError(str(workdir / name), "already exists", "pass an empty --workdir")
-        prepare(assembly, workdir / name, report.reworked)
+        prepare(assembly, workdir / name)
     read_reports(run_checkov(workdir, checkov), workdir, report)
     return report
 

@@ -3,8 +3,7 @@
 One checkov run (its start-up alone costs about 4 s of CPU) covers every environment and a canary
 assembly with known findings, so the suite shows both that the blueprint passes and that a finding
 fails it. Every finding the blueprint keeps is skipped next to the code that builds the resource,
-with a reason (``infra.checkov_skips``, ``infra.k8s.skips``), or, for code being reworked, in
-``infra.tools.checkov_scan.REWORKED``.
+with a reason (``infra.checkov_skips``, ``infra.k8s.skips``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CONTEXT, SHIPPED_ENVS
+from conftest import SHIPPED_ENVS
 
 from infra.tools import checkov_scan
 from infra.tools.manifests import MANIFEST_TYPE
@@ -91,27 +90,11 @@ def test_both_frameworks_scanned_the_shipped_objects(report: checkov_scan.Report
     assert ("cloudformation", "AWS::SQS::Queue.KarpenterInterruptionQueue5E4495D7") in skipped
 
 
-def _invocation_logging_on(env: str) -> bool:
-    bedrock = CONTEXT["environments"][env].get("bedrock")
-    return bedrock is not None and bedrock.get("invocation_logging", {}).get("enabled", True)
-
-
-def test_reworked_skips_match_their_resources_in_every_environment(report: checkov_scan.Report) -> None:
-    """REWORKED names resources by construct path; each must still exist wherever invocation logging is on."""
-    logging_envs = [env for env in SHIPPED_ENVS if _invocation_logging_on(env)]
-    assert logging_envs, "no shipped environment logs Bedrock invocations: REWORKED would be dead"
-    assert report.reworked == {rework.resource: len(logging_envs) for rework in checkov_scan.REWORKED}
-    reworked = [r for r in report.skipped if r.comment == checkov_scan.REWORK_REASON]
-    assert len(reworked) == sum(len(rework.checks) for rework in checkov_scan.REWORKED) * len(logging_envs)
-
-
 def test_skips_that_rest_on_aws_behaviour_say_so(report: checkov_scan.Report) -> None:
     """The AWS facts these skips rest on, from AWS documentation:
 
     - NLB access logs exist for TLS listeners only: Elastic Load Balancing, "Access logs for your
       Network Load Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-access-logs.html
-    - CloudWatch Logs always encrypts log data at rest: "Encrypt log data in CloudWatch Logs using AWS KMS",
-      https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
     - Lambda always encrypts environment variables at rest: "Data encryption at rest for AWS Lambda",
       https://docs.aws.amazon.com/lambda/latest/dg/security-encryption-at-rest.html
     - SqsManagedSseEnabled is SSE-SQS, encryption at rest with SQS-owned keys: "Encryption at rest in Amazon SQS",
@@ -120,9 +103,6 @@ def test_skips_that_rest_on_aws_behaviour_say_so(report: checkov_scan.Report) ->
     comments = {(r.check_id, r.resource): r.comment for r in report.skipped if r.file.startswith("prod/")}
     assert comments[("CKV_AWS_91", "AWS::ElasticLoadBalancingV2::LoadBalancer.Trainium2UnitsLoadBalancerF0A0AF97")].startswith(
         "NLB access logs are written for TLS listeners only"
-    )
-    assert comments[("CKV_AWS_158", "AWS::Logs::LogGroup.Trainium2UnitsHealthLogGroup712008C2")].startswith(
-        "CloudWatch Logs encrypts all log data at rest by default"
     )
     assert (
         "Lambda encrypts environment variables at rest by default"

@@ -85,7 +85,7 @@ def test_an_annotation_checkov_could_not_read_is_refused(skips: dict[str, str], 
     assert str(raised.value) == message
 
 
-ALWAYS = ["CKV_K8S_11", "CKV_K8S_15", "CKV_K8S_22", "CKV_K8S_29", "CKV_K8S_43", "CKV2_K8S_6"]
+ALWAYS = ["CKV_K8S_11", "CKV_K8S_15", "CKV_K8S_22", "CKV_K8S_29", "CKV_K8S_43", "CKV_K8S_35"]
 NEURON = dataclasses.replace(
     SINGLE, accelerator="neuron", max_num_seqs=8, neuron_plugin="0.5.3", hub_token_secret="hf-token", model="meta-llama/x"
 )
@@ -96,7 +96,7 @@ NEURON = dataclasses.replace(
     [
         (SINGLE, [*ALWAYS, "CKV_K8S_40"]),
         (MULTI, [*ALWAYS, "CKV_K8S_40", "CKV_K8S_25", "CKV_K8S_8", "CKV_K8S_9"]),
-        (NEURON, [*ALWAYS, "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_40", "CKV_K8S_35"]),
+        (NEURON, [*ALWAYS, "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_40"]),
     ],
     ids=["single-gpu", "multi-node-efa", "neuron-with-hub-token"],
 )
@@ -127,10 +127,7 @@ def _scraper(objects: list[dict]) -> dict:
 
 
 def test_scrapers_skip_the_token_and_image_checks_and_the_agent_its_probes() -> None:
-    """The skip reason for CKV2_K8S_6: the vpc-cni add-on enforces NetworkPolicy only with
-    enableNetworkPolicy set, which this blueprint does not set (Amazon EKS User Guide, "Restrict Pod
-    network traffic with Kubernetes network policies", https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html)."""
-    common = ["CKV_K8S_15", "CKV_K8S_38", "CKV_K8S_43", "CKV2_K8S_6"]
+    common = ["CKV_K8S_15", "CKV_K8S_38", "CKV_K8S_43"]
     agent = _scraper(cwagent.prometheus_agent(cluster_name="c", region="us-east-2", namespace="metrics", node_selector={"role": "system"}))
     collector = _scraper(
         otel_collector.latency_collector(cluster_name="c", region="us-east-2", namespace="metrics", node_selector={"role": "system"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -152,47 +151,6 @@ def test_without_a_leader_template_only_the_worker_template_is_scanned() -> None
     templates = checkov_scan.lws_pod_templates(manifests.AppliedObject(stack="s", logical_id="M", index=0, body=body))
     assert [t.name for t in templates] == ["big-worker"]
     assert checkov_scan.lws_pod_templates(manifests.AppliedObject(stack="s", logical_id="M", index=0, body=DEPLOYMENT)) == []
-
-
-def test_reworked_skips_land_on_their_resources_only() -> None:
-    template: dict[str, Any] = {
-        "Resources": {
-            "Handler": {"Type": "AWS::Lambda::Function"},
-            "HandlerLogs": {"Type": "AWS::Logs::LogGroup", "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_1", "comment": "kept"}]}}},
-            "Elsewhere": {"Type": "AWS::Lambda::Function"},
-        }
-    }
-    paths = {
-        "Handler": "InvocationLogging/Handler/Resource",
-        "HandlerLogs": "InvocationLogging/HandlerLogGroup/Resource",
-        "Elsewhere": "Other/Handler/Resource",
-    }
-    counts: dict[str, int] = {}
-    checkov_scan.mark_reworked(template, paths, counts)
-    reason = checkov_scan.REWORK_REASON
-    resources = template["Resources"]
-    assert resources["Handler"]["Metadata"]["checkov"]["skip"] == [
-        {"id": i, "comment": reason} for i in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")
-    ]
-    assert resources["HandlerLogs"]["Metadata"]["checkov"]["skip"] == [
-        {"id": "CKV_AWS_1", "comment": "kept"},
-        {"id": "CKV_AWS_158", "comment": reason},
-    ]
-    assert "Metadata" not in resources["Elsewhere"]
-    assert counts == {"InvocationLogging/Handler/Resource": 1, "InvocationLogging/HandlerLogGroup/Resource": 1}
-
-
-def test_construct_paths_come_from_the_stack_metadata_file(tmp_path: Path) -> None:
-    assembly = _assembly(tmp_path / "a", {})
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    manifest["artifacts"]["inference-dev-eks"]["additionalMetadataFile"] = "eks.metadata.json"
-    (assembly / "manifest.json").write_text(json.dumps(manifest))
-    metadata = {
-        "/inference-dev-eks/Karpenter/Queue/Resource": [{"type": "aws:cdk:logicalId", "data": "KarpenterQueue1"}],
-        "/inference-dev-eks/Karpenter/Queue": [{"type": "aws:cdk:creationStack", "data": []}],
-    }
-    (assembly / "eks.metadata.json").write_text(json.dumps(metadata))
-    assert checkov_scan.construct_paths(assembly, "inference-dev-eks") == {"KarpenterQueue1": "Karpenter/Queue/Resource"}
 
 
 def test_checkov_runs_without_platform_settings_and_without_the_version_check(monkeypatch: pytest.MonkeyPatch) -> None:

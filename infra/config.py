@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from infra import bedrock_policy, planner, serving_args
 from infra.catalog import bedrock as bedrock_catalog
-from infra.catalog import instances, regions
+from infra.catalog import instances, regions, system_instances
 from infra.catalog.versions import AL2023_AMI_RELEASE, CORE_ADDONS, DEFAULT_KUBERNETES_VERSION, KUBERNETES
 from infra.k8s import syntax
 
@@ -75,6 +75,10 @@ _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
 # A NodePool's template labels: the CRD allows 100 (maxProperties); the blueprint's own take the rest.
 MAX_POOL_LABELS = 90
+# Namespaces that belong to Kubernetes or to the components this blueprint installs: no model is
+# served in them, and no Bedrock role is handed to their service accounts (kube-system alone holds
+# the CNI, kube-proxy, CoreDNS, the Pod Identity agent and Karpenter).
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch", "lws-system", "inference-metrics")
 # The shortest node lifetime accepted: below it a model's start-up (up to ~40 min with Neuron
 # compilation, infra.k8s.vllm.startup_budget_s) would not finish before Karpenter replaces the node.
 MIN_EXPIRE_AFTER_S = 3600
@@ -197,6 +201,17 @@ class NetworkConfig(_Strict):
             raise Problem(f"'{value}' is not an IPv4 network ({exc})", "use a CIDR such as 10.0.0.0/16") from None
         if not 16 <= net.prefixlen <= 24:
             raise Problem(f"a /{net.prefixlen} VPC is outside /16../24", "use a prefix between /16 and /24")
+        # IANA special-purpose ranges (RFC 6890) that no VPC can route: loopback, link-local (where
+        # instance metadata and the Pod Identity agent live), multicast, reserved, "this network".
+        for kind, special in (
+            ("loopback", net.is_loopback),
+            ("link-local", net.is_link_local),
+            ("multicast", net.is_multicast),
+            ("reserved", net.is_reserved),
+            ("'this network' (0.0.0.0/8)", net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8"))),
+        ):
+            if special:
+                raise Problem(f"{value} is a {kind} range, not one a VPC can use", "use an RFC 1918 range such as 10.0.0.0/16")
         return value
 
     @field_validator("interface_endpoints")
@@ -244,6 +259,15 @@ class SystemNodesConfig(_Strict):
     @field_validator("instance_types")
     @classmethod
     def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not system_instances.known(name):
+                close = difflib.get_close_matches(name, system_instances.names(), n=1, cutoff=0.7)
+                hint = f"did you mean '{close[0]}'?" if close else "use a general-purpose type such as m7i.large or m7g.large"
+                raise Problem(
+                    f"'{name}' is not a general-purpose, compute or memory instance type EC2 lists "
+                    "(infra/catalog/data/system-instance-types.json)",
+                    hint,
+                )
         arches = {instance_arch(t) for t in value}
         if len(arches) > 1:
             raise Problem("mixes Graviton (arm64) and x86_64 types", "use one architecture for the system nodes")
@@ -653,6 +677,17 @@ class ServiceAccountRef(_Strict):
             raise Problem(f"'{value}' is not a Kubernetes name", "use 1-63 of a-z, 0-9 and -, starting and ending alphanumeric")
         return value
 
+    @field_validator("namespace")
+    @classmethod
+    def _not_system(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise Problem(
+                f"'{value}' belongs to Kubernetes or the blueprint's own components: every pod of that service account "
+                "would hold Bedrock access",
+                "give the workload that calls Bedrock a service account in its own namespace",
+            )
+        return value
+
 
 class InvocationLoggingConfig(_Strict):
     """Bedrock model invocation logging in the source region.
@@ -778,6 +813,16 @@ class ServedModelConfig(_Strict):
     def _name(cls, value: str) -> str:
         if not (_K8S_NAME.match(value) and len(value) <= 40):
             raise Problem(f"'{value}' is not a valid name", "use 1-40 of a-z, 0-9 and -, starting and ending alphanumeric")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_system(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise Problem(
+                f"'{value}' belongs to Kubernetes or the blueprint's own components",
+                "serve models in a namespace of their own, e.g. inference",
+            )
         return value
 
     @field_validator("clients")
@@ -1091,6 +1136,23 @@ class EnvironmentConfig(_Strict):
                 "or set eks.allow_no_admins to true to accept that",
                 field="eks.admin_principal_arns",
             )
+        for index, name in enumerate(self.eks.system_nodes.instance_types):
+            if system_instances.offered_in(name, self.region) is False:
+                raise Problem(
+                    f"{name} is not offered in {self.region}",
+                    "use a type EC2 offers there (aws ec2 describe-instance-type-offerings --region " + self.region + ")",
+                    field=f"eks.system_nodes.instance_types[{index}]",
+                )
+        configured = {access.model for access in self.bedrock.models} if self.bedrock else set()
+        for key in self.observability.bedrock_tpm_quotas:
+            if key not in configured:
+                raise Problem(
+                    f"a quota for {key}, which this environment's bedrock.models does not list",
+                    f"add {key} to bedrock.models or remove its quota",
+                    field=f'observability.bedrock_tpm_quotas["{key}"]'
+                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key)
+                    else f"observability.bedrock_tpm_quotas.{key}",
+                )
         self._check_pools()
         self._check_bedrock()
         self._check_models()

@@ -130,7 +130,7 @@ def test_missing_environments() -> None:
             "dev",
             "eks.system_nodes.instance_types",
             ["large"],
-            "environments.dev.eks.system_nodes.instance_types: 'large' is not an EC2 instance type",
+            "environments.dev.eks.system_nodes.instance_types: 'large' is not a general-purpose, compute or memory instance type",
         ),
         (
             "dev",
@@ -223,3 +223,79 @@ def test_a_cluster_nobody_can_administer_is_refused_unless_said(eks: dict[str, A
 def test_allow_no_admins_is_the_explicit_opt_out() -> None:
     config = load({"environments": {"lab": {"region": "eu-west-1", "eks": {"allow_no_admins": True}}}, "env": "lab"})
     assert config.eks.admin_principal_arns == config.eks.admin_role_names == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "path", "value", "line"),
+    [
+        (
+            "dev",
+            "eks.system_nodes.instance_types",
+            ["m7i.larg"],
+            "environments.dev.eks.system_nodes.instance_types: 'm7i.larg' is not a general-purpose, compute or memory instance "
+            "type EC2 lists (infra/catalog/data/system-instance-types.json); did you mean 'm7i.large'?",
+        ),
+        # DescribeInstanceTypeOfferings (pinned in infra/catalog/data/system-instance-types.json) lists no
+        # c7a size in af-south-1: the node group would fail at deploy.
+        (
+            "capetown",
+            "eks.system_nodes.instance_types",
+            ["c7a.large"],
+            "environments.capetown.eks.system_nodes.instance_types[0]: c7a.large is not offered in af-south-1; use a type EC2 "
+            "offers there (aws ec2 describe-instance-type-offerings --region af-south-1)",
+        ),
+        # RFC 6890 special-purpose ranges: 169.254.0.0/16 is where instance metadata and the Pod Identity agent answer.
+        (
+            "dev",
+            "network.cidr",
+            "169.254.0.0/16",
+            "environments.dev.network.cidr: 169.254.0.0/16 is a link-local range, not one a VPC can use; use an RFC 1918 range "
+            "such as 10.0.0.0/16",
+        ),
+        (
+            "dev",
+            "network.cidr",
+            "127.0.0.0/16",
+            "environments.dev.network.cidr: 127.0.0.0/16 is a loopback range, not one a VPC can use; use an RFC 1918 range such as "
+            "10.0.0.0/16",
+        ),
+    ],
+)
+def test_system_nodes_and_vpc_ranges_aws_would_refuse(env: str, path: str, value: Any, line: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load_edited(env, path, value)
+    assert str(err.value) == line
+
+
+def _edited(env: str, edit: Any) -> str:
+    context = copy.deepcopy(CONTEXT)
+    edit(context["environments"][env])
+    with pytest.raises(ConfigError) as err:
+        load({**context, "env": env})
+    return str(err.value)
+
+
+def test_no_model_and_no_bedrock_role_in_a_system_namespace() -> None:
+    assert _edited("prod", lambda e: e["models"][0].update(namespace="kube-system")) == (
+        "environments.prod.models[0].namespace: 'kube-system' belongs to Kubernetes or the blueprint's own components; "
+        "serve models in a namespace of their own, e.g. inference"
+    )
+    line = _edited("prod", lambda e: e["bedrock"]["pod_identities"].append({"namespace": "kube-system", "service_account": "aws-node"}))
+    assert line == (
+        "environments.prod.bedrock.pod_identities[1].namespace: 'kube-system' belongs to Kubernetes or the blueprint's own "
+        "components: every pod of that service account would hold Bedrock access; give the workload that calls Bedrock a "
+        "service account in its own namespace"
+    )
+
+
+def test_a_quota_names_a_bedrock_model_the_environment_uses() -> None:
+    assert _edited("prod", lambda e: e["observability"]["bedrock_tpm_quotas"].update({"opus-4.5": 100})) == (
+        'environments.prod.observability.bedrock_tpm_quotas["opus-4.5"]: a quota for opus-4.5, which this environment\'s '
+        "bedrock.models does not list; add opus-4.5 to bedrock.models or remove its quota"
+    )
+
+
+def test_the_system_type_catalog_is_what_the_pinned_moto_data_gives() -> None:
+    from infra.tools import system_types
+
+    assert system_types.main(["--check"]) == 0

@@ -130,6 +130,28 @@ class Problem(ValueError):
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Numbers and booleans as JSON has them: pydantic would turn true into 1, 2.5e16 into an int
+        and "3" into 3; a value of the wrong JSON type is an error instead."""
+        kind = _scalar_kind(cls.model_fields[info.field_name or ""].annotation)
+        if value is None or kind is None:
+            return value
+        if kind is bool and not isinstance(value, bool):
+            raise Problem(f"must be true or false, got {_shown(value)}", "write true or false")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise Problem(f"must be a whole number, got {_shown(value)}", "write a whole number")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise Problem(f"must be a number, got {_shown(value)}", "write a number")
+        return value
+
+
+def _scalar_kind(annotation: Any) -> type | None:
+    """``int``, ``float`` or ``bool`` when a field holds that scalar (or it or null), else None."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] if typing.get_args(annotation) else [annotation]
+    return args[0] if len(args) == 1 and args[0] in (int, float, bool) else None
+
 
 def _tag_char(c: str) -> bool:
     """A character AWS allows in tag keys and values: a Unicode letter, digit or space, or _.:/=+-@."""

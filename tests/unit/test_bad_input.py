@@ -16,7 +16,7 @@ from conftest import CONTEXT
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from infra.config import ConfigError, load
+from infra.config import LOG_RETENTION_DAYS, ConfigError, load
 
 
 def _lines(env: str, edit: Any, **overrides: Any) -> list[str]:
@@ -129,23 +129,59 @@ PATHS = [
     ("observability", "thresholds"),
     ("tags",),
     ("budget_usd_per_hour",),
+    ("unit_pools", 0, "unit_size"),
+    ("unit_pools", 0, "units"),
+    ("unit_pools", 0, "instance_type"),
+    ("unit_pools", 0, "extra_args"),
+    ("unit_pools", 0, "az_index"),
 ]
 
 
-# Derandomized, so every CI run checks the same 150 cases; explore others with --hypothesis-seed=N.
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized, so every CI run checks the same 200 cases; explore others with --hypothesis-seed=N.
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(PATHS), value=BAD_VALUES)
 @example(path=("network", "cidr"), value="\n")  # once printed a line break inside the error line
 @example(path=("network",), value={";": 0})  # once put a bare ";" in the key path
 def test_generated_bad_values_get_error_lines_never_a_traceback(path: tuple[Any, ...], value: Any) -> None:
+    env = "prod" if path[0] == "unit_pools" else "dev"  # the shipped environment that has the block
     context = copy.deepcopy(CONTEXT)
-    node: Any = context["environments"]["dev"]
+    node: Any = context["environments"][env]
     for key in path[:-1]:
         node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
     node[path[-1]] = value
     try:
-        load({**context, "env": "dev"})
+        load({**context, "env": env})
     except ConfigError as exc:
         for line in exc.lines():
             assert LINE.match(line), line
             assert "Traceback" not in line and "pydantic" not in line.lower() and "instance of" not in line, line
+    else:
+        assert accepted(path, value), f"{path} = {value!r} was accepted silently"
+
+
+def _whole(low: int) -> Any:
+    return lambda v: type(v) is int and v >= low
+
+
+# What a configuration may say at each generated path and still load, from the configuration
+# reference in README.md. Besides these, null, {} and [] are accepted where they mean "the default"
+# (the documented harmless coercion); anything else that loads is a silent acceptance.
+VALID = {
+    ("models", 0, "max_model_len"): _whole(256),
+    ("models", 0, "replicas"): _whole(1),
+    ("node_pools", 0, "limits", "accelerators"): _whole(1),
+    ("eks", "system_nodes", "min_size"): _whole(1),
+    ("network", "az_count"): _whole(2),
+    ("bedrock", "invocation_logging", "retention_days"): lambda v: type(v) is int and v in LOG_RETENTION_DAYS,
+    ("budget_usd_per_hour",): lambda v: type(v) in (int, float) and v > 0,
+    ("unit_pools", 0, "units"): _whole(1),
+    ("unit_pools", 0, "az_index"): lambda v: type(v) is int and 0 <= v < 3,  # prod has 3 AZs
+    ("unit_pools", 0, "unit_size"): lambda v: type(v) is int and 2 <= v <= 8,  # when the planner fits the model
+}
+
+
+def accepted(path: tuple[Any, ...], value: Any) -> bool:
+    """Whether loading ``value`` at ``path`` is what the configuration reference allows."""
+    if value is None or value == {} or value == []:
+        return True
+    return VALID.get(path, lambda _: False)(value)

@@ -16,7 +16,7 @@ from infra.catalog import instances
 from infra.catalog.versions import NEURON_ENGINES, default_serving_image
 from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig
 from infra.k8s import karpenter as k8s_karpenter
-from infra.k8s import vllm
+from infra.k8s import serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = "vllm"
@@ -84,7 +84,7 @@ def serving_spec(
         shm_gib=max(1, min(64, instance.memory_gib // 8)),
         dtype=model.dtype,
         quantization=model.quantization,
-        hub_token_secret=model.weights.hub_token_secret,
+        hub_token_secret=(serving_access.hub_token_secret_name(model.weights.hub_token_secret) if model.weights.hub_token_secret else None),
         max_num_seqs=vllm.neuron_max_num_seqs(plan.max_concurrent_sequences) if neuron else None,
         neuron_plugin=NEURON_ENGINES[instance.family].plugin if neuron else None,
         extra_args=model.extra_args,

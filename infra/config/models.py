@@ -14,7 +14,7 @@ class WeightsConfig(_Strict):
 
     s3_prefix: str | None = Field(default=None, description="key prefix in the environment's model bucket")
     hub_id: str | None = Field(default=None, description="e.g. meta-llama/Llama-3.1-8B-Instruct")
-    hub_token_secret: str | None = Field(default=None, description="Kubernetes Secret (key 'token') in the serving namespace")
+    hub_token_secret: str | None = Field(default=None, description="Secrets Manager secret name holding the hub token")
 
     @field_validator("s3_prefix")
     @classmethod
@@ -35,8 +35,8 @@ class WeightsConfig(_Strict):
     @field_validator("hub_token_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and not (_K8S_NAME.match(value) and len(value) <= 253):
-            raise Problem(f"'{value}' is not a Kubernetes Secret name", "use a lowercase DNS name")
+        if value is not None and not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", value):
+            raise Problem(f"'{value}' is not a Secrets Manager secret name", "use the secret's name (letters, digits and /_+=.@-)")
         return value
 
     @model_validator(mode="after")
@@ -146,7 +146,6 @@ class ServedModelConfig(_Strict):
             if _SECRET_NAME.search(key) or any(p.search(value[key]) for p in _SECRET_VALUES):
                 raise Problem(
                     f"'{key}' looks like a secret, and env values land in clear text in the templates and manifests",
-                    "remove it; for a model hub token use weights.hub_token_secret (a Kubernetes Secret on EKS, "
-                    "a Secrets Manager secret for unit pools)",
+                    "remove it; for a model hub token use weights.hub_token_secret (a Secrets Manager secret name)",
                 )
         return value

@@ -22,12 +22,7 @@ class UnitWeightsConfig(_Strict):
     _prefix = field_validator("s3_prefix")(WeightsConfig._prefix.__func__)  # type: ignore[attr-defined]
     _hub = field_validator("hub_id")(WeightsConfig._hub.__func__)  # type: ignore[attr-defined]
 
-    @field_validator("hub_token_secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", value):
-            raise Problem(f"'{value}' is not a Secrets Manager secret name", "use the secret's name (letters, digits and /_+=.@-)")
-        return value
+    _secret = field_validator("hub_token_secret")(WeightsConfig._secret.__func__)  # type: ignore[attr-defined]
 
     @model_validator(mode="after")
     def _one_source(self) -> UnitWeightsConfig:

@@ -133,9 +133,9 @@ class ModelServing(Construct):
         self._namespace_labels: dict[str, dict[str, str]] = {}
         images: dict[str, str] = {}
         specs = [(deployment, self._spec(deployment, stack.region, images)) for deployment in deployments]
-        by_namespace: dict[str, list[vllm.ServingSpec]] = {}
-        for _, spec in specs:
-            by_namespace.setdefault(spec.namespace, []).append(spec)
+        by_namespace: dict[str, list[tuple[ModelDeployment, vllm.ServingSpec]]] = {}
+        for deployment, spec in specs:
+            by_namespace.setdefault(spec.namespace, []).append((deployment, spec))
         namespaces = {
             name: self._namespace(cluster, name, members, kubernetes_version=kubernetes_version, region=stack.region)
             for name, members in by_namespace.items()
@@ -171,25 +171,42 @@ class ModelServing(Construct):
                 manifest.node.add_dependency(self.lws_chart)
 
     def _namespace(
-        self, cluster: eks.Cluster, name: str, specs: list[vllm.ServingSpec], *, kubernetes_version: str, region: str
+        self,
+        cluster: eks.Cluster,
+        name: str,
+        members: list[tuple[ModelDeployment, vllm.ServingSpec]],
+        *,
+        kubernetes_version: str,
+        region: str,
     ) -> eks.KubernetesManifest:
         """The namespace, enforcing the strictest Pod Security level its models meet, with its service
-        account, default-deny ingress and the API key's provider class."""
-        workloads = [vllm.manifests(spec)[0] for spec in specs]
+        account, default-deny ingress and the provider classes of the API key and the hub tokens."""
+        workloads = [vllm.manifests(spec)[0] for _, spec in members]
         labels = admission.namespace_labels(workloads, kubernetes_version)
         self._namespace_labels[name] = labels
+        hub_tokens = sorted({d.model.weights.hub_token_secret for d, _ in members if d.model.weights.hub_token_secret})
         objects = [
             vllm.namespace(name, labels),
             vllm.service_account(SERVICE_ACCOUNT, name),
             serving_access.default_deny_ingress(name),
             serving_access.api_key_provider_class(namespace=name, secret_arn=self.api_key.secret_arn, region=region),
         ]
+        if hub_tokens:
+            objects.append(serving_access.hub_tokens_provider_class(namespace=name, secret_names=hub_tokens, region=region))
         self.manifests += objects
         prefix = construct_id(name)
         manifest = eks.KubernetesManifest(self, f"{prefix}Namespace", cluster=cluster, manifest=objects, overwrite=True)
         role = pod_identity_role(self, f"{prefix}WeightsReader", description=f"vLLM in {name} reads model weights and its API key")
         self.weights_bucket.grant_read(role)
         self.api_key.grant_read(role)
+        for token in hub_tokens:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"{prefix}HubToken{construct_id(token)}", token)
+            secret.grant_read(role)
+            nag.acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:{token}-??????]",
+                "Secrets Manager appends six random characters to a secret's ARN; the wildcard matches this one named hub token.",
+            )
         association = eks.CfnPodIdentityAssociation(
             self,
             f"{prefix}PodIdentity",

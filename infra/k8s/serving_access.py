@@ -22,6 +22,7 @@ Pure functions returning plain manifest dicts, like ``infra.k8s.vllm``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ API_KEY_PROVIDER_CLASS = "vllm-api-key"
 API_KEY_SECRET = "vllm-api-key"  # the Kubernetes Secret the driver mirrors the key into
 API_KEY_FIELD = "api-key"
 API_KEY_MOUNT = "/mnt/secrets-store"
+HUB_TOKENS_MOUNT = "/mnt/hub-tokens"
 CSI_DRIVER = "secrets-store.csi.k8s.io"  # the driver's CSIDriver name (kubernetes-sigs/secrets-store-csi-driver)
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server
 
@@ -61,6 +63,49 @@ def model_ingress(
         "kind": "NetworkPolicy",
         "metadata": {"name": f"{name}-ingress", "namespace": namespace, "labels": dict(model_labels)},
         "spec": {"podSelector": {"matchLabels": dict(model_labels)}, "policyTypes": ["Ingress"], "ingress": rules},
+    }
+
+
+HUB_TOKENS_PROVIDER_CLASS = "vllm-hub-tokens"
+HUB_TOKEN_FIELD = "token"
+
+
+def hub_token_secret_name(secret_name: str) -> str:
+    """The Kubernetes Secret a model hub token in Secrets Manager is mirrored into (a DNS label of the name's hash)."""
+    return "hub-token-" + hashlib.sha256(secret_name.encode()).hexdigest()[:10]
+
+
+def hub_tokens_provider_class(*, namespace: str, secret_names: Sequence[str], region: str) -> dict[str, Any]:
+    """The ``SecretProviderClass`` every pod of a hub-loaded model mounts: each named Secrets Manager
+    secret (by name, so ``objectType`` is required) mirrored into its ``hub_token_secret_name``
+    Secret under the key ``token``, which the container reads as ``HF_TOKEN``."""
+    names = sorted(set(secret_names))
+    objects = "".join(
+        f'- objectName: "{name}"\n  objectType: "secretsmanager"\n  objectAlias: "{hub_token_secret_name(name)}"\n' for name in names
+    )
+    return {
+        "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+        "kind": "SecretProviderClass",
+        "metadata": {"name": HUB_TOKENS_PROVIDER_CLASS, "namespace": namespace},
+        "spec": {
+            "provider": "aws",
+            "parameters": {"objects": objects, "region": region, "usePodIdentity": "true"},
+            "secretObjects": [
+                {
+                    "secretName": hub_token_secret_name(name),
+                    "type": "Opaque",
+                    "data": [{"objectName": hub_token_secret_name(name), "key": HUB_TOKEN_FIELD}],
+                }
+                for name in names
+            ],
+        },
+    }
+
+
+def hub_tokens_volume() -> dict[str, Any]:
+    return {
+        "name": "hub-tokens",
+        "csi": {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": {"secretProviderClass": HUB_TOKENS_PROVIDER_CLASS}},
     }
 
 

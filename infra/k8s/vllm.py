@@ -67,7 +67,7 @@ class ServingSpec:
     shm_gib: int
     dtype: str | None = None
     quantization: str | None = None
-    hub_token_secret: str | None = None
+    hub_token_secret: str | None = None  # the Kubernetes Secret (key "token") the hub token is mirrored into
     max_num_seqs: int | None = None  # Neuron: the batch the engine compiles for (required there)
     neuron_plugin: str | None = None  # the vllm-neuron release line of the image, e.g. "0.5.3"
     extra_args: Sequence[str] = ()
@@ -257,6 +257,9 @@ def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, An
     if spec.api_key and _serves_api(spec, role):
         mounts.append({"name": "api-key", "mountPath": serving_access.API_KEY_MOUNT, "readOnly": True})
         env.append(serving_access.api_key_env())
+    if spec.hub_token_secret:
+        # Mounting the class is what makes the driver fetch the token and mirror it into the Secret HF_TOKEN reads.
+        mounts.append({"name": "hub-tokens", "mountPath": serving_access.HUB_TOKENS_MOUNT, "readOnly": True})
     out: dict[str, Any] = {
         "name": "vllm",
         "image": spec.image,
@@ -285,7 +288,8 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
             "containers": [container(spec, role)],
             "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}]
             + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else [])
-            + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(spec, role) else []),
+            + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(spec, role) else [])
+            + ([serving_access.hub_tokens_volume()] if spec.hub_token_secret else []),
             "terminationGracePeriodSeconds": 120,
         },
     }

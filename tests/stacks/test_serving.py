@@ -92,16 +92,29 @@ def test_weights_come_from_the_bucket_through_pod_identity(prod: Synthesized) ->
     (kms,) = [s for p in policies for s in p["PolicyDocument"]["Statement"] if "kms:Decrypt" in s["Action"]]
     assert kms["Resource"] == {"Fn::GetAtt": [_weights_key_id(prod), "Arn"]}
     secret_id = next(iter(prod.resources("eks", "AWS::SecretsManager::Secret")))
-    secret_reads = [
+    (secret_reads,) = [
         s["Resource"] for p in policies for s in p["PolicyDocument"]["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]
     ]
-    assert secret_reads == [{"Ref": secret_id}], "the API key and nothing else"
+    # The API key, and the one hub token a model of this namespace names (Secrets Manager appends a
+    # hyphen and six characters to a secret's ARN: Secrets Manager User Guide, "Secret ARN").
+    hub_token = {"Fn::Join": ["", ["arn:aws:secretsmanager:us-east-2:", {"Ref": "AWS::AccountId"}, ":secret:hf-token-??????"]]}
+    assert sorted(secret_reads, key=json.dumps) == sorted([{"Ref": secret_id}, hub_token], key=json.dumps)
 
 
-def test_hub_model_reads_its_token_from_a_secret(prod: Synthesized) -> None:
-    container = _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]["containers"][0]
+def test_hub_model_reads_its_token_from_secrets_manager(prod: Synthesized) -> None:
+    # weights.hub_token_secret names a Secrets Manager secret ("hf-token"); the pod mounts the
+    # namespace's hub-token provider class, which mirrors it into a Secret HF_TOKEN reads.
+    pod = _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     assert container["command"][2] == "meta-llama/Llama-3.1-8B-Instruct"
-    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}} in container["env"]
+    classes = _objects(prod, "SecretProviderClass")
+    (mirror,) = classes["vllm-hub-tokens"]["spec"]["secretObjects"]
+    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": mirror["secretName"], "key": "token"}}} in container["env"]
+    assert '- objectName: "hf-token"\n  objectType: "secretsmanager"' in classes["vllm-hub-tokens"]["spec"]["parameters"]["objects"]
+    assert {
+        "csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True, "volumeAttributes": {"secretProviderClass": "vllm-hub-tokens"}},
+        "name": "hub-tokens",
+    } in pod["volumes"]
 
 
 def _weights_bucket(result: Synthesized) -> dict[str, Any]:
@@ -250,7 +263,7 @@ def test_the_api_key_is_generated_encrypted_and_fetched_by_the_pods_role(prod: S
     assert secret["Properties"]["GenerateSecretString"] == {"ExcludePunctuation": True, "PasswordLength": 48}
     key_id = secret["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]
     assert prod.resources("eks", "AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
-    (class_,) = _objects(prod, "SecretProviderClass").values()
+    class_ = _objects(prod, "SecretProviderClass")["vllm-api-key"]
     serving = prod.stacks.eks.serving
     assert serving.api_key.secret_arn in class_["spec"]["parameters"]["objects"]
     assert prod.stacks.eks.resolve(serving.api_key.secret_arn) == {"Ref": secret_id}

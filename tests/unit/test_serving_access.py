@@ -118,3 +118,19 @@ def test_the_provider_class_fetches_by_arn_with_pod_identity_and_mirrors_the_ali
     assert mirrored["data"] == [{"objectName": entry["objectAlias"], "key": "api-key"}]
     env = serving_access.api_key_env()["valueFrom"]["secretKeyRef"]
     assert (env["name"], env["key"]) == (mirrored["secretName"], mirrored["data"][0]["key"])
+
+
+def test_hub_tokens_are_fetched_by_name_and_each_mirrored_into_its_own_secret() -> None:
+    # A secret named rather than given by ARN needs objectType (aws/secrets-store-csi-driver-provider-aws
+    # README); every mirrored Secret names an alias of the objects list, or the driver has nothing to copy.
+    class_ = serving_access.hub_tokens_provider_class(
+        namespace="inference", secret_names=["hf-token", "team/hf", "hf-token"], region="us-east-2"
+    )
+    assert validate(class_) == []
+    objects = yaml.safe_load(class_["spec"]["parameters"]["objects"])
+    assert [(o["objectName"], o["objectType"]) for o in objects] == [("hf-token", "secretsmanager"), ("team/hf", "secretsmanager")]
+    aliases = {o["objectAlias"] for o in objects}
+    mirrors = class_["spec"]["secretObjects"]
+    assert [m["data"][0]["objectName"] for m in mirrors] == [o["objectAlias"] for o in objects] and len(aliases) == 2
+    assert all(m["secretName"] == m["data"][0]["objectName"] and m["data"][0]["key"] == "token" for m in mirrors)
+    assert serving_access.hub_token_secret_name("team/hf") == mirrors[1]["secretName"]

@@ -81,6 +81,7 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
             "WaitingUnits",
             "UnitsReplaced",
             "UnitCheckErrors",
+            "UnitsSkipped",
             # model-images/neuron-monitor (neuron_metrics.py), one daemon task per unit instance
             "NeuronCoreUtilization",
             "NeuronCoresInUse",

@@ -485,10 +485,11 @@ class InferenceDashboards(Construct):
                     horizontal_annotations=[cw.HorizontalAnnotation(value=pool.units, label="configured units")],
                 ),
                 mc.CustomMetricGroup(
-                    title="Replacements and check errors",
+                    title="Replacements, check errors, units skipped",
                     metrics=[
                         metrics.units("UnitsReplaced", pool.cluster_name, pool.name, statistic="Sum", period=metrics.FIVE_MINUTES),
                         metrics.units("UnitCheckErrors", pool.cluster_name, pool.name, statistic="Sum", period=metrics.FIVE_MINUTES),
+                        metrics.units("UnitsSkipped", pool.cluster_name, pool.name, statistic="Sum", period=metrics.FIVE_MINUTES),
                     ],
                 ),
             ],

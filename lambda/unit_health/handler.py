@@ -11,14 +11,19 @@ Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse
 ``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
-``HealthyUnits``, ``StartingUnits``, ``WaitingUnits``, ``UnhealthyUnits``, ``UnitsReplaced`` and
-``UnitCheckErrors``.
+``HealthyUnits``, ``StartingUnits``, ``WaitingUnits``, ``UnhealthyUnits``, ``UnitsReplaced``,
+``UnitCheckErrors`` and ``UnitsSkipped``.
+
+A unit whose check meets an AWS error after botocore's retries (an error response, a read timeout,
+a lost connection) or an inconsistent read (a task or container instance just listed but not
+described) is left alone this run and counted in ``UnitCheckErrors``: never replaced on what a
+failed read did not show. Units not reached with ``RESERVE_MS`` of the invocation left are skipped.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +31,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from units import Health, Member, Task, UnitSpec, UnitState, Verdict, assess, parse_units
 
 logger = Logger()
@@ -46,6 +51,19 @@ STATE_METRICS = {
 
 class UnitCheckFailed(Exception):
     """No unit of the pool could be checked."""
+
+
+class InconsistentRead(Exception):
+    """ECS reported a task or container instance listed a moment ago as missing (its reads are
+    eventually consistent): what the unit looks like is not known this run, so it is left alone."""
+
+
+# An AWS call that failed after botocore's retries: an error response (ClientError), or no response
+# at all (BotoCoreError: read timeouts, connection errors). Either way the unit is left for the next run.
+AWS_ERRORS = (ClientError, BotoCoreError, InconsistentRead)
+# Time kept back at the end of an invocation: a unit is not started with less than this left, so
+# a run never times out half way through stopping a unit's tasks (StopTask with botocore's retries).
+RESERVE_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -77,15 +95,26 @@ def _tasks(ecs: Any, cluster: str, service: str) -> list[dict[str, Any]]:
     arns: list[str] = []
     for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=service, desiredStatus="RUNNING"):
         arns += page["taskArns"]
-    described = [t for batch in _batches(arns) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
+    described: list[dict[str, Any]] = []
+    for batch in _batches(arns):
+        response = ecs.describe_tasks(cluster=cluster, tasks=batch)
+        if response.get("failures"):
+            raise InconsistentRead(f"DescribeTasks of service {service}: {response['failures']}")
+        described += response["tasks"]
+    if {t["taskArn"] for t in described} != set(arns):
+        raise InconsistentRead(f"DescribeTasks of service {service} left out tasks ListTasks returned")
     return [t for t in described if t.get("desiredStatus") == "RUNNING"]  # not stopped since listed
 
 
 def _instance_ids(ecs: Any, cluster: str, container_instance_arns: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for batch in _batches(sorted(set(container_instance_arns))):
-        for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)["containerInstances"]:
+        response = ecs.describe_container_instances(cluster=cluster, containerInstances=batch)
+        for ci in response["containerInstances"]:
             found[ci["containerInstanceArn"]] = ci["ec2InstanceId"]
+    missing = set(container_instance_arns) - set(found)
+    if missing:
+        raise InconsistentRead(f"DescribeContainerInstances did not return {sorted(missing)}, where running tasks are placed")
     return found
 
 
@@ -136,13 +165,22 @@ def replace(ecs: Any, cluster: str, verdict: Verdict) -> None:
         raise failed[0]
 
 
-def check(ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Check every unit of the pool, replace the unhealthy ones, record the metrics; the summary."""
+def check(
+    ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None, remaining_ms: Callable[[], int] | None = None
+) -> dict[str, Any]:
+    """Check every unit of the pool, replace the unhealthy ones, record the metrics; the summary.
+
+    ``remaining_ms`` is the invocation's time left; units not reached before ``RESERVE_MS`` is all
+    that is left are skipped (left for the next run, counted in ``UnitsSkipped``)."""
     now = now or datetime.now(UTC)
     counts = dict.fromkeys(Health, 0)
     replaced: list[str] = []
     errors: list[str] = []
+    skipped: list[str] = []
     for spec in settings.units:
+        if remaining_ms is not None and remaining_ms() < RESERVE_MS:
+            skipped.append(spec.unit_id)
+            continue
         verdict: Verdict | None = None
         try:
             verdict = assess(observe(ecs, elbv2, settings, spec), now=now, grace=settings.grace)
@@ -152,16 +190,18 @@ def check(ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None)
                 logger.warning("replacing unit", extra={"unit": spec.unit_id, "reason": verdict.stop_reason, "tasks": list(verdict.stop)})
                 replace(ecs, settings.cluster, verdict)
                 replaced.append(spec.unit_id)
-        except ClientError as error:
+        except AWS_ERRORS as error:
             errors.append(spec.unit_id)
             logger.exception(
                 "unit check failed",
                 extra={
                     "unit": spec.unit_id,
                     "health": verdict.health.value if verdict else None,
-                    "error_code": error.response["Error"]["Code"],
+                    "error_code": error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__,
                 },
             )
+    if skipped:
+        logger.warning("out of time: units left for the next run", extra={"units": skipped})
 
     metrics.add_dimension(name="ClusterName", value=settings.cluster)
     metrics.add_dimension(name="UnitPool", value=settings.pool)
@@ -169,6 +209,7 @@ def check(ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None)
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[health])
     metrics.add_metric(name="UnitsReplaced", unit=MetricUnit.Count, value=len(replaced))
     metrics.add_metric(name="UnitCheckErrors", unit=MetricUnit.Count, value=len(errors))
+    metrics.add_metric(name="UnitsSkipped", unit=MetricUnit.Count, value=len(skipped))
 
     summary: dict[str, Any] = {
         "cluster": settings.cluster,
@@ -176,9 +217,10 @@ def check(ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None)
         **{health.value: n for health, n in counts.items()},
         "errors": errors,
         "replaced": replaced,
+        "skipped": skipped,
     }
     logger.info("unit health summary", extra=summary)
-    if settings.units and len(errors) == len(settings.units):
+    if settings.units and errors and len(errors) == len(settings.units) - len(skipped):
         raise UnitCheckFailed(f"no unit of pool {settings.pool} could be checked: {', '.join(errors)}")
     return summary
 
@@ -191,4 +233,4 @@ def clients() -> tuple[Any, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ecs, elbv2 = clients()
-    return check(ecs, elbv2, Settings.from_env(os.environ))
+    return check(ecs, elbv2, Settings.from_env(os.environ), remaining_ms=context.get_remaining_time_in_millis)

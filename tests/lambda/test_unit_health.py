@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -287,6 +287,9 @@ class Context:
     invoked_function_arn: str = "arn:aws:lambda:us-east-2:123456789012:function:inference-prod-unit-health-trainium"
     aws_request_id: str = "test-request"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000  # the function's timeout, as at the start of an invocation
+
 
 def _invoke() -> dict[str, Any]:
     return handler.handler({}, Context())
@@ -336,6 +339,7 @@ def test_replaces_the_unhealthy_unit_only_and_emits_emf(
         "unhealthy": 1,
         "errors": [],
         "replaced": ["trainium-1"],
+        "skipped": [],
     }
     stopped = _stopped(aws)
     assert set(stopped) == set(doomed)
@@ -352,6 +356,7 @@ def test_replaces_the_unhealthy_unit_only_and_emits_emf(
         "UnhealthyUnits": 1.0,
         "UnitsReplaced": 1.0,
         "UnitCheckErrors": 0.0,
+        "UnitsSkipped": 0.0,
     }
     assert all(m["Unit"] == "Count" for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"])
 
@@ -455,3 +460,75 @@ def test_a_failed_stop_still_tries_the_other_tasks() -> None:
     with pytest.raises(ClientError, match="ThrottlingException"):
         handler.replace(Ecs(), CLUSTER, verdict)
     assert calls == ["arn:task/0", "arn:task/1", "arn:task/2"]
+
+
+def test_a_read_timeout_after_retries_leaves_that_unit_alone_and_the_next_is_still_checked(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Injected below the client (botocore's before-send hook), so botocore retries the call as it
+    # would a real timeout before the handler sees ReadTimeoutError, a BotoCoreError, not a ClientError.
+    first, first_members = _unit(aws, "trainium-0", 2)
+    second, second_members = _unit(aws, "trainium-1", 2)
+    untouched = _start(aws, first_members, _ago(hours=3))
+    doomed = _start(aws, second_members[:1], _ago(hours=3))  # the follower of unit 1 is gone: replace it
+    _env(monkeypatch, aws.target_group, {"trainium-0": first, "trainium-1": second})
+    attempts: list[str] = []
+    leader = first_members[0].instance_id
+
+    def time_out(request: Any, **_: Any) -> None:
+        body = request.body.encode() if isinstance(request.body, str) else request.body or b""
+        if leader.encode() in body:
+            attempts.append(leader)
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    aws.elbv2.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTargetHealth", time_out)
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2))
+    capsys.readouterr()
+
+    summary = _invoke()
+
+    assert len(attempts) > 1, "botocore retried before giving up"
+    assert (summary["errors"], summary["replaced"]) == (["trainium-0"], ["trainium-1"])
+    assert set(_stopped(aws)) == set(doomed) and not set(untouched) & set(_stopped(aws))
+    [blob] = _emf(capsys)
+    assert _counts(blob)["UnitCheckErrors"] == 1.0
+
+
+def test_an_inconsistent_read_never_replaces_a_healthy_unit(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ECS reads are eventually consistent: DescribeContainerInstances can miss an instance a task was
+    # just listed on. Without its EC2 id the leader's target would look missing and the unit broken.
+    unit, members = _unit(aws, "trainium-0", 2)
+    other, other_members = _unit(aws, "trainium-1", 2)
+    running = _start(aws, members, _ago(hours=3)) + _start(aws, other_members, _ago(hours=3))
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit, "trainium-1": other})
+    real = aws.ecs.describe_container_instances
+    lagging_instance = members[0].container_instance
+
+    def lagging(**kwargs: Any) -> dict[str, Any]:
+        response = real(**kwargs)
+        return {
+            **response,
+            "containerInstances": [c for c in response["containerInstances"] if c["containerInstanceArn"] != lagging_instance],
+        }
+
+    monkeypatch.setattr(aws.ecs, "describe_container_instances", lagging)
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2))
+
+    summary = _invoke()
+
+    assert (summary["errors"], summary["replaced"], summary["unhealthy"], summary["healthy"]) == (["trainium-0"], [], 0, 1)
+    assert not set(running) & set(_stopped(aws))
+
+
+def test_units_not_reached_in_time_are_left_for_the_next_run(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    units = {}
+    for n in range(3):
+        spec, members = _unit(aws, f"trainium-{n}", 2)
+        _start(aws, members, _ago(hours=3))
+        units[f"trainium-{n}"] = spec
+    _env(monkeypatch, aws.target_group, units)
+    left = iter([60_000, 20_000, handler.RESERVE_MS - 1])  # what get_remaining_time_in_millis returns before each unit
+
+    summary = handler.check(aws.ecs, aws.elbv2, handler.Settings.from_env(handler.os.environ), remaining_ms=lambda: next(left))
+
+    assert summary["skipped"] == ["trainium-2"] and summary["errors"] == []

@@ -90,7 +90,17 @@ def sync(
     """
     members = container_instances(ecs, cluster, attribute, pool=pool, pool_attribute=pool_attribute)
     existing = {iid: m["unit"] for iid, m in members.items() if m["unit"]}
-    assignment = group_into_units(topology(ec2, list(members)), unit_size, existing, slots=slots)
+    described = topology(ec2, list(members))
+    # DescribeInstanceTopology can leave out an instance ECS still lists as ACTIVE (one just
+    # launched, or a transient omission). An ACTIVE member of a unit is kept where it is, with no
+    # network nodes (so it joins no new group), rather than its unit dissolved and re-paired for
+    # good; an unassigned one waits until the topology shows it.
+    shown = {i.instance_id for i in described}
+    omitted = sorted(iid for iid in existing if iid not in shown)
+    if omitted:
+        LOG.warning("DescribeInstanceTopology omitted ACTIVE unit members %s; their units are kept as they are", omitted)
+    instances = [*described, *(Instance(iid, ()) for iid in omitted)]
+    assignment = group_into_units(instances, unit_size, existing, slots=slots)
     put = [
         # With the full ARN as targetId, ECS needs no targetType.
         {"name": attribute, "value": unit, "targetId": members[iid]["arn"]}

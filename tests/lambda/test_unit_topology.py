@@ -313,3 +313,23 @@ def test_delete_attributes_sends_no_value_for_a_custom_attribute() -> None:
     ec2, _ = _topology_client([{"Instances": [{"InstanceId": "i-0abc", "NetworkNodes": ["a", "b", "c"]}]}])
     assert handler.sync(client, ec2, cluster=CLUSTER, unit_size=2)["cleared"] == 1
     stub.assert_no_pending_responses()
+
+
+def test_an_instance_the_topology_leaves_out_keeps_its_unit_and_no_spare_takes_its_place(ecs) -> None:
+    # DescribeInstanceTopology answered without one member of a running unit (a transient omission).
+    # The unit must not be dissolved and its survivor re-paired with a distant spare for good.
+    ids = _register(ecs, 3)
+    ec2, _ = _topology_client([_nodes(ids[:2], ["leaf", "leaf"])])
+    handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2)
+    before = _units(ecs)
+    partial = {
+        "Instances": [
+            {"InstanceId": ids[0], "NetworkNodes": ["nn-top", "nn-mid", "leaf"]},
+            {"InstanceId": ids[2], "NetworkNodes": ["nn-top", "nn-mid-2", "far-leaf"]},
+        ]
+    }
+    ec2, stub = _topology_client([partial])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2)
+    stub.assert_no_pending_responses()
+    assert summary == {"instances": 3, "assigned": 2, "written": 0, "cleared": 0}
+    assert _units(ecs) == before and ids[2] not in before

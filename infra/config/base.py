@@ -195,3 +195,10 @@ def _shown(value: Any) -> str:
     if isinstance(value, (list, tuple, dict)):
         return f"{len(value)} {'entries' if isinstance(value, dict) else 'items'}"
     return text[:77] + "..."
+
+
+def refuse_system_namespace(value: str, consequence: str, fix: str) -> str:
+    """``value`` unless it is one of ``SYSTEM_NAMESPACES``; then a Problem saying ``consequence`` and ``fix``."""
+    if value in SYSTEM_NAMESPACES:
+        raise Problem(f"'{value}' belongs to Kubernetes or the blueprint's own components{consequence}", fix)
+    return value

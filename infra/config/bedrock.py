@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import _K8S_NAME, SYSTEM_NAMESPACES, Problem, _retention, _Strict
+from infra.config.base import _K8S_NAME, Problem, _retention, _Strict, refuse_system_namespace
 
 
 class BedrockModelAccess(_Strict):
@@ -31,13 +31,11 @@ class ServiceAccountRef(_Strict):
     @field_validator("namespace")
     @classmethod
     def _not_system(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise Problem(
-                f"'{value}' belongs to Kubernetes or the blueprint's own components: every pod of that service account "
-                "would hold Bedrock access",
-                "give the workload that calls Bedrock a service account in its own namespace",
-            )
-        return value
+        return refuse_system_namespace(
+            value,
+            ": every pod of that service account would hold Bedrock access",
+            "give the workload that calls Bedrock a service account in its own namespace",
+        )
 
 
 class InvocationLoggingConfig(_Strict):

@@ -6,7 +6,16 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import _K8S_NAME, _SECRET_NAME, _SECRET_VALUES, MODEL_IMAGES, SYSTEM_NAMESPACES, Problem, _check_vllm_dtype, _Strict
+from infra.config.base import (
+    _K8S_NAME,
+    _SECRET_NAME,
+    _SECRET_VALUES,
+    MODEL_IMAGES,
+    Problem,
+    _check_vllm_dtype,
+    _Strict,
+    refuse_system_namespace,
+)
 
 
 class WeightsConfig(_Strict):
@@ -87,12 +96,7 @@ class ServedModelConfig(_Strict):
     @field_validator("namespace")
     @classmethod
     def _not_system(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise Problem(
-                f"'{value}' belongs to Kubernetes or the blueprint's own components",
-                "serve models in a namespace of their own, e.g. inference",
-            )
-        return value
+        return refuse_system_namespace(value, "", "serve models in a namespace of their own, e.g. inference")
 
     @field_validator("clients")
     @classmethod

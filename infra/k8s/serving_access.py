@@ -103,10 +103,12 @@ def hub_tokens_provider_class(*, namespace: str, secret_names: Sequence[str], re
 
 
 def hub_tokens_volume() -> dict[str, Any]:
-    return {
-        "name": "hub-tokens",
-        "csi": {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": {"secretProviderClass": HUB_TOKENS_PROVIDER_CLASS}},
-    }
+    return _csi_volume("hub-tokens", HUB_TOKENS_PROVIDER_CLASS)
+
+
+def _csi_volume(name: str, provider_class: str) -> dict[str, Any]:
+    """A pod volume through the Secrets Store CSI driver: mounting it is what makes the driver fetch and mirror the secrets."""
+    return {"name": name, "csi": {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": {"secretProviderClass": provider_class}}}
 
 
 def api_key_provider_class(*, namespace: str, secret_arn: str, region: str) -> dict[str, Any]:
@@ -133,10 +135,7 @@ def api_key_provider_class(*, namespace: str, secret_arn: str, region: str) -> d
 
 
 def api_key_volume() -> dict[str, Any]:
-    return {
-        "name": "api-key",
-        "csi": {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": {"secretProviderClass": API_KEY_PROVIDER_CLASS}},
-    }
+    return _csi_volume("api-key", API_KEY_PROVIDER_CLASS)
 
 
 def api_key_env() -> dict[str, Any]:

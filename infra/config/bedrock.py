@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import _K8S_NAME, Problem, _retention, _Strict, refuse_system_namespace
@@ -76,6 +78,11 @@ class BedrockConfig(_Strict):
     models: tuple[BedrockModelAccess, ...] = Field(min_length=1)
     pod_identities: tuple[ServiceAccountRef, ...] = ()
     invocation_logging: InvocationLoggingConfig = InvocationLoggingConfig()
+    cross_region_routing: Literal["global", "geography"] | None = Field(
+        default=None,
+        description="where prompts may be processed: 'global' (any commercial Region) or 'geography' (the source's geography); "
+        "required, since every inference profile routes across Regions",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> BedrockConfig:

@@ -264,6 +264,26 @@ class EnvironmentConfig(_Strict):
                 field = "model" if bedrock_catalog.model(access.model) is None else "scope"
                 raise Problem(text, fix or "check infra/catalog/bedrock.py", field=f"bedrock.models[{index}].{field}")
         self.bedrock.invocation_logging.check_text_chosen()
+        self._check_residency(self.bedrock)
+
+    def _check_residency(self, bedrock: BedrockConfig) -> None:
+        """Every inference profile sends prompts to other Regions: the environment must say it accepts where."""
+        for index, access in enumerate(bedrock.models):
+            if access.scope == bedrock_catalog.GLOBAL:
+                if bedrock.cross_region_routing != "global":
+                    raise Problem(
+                        f"{access.model} via the global profile sends prompts and responses to any commercial AWS Region for "
+                        f"processing, outside {self.region}'s geography",
+                        "set bedrock.cross_region_routing to global to accept that, or use a geographic scope",
+                        field=f"bedrock.models[{index}].scope",
+                    )
+            elif bedrock.cross_region_routing is None:
+                regions_used = ", ".join(bedrock_catalog.destinations(access.scope, self.region))
+                raise Problem(
+                    f"{access.model} via the {access.scope} profile sends prompts and responses to {regions_used} for processing",
+                    "set bedrock.cross_region_routing to geography (or global) to accept that",
+                    field=f"bedrock.models[{index}].scope",
+                )
 
     def _check_pools(self) -> None:
         seen: dict[str, int] = {}

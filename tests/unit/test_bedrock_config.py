@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from conftest import CONTEXT
 
 from infra.catalog import bedrock as catalog
 from infra.config import ConfigError, load
@@ -27,6 +28,7 @@ def test_valid_access() -> None:
             "models": [{"model": "sonnet-4.5"}, {"model": "haiku-4.5", "streaming": False}],
             "pod_identities": [{"namespace": "a", "service_account": "b"}],
             "invocation_logging": {"text": False},
+            "cross_region_routing": "global",
         }
     )
     assert config.bedrock is not None
@@ -89,3 +91,38 @@ def test_model_without_a_global_profile_asked_for_global(monkeypatch: pytest.Mon
 def test_bedrock_errors(bedrock: dict[str, Any], region: str, message: str) -> None:
     text = _error(bedrock, region)
     assert text.startswith(f"environments.cape.{message}"), text
+
+
+def test_global_routing_needs_an_explicit_opt_in_naming_the_trade_off() -> None:
+    # A global profile may process a request in any commercial Region (Bedrock User Guide,
+    # "Global cross-Region inference"): the environment has to say it accepts that.
+    assert _error({"models": [{"model": "sonnet-4.5"}], "invocation_logging": {"text": False}}) == (
+        "environments.cape.bedrock.models[0].scope: sonnet-4.5 via the global profile sends prompts and responses to any "
+        "commercial AWS Region for processing, outside af-south-1's geography; set bedrock.cross_region_routing to global to "
+        "accept that, or use a geographic scope"
+    )
+    assert _error(
+        {"models": [{"model": "sonnet-4.5"}], "invocation_logging": {"text": False}, "cross_region_routing": "geography"}
+    ).startswith("environments.cape.bedrock.models[0].scope: sonnet-4.5 via the global profile sends prompts")
+
+
+def test_a_geographic_profile_names_the_regions_it_routes_to() -> None:
+    # The us profile called from us-east-2 routes to the geography's destinations (infra/catalog/bedrock.py).
+    assert _error({"models": [{"model": "haiku-4.5", "scope": "us"}], "invocation_logging": {"text": False}}, region="us-east-2") == (
+        "environments.cape.bedrock.models[0].scope: haiku-4.5 via the us profile sends prompts and responses to us-east-1, "
+        "us-east-2, us-west-2 for processing; set bedrock.cross_region_routing to geography (or global) to accept that"
+    )
+    config = _load(
+        {"models": [{"model": "haiku-4.5", "scope": "us"}], "invocation_logging": {"text": False}, "cross_region_routing": "geography"},
+        region="us-east-2",
+    )
+    assert config.bedrock is not None and config.bedrock.cross_region_routing == "geography"
+
+
+def test_the_readme_scp_guidance_names_every_destination_of_prods_geographic_profile() -> None:
+    from infra.tools import ROOT
+
+    (access,) = [m for m in load({**CONTEXT, "env": "prod"}).bedrock.models if m.scope != "global"]  # type: ignore[union-attr]
+    regions = catalog.destinations(access.scope, "us-east-2")
+    text = (ROOT / "README.md").read_text()
+    assert f"routes to {', '.join(regions[:-1])} and {regions[-1]}" in text

@@ -123,7 +123,7 @@ def estimate(config: EnvironmentConfig) -> CostEstimate:
     ]
     for model in config.models:
         plan = config.plan(model)
-        count = model.replicas * plan.layout.nodes
+        count = model.starting_replicas * plan.layout.nodes
         pool = config.pool(model.pool)
         assert pool is not None
         standing.append(CostLine(f"model {model.name} ({count} x {plan.instance_type})", count, ec2_price(region, plan.instance_type)))

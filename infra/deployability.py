@@ -15,7 +15,8 @@ Each rule says where its behaviour comes from:
   template's ``nodeSelector`` (pkg/webhooks/pod_webhook.go, pkg/controllers/pod_controller.go): with
   ``kubernetes.io/hostname`` the whole group must fit on the leader's node.
 - **Pool capacity** (Karpenter): a NodePool launches nothing that would take it past
-  ``limits``, and leaves out instance types whose capacity alone exceeds what is left.
+  ``limits``, and leaves out instance types whose capacity alone exceeds what is left. An
+  autoscaled model counts at ``max_replicas``: a scale-out past the limit leaves pods pending.
 - **Engine arguments**: the pinned vLLM release's own argument table (``infra.serving_args``).
 """
 
@@ -151,7 +152,8 @@ def pool_limit_problems(limit: int, types: Sequence[InstanceType]) -> list[str]:
 
 
 def pool_demand_problems(limit: int, demands: Sequence[tuple[str, int]]) -> list[str]:
-    """``demands`` (model name, accelerators its replicas hold) beyond the pool's limit."""
+    """``demands`` (model name, accelerators its replicas hold at their most: the fixed count, or
+    autoscaling's maximum) beyond the pool's limit."""
     total = sum(count for _, count in demands)
     if total <= limit:
         return []

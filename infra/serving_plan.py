@@ -15,8 +15,8 @@ from infra import deployability, planner, serving_args, unit_serving
 from infra.catalog import instances
 from infra.catalog.versions import NEURON_ENGINES, default_serving_image
 from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig
+from infra.k8s import autoscaling, serving_access, vllm
 from infra.k8s import karpenter as k8s_karpenter
-from infra.k8s import serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = "vllm"
@@ -33,6 +33,7 @@ OWNED_FLAG_FIX = {
     "--gpu-memory-utilization": "set gpu_memory_utilization",
     "--dtype": "set dtype",
     "--quantization": "set quantization",
+    "--shutdown-timeout": "set autoscaling.max_request_seconds",
 }
 # Never in extra_args, whether or not the blueprint sets them.
 REFUSED_FLAG_FIX = {
@@ -70,7 +71,7 @@ def serving_spec(
         nodes=plan.layout.nodes,
         tensor_parallel=plan.layout.tensor_parallel,
         pipeline_parallel=plan.layout.pipeline_parallel,
-        replicas=model.replicas,
+        replicas=model.starting_replicas,
         max_model_len=plan.max_model_len,
         gpu_memory_utilization=model.gpu_memory_utilization,
         model=source,
@@ -89,7 +90,41 @@ def serving_spec(
         neuron_plugin=NEURON_ENGINES[instance.family].plugin if neuron else None,
         extra_args=model.extra_args,
         env=model.env,
+        drain_seconds=model.autoscaling.max_request_seconds if model.autoscaling else 0,
     )
+
+
+def autoscaling_spec(model: ServedModelConfig, plan: Plan, *, cluster_name: str, region: str) -> autoscaling.AutoscalingSpec | None:
+    """The KEDA scaling of ``model``, or None when its replicas are fixed."""
+    scaling = model.autoscaling
+    if scaling is None:
+        return None
+    return autoscaling.AutoscalingSpec(
+        name=model.name,
+        namespace=model.namespace,
+        multi_node=plan.layout.nodes > 1,
+        cluster_name=cluster_name,
+        region=region,
+        min_replicas=scaling.min_replicas,
+        max_replicas=scaling.max_replicas,
+        target_waiting_per_replica=scaling.target_waiting_per_replica,
+        polling_seconds=scaling.polling_seconds,
+        scale_up_stabilization_seconds=scaling.scale_up_stabilization_seconds,
+        scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds,
+    )
+
+
+DRAIN_FLAG = "--shutdown-timeout"
+
+
+def drain_problem(model: ServedModelConfig, pool: NodePoolConfig, plan: Plan) -> str | None:
+    """Why an autoscaled model's engine cannot drain on scale-down, or None when it can (or is not autoscaled)."""
+    version = engine_version(pool, plan)
+    if model.autoscaling is None or not serving_args.data_path(version).exists():
+        return None
+    if DRAIN_FLAG in serving_args.accepted_args(version)["args"]:
+        return None
+    return f"vLLM {version} (the {plan.instance_type} image's engine) has no {DRAIN_FLAG}, so a scale-down would cut in-flight streams"
 
 
 def pool_view(pool: NodePoolConfig) -> deployability.PoolView:
@@ -131,6 +166,9 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
         spec = serving_spec(
             model, pool, plan, region=config.region, weights_bucket="weights-bucket", image=default_image(model, pool, plan)
         )
+        if (problem := drain_problem(model, pool, plan)) is not None:
+            yield f"{where}.autoscaling", problem, "serve it on a GPU or trn2 pool, or remove autoscaling"
+            spec = dataclasses.replace(spec, drain_seconds=0)
         own = vllm.vllm_args(dataclasses.replace(spec, extra_args=()))
         table = (
             serving_args.accepted_args(engine_version(pool, plan)) if serving_args.data_path(engine_version(pool, plan)).exists() else None
@@ -152,7 +190,7 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
                 args = [vllm.RUNTIME_EXAMPLES.get(a, a) for a in vllm.vllm_args(spec)] + (["--headless"] if spec.multi_node else [])
                 for problem in serving_args.check_vllm_args(args, accepted=table):
                     yield f"{where}.extra_args", f"vLLM {version} would reject the arguments: {problem}", "fix or remove the flag"
-        demands.setdefault(pool.name, []).append((model.name, model.replicas * plan.layout.nodes * spec.accelerators_per_node))
+        demands.setdefault(pool.name, []).append((model.name, model.peak_replicas * plan.layout.nodes * spec.accelerators_per_node))
     for index, unit_pool in enumerate(config.unit_pools):
         plan_unit = config.plan_unit(unit_pool)
         version = NEURON_ENGINES[unit_pool.spec.family].vllm
@@ -178,4 +216,8 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
                 "raise the limit to at least one node, or list smaller instance types",
             )
         for problem in deployability.pool_demand_problems(pool.limits.accelerators, demands.get(pool.name, [])):
-            yield f"node_pools[{index}].limits.accelerators", problem, "raise the limit, or lower replicas"
+            yield (
+                f"node_pools[{index}].limits.accelerators",
+                problem,
+                "raise the limit, or lower replicas (autoscaling.max_replicas where a model autoscales)",
+            )

@@ -60,6 +60,7 @@ class EksStack(cdk.Stack):
             system_node_selector=dict([SYSTEM_NODE_LABEL]),
             after=self.karpenter.chart,
             kubernetes_version=config.kubernetes_version,
+            cluster_name=cluster_name,
             scrape_namespaces=(METRICS_NAMESPACE,),
         )
         for plugin in self.device_plugins.charts.values():

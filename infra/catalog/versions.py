@@ -81,6 +81,10 @@ EFA_DEVICE_PLUGIN_CHART = Chart("https://aws.github.io/eks-charts", "aws-efa-k8s
 # LeaderWorkerSet controller (chart ships its CRDs).
 LWS_CHART = Chart("oci://registry.k8s.io/lws/charts/lws", "lws", "0.10.0")
 
+# KEDA: chart 2.20.2 ships KEDA 2.20.2 (kedacore/charts tag v2.20.2, commit cbb9bb8c, keda/Chart.yaml
+# version and appVersion). Its CRDs are templates, so `helm upgrade` upgrades them with the chart.
+KEDA_CHART = Chart("https://kedacore.github.io/charts", "keda", "2.20.2")
+
 # Serving images, pinned. The public vLLM image has no Ray and no EFA libraries (removed upstream
 # around v0.19), so multi-node groups use the blueprint's own build, model-images/vllm-gpu
 # (a DockerImageAsset: built at deploy time, synth stays offline). vLLM Neuron plugin images

@@ -31,7 +31,7 @@ from infra.config.base import (
 from infra.config.bedrock import BedrockConfig, BedrockModelAccess, InvocationLoggingConfig, ServiceAccountRef
 from infra.config.eks import EksConfig, SystemNodesConfig
 from infra.config.environment import EnvironmentConfig, load, validate_environment
-from infra.config.models import ServedModelConfig, WeightsConfig
+from infra.config.models import AutoscalingConfig, ServedModelConfig, WeightsConfig
 from infra.config.network import NetworkConfig
 from infra.config.node_pools import AmiConfig, CapacityReservationConfig, DisruptionBudgetConfig, NodePoolConfig, NodePoolLimits
 from infra.config.observability import AlarmThresholds, ObservabilityConfig
@@ -49,6 +49,7 @@ __all__ = [
     "SYSTEM_NAMESPACES",
     "AlarmThresholds",
     "AmiConfig",
+    "AutoscalingConfig",
     "BedrockConfig",
     "BedrockModelAccess",
     "CapacityReservationConfig",

@@ -64,7 +64,7 @@ MAX_POOL_LABELS = 90
 # Namespaces that belong to Kubernetes or to the components this blueprint installs: no model is
 # served in them, and no Bedrock role is handed to their service accounts (kube-system alone holds
 # the CNI, kube-proxy, CoreDNS, the Pod Identity agent and Karpenter).
-SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch", "lws-system", "inference-metrics")
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch", "lws-system", "keda", "inference-metrics")
 # The shortest node lifetime accepted: below it a model's start-up (up to ~40 min with Neuron
 # compilation, infra.k8s.vllm.startup_budget_s) would not finish before Karpenter replaces the node.
 MIN_EXPIRE_AFTER_S = 3600

@@ -59,6 +59,35 @@ class WeightsConfig(_Strict):
         return self
 
 
+class AutoscalingConfig(_Strict):
+    """Queue-driven replica count for one model: a KEDA ScaledObject over vLLM's waiting requests
+    (``infra.k8s.autoscaling``), and the drain that lets a scale-down finish in-flight streams."""
+
+    min_replicas: int = Field(default=1, ge=1, le=64, description="replicas (LWS groups) never scaled below; the workload starts here")
+    max_replicas: int = Field(ge=1, le=64, description="replicas never scaled above; the pool's limits.accelerators must hold them")
+    target_waiting_per_replica: float = Field(
+        default=4, gt=0, le=1000, description="vllm:num_requests_waiting per replica the HPA steers to"
+    )
+    polling_seconds: int = Field(default=30, ge=10, le=600, description="KEDA pollingInterval: how often the metric is read")
+    scale_up_stabilization_seconds: int = Field(default=0, ge=0, le=3600, description="HPA behavior.scaleUp.stabilizationWindowSeconds")
+    scale_down_stabilization_seconds: int = Field(
+        default=600, ge=0, le=3600, description="HPA behavior.scaleDown.stabilizationWindowSeconds"
+    )
+    max_request_seconds: int = Field(
+        default=600, ge=10, le=3600, description="the longest request a scale-down waits for (vLLM --shutdown-timeout)"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise Problem(
+                f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}",
+                "lower min_replicas or raise max_replicas",
+                field="min_replicas",
+            )
+        return self
+
+
 class ServedModelConfig(_Strict):
     """One vLLM service: single-node Deployment, or a LeaderWorkerSet when it spans nodes."""
 
@@ -85,6 +114,27 @@ class ServedModelConfig(_Strict):
     ttft_p90_slo_seconds: float | None = Field(
         default=None, gt=0, le=600, description="time-to-first-token p90 SLO; default observability.thresholds.ttft_p90_seconds"
     )
+    autoscaling: AutoscalingConfig | None = Field(default=None, description="scale replicas on vLLM's queue depth with KEDA")
+
+    @property
+    def starting_replicas(self) -> int:
+        """Replicas the workload is applied with: autoscaling's minimum, or the fixed count."""
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+    @property
+    def peak_replicas(self) -> int:
+        """The most replicas the model may run: autoscaling's maximum, or the fixed count."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> ServedModelConfig:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise Problem(
+                "replicas is fixed while autoscaling sets the count",
+                "remove replicas; autoscaling.min_replicas and max_replicas bound it",
+                field="replicas",
+            )
+        return self
 
     @field_validator("name", "namespace")
     @classmethod

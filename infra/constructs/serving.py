@@ -14,15 +14,19 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
 from infra import nag, serving_plan
-from infra.catalog.versions import LWS_CHART
+from infra.catalog.versions import KEDA_CHART, LWS_CHART
 from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.constructs.storage import access_log_bucket, weights_bucket
-from infra.k8s import admission, serving_access, vllm
+from infra.k8s import admission, autoscaling, serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = serving_plan.SERVICE_ACCOUNT
+KEDA_NAMESPACE = "keda"
+# The chart's operator service account (kedacore/charts v2.20.2 keda/values.yaml serviceAccount.operator.name):
+# the aws-cloudwatch scaler runs in the operator, with its credentials (identityOwner: keda).
+KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class ModelServing(Construct):
       group, applied after Karpenter's node pools exist.
     - Images are the pinned public ones, or ``build:<folder>`` DockerImageAssets of ``model-images/``
       (built and pushed by ``cdk deploy``; synth only fingerprints the folder).
+    - When a model autoscales: KEDA (Helm, CRDs included) on the system nodes, its operator's Pod
+      Identity role holding ``cloudwatch:GetMetricData`` alone, and per such model a
+      TriggerAuthentication and ScaledObject (``infra.k8s.autoscaling``), applied after the model and KEDA.
 
     ``manifests`` holds every object applied, for inspection and schema validation.
     """
@@ -66,6 +73,7 @@ class ModelServing(Construct):
         system_node_selector: dict[str, str],
         after: IConstruct,
         kubernetes_version: str,
+        cluster_name: str,
         scrape_namespaces: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, id)
@@ -103,6 +111,11 @@ class ModelServing(Construct):
                 values={"nodeSelector": system_node_selector},
             )
             self.lws_chart.node.add_dependency(after)
+
+        self.keda_chart = None
+        if any(d.model.autoscaling for d in deployments):
+            self.keda_chart = self._keda(cluster, system_node_selector, cluster_name)
+            self.keda_chart.node.add_dependency(after)
 
         if not deployments:
             return
@@ -169,6 +182,48 @@ class ModelServing(Construct):
             manifest.node.add_dependency(namespaces[spec.namespace], after)
             if spec.multi_node and self.lws_chart is not None:
                 manifest.node.add_dependency(self.lws_chart)
+            scaling = serving_plan.autoscaling_spec(deployment.model, deployment.plan, cluster_name=cluster_name, region=stack.region)
+            if scaling is not None and self.keda_chart is not None:
+                scaling_objects = autoscaling.manifests(scaling)
+                self.manifests += scaling_objects
+                scaler = eks.KubernetesManifest(
+                    self, f"{construct_id(deployment.model.name)}Autoscaling", cluster=cluster, manifest=scaling_objects, overwrite=True
+                )
+                scaler.node.add_dependency(manifest, self.keda_chart)
+
+    def _keda(self, cluster: eks.Cluster, node_selector: dict[str, str], cluster_name: str) -> eks.HelmChart:
+        """KEDA on the system nodes; its operator reads CloudWatch metrics with a role of its own."""
+        role = pod_identity_role(self, "KedaOperatorRole", description=f"KEDA reads {cluster_name} vLLM queue metrics from CloudWatch")
+        role.add_to_policy(iam.PolicyStatement(sid="ReadMetrics", actions=["cloudwatch:GetMetricData"], resources=["*"]))
+        nag.acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("cloudwatch:GetMetricData"))
+        nag.acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:GetMetricData supports no resource-level permissions and no condition keys (Service Authorization "
+            "Reference, 'Actions, resources, and condition keys for Amazon CloudWatch'); the role holds this one read action.",
+        )
+        association = eks.CfnPodIdentityAssociation(
+            self,
+            "KedaOperatorPodIdentity",
+            cluster_name=cluster.cluster_name,
+            namespace=KEDA_NAMESPACE,
+            service_account=KEDA_OPERATOR_SERVICE_ACCOUNT,
+            role_arn=role.role_arn,
+        )
+        chart = install_chart(
+            self,
+            "KedaChart",
+            cluster=cluster,
+            chart=KEDA_CHART,
+            release="keda",
+            namespace=KEDA_NAMESPACE,
+            create_namespace=True,
+            wait=True,
+            values={"nodeSelector": node_selector},
+        )
+        # Pod Identity hands credentials to pods created after the association exists.
+        chart.node.add_dependency(association)
+        return chart
 
     def _namespace(
         self,

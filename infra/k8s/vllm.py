@@ -40,6 +40,17 @@ STARTUP_S_PER_WEIGHT_GIB = 4
 NEURON_COMPILE_S = 1800
 PROBE_PERIOD_S = 10
 
+# Scale-down without cutting streams (vLLM v0.31.0). SIGTERM reaches `vllm serve`'s API server
+# (vllm/entrypoints/launchers/launcher.py, signal_handler/handle_shutdown), which stops the engine with
+# --shutdown-timeout (vllm/engine/arg_utils.py; vllm/config/vllm.py: "Shutdown grace period for
+# in-flight requests"): 0, the default, aborts every in-flight request; N > 0 drains them for up to N
+# seconds and aborts what is left, while new requests are rejected (vllm/v1/engine/core.py,
+# _handle_shutdown and _reject_add_in_shutdown). So a draining pod first sleeps in preStop while
+# Kubernetes takes it out of the Service's endpoints, then drains, then tears the engine down.
+PRE_STOP_SLEEP_S = 15
+ENGINE_TEARDOWN_S = 30
+DEFAULT_GRACE_S = 120
+
 
 @dataclass(frozen=True)
 class ServingSpec:
@@ -73,6 +84,7 @@ class ServingSpec:
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     api_key: bool = True  # the API (server, leader) requires the key from serving_access's SecretProviderClass
+    drain_seconds: int = 0  # > 0: in-flight requests get this long to finish on SIGTERM (vLLM --shutdown-timeout)
 
     @property
     def multi_node(self) -> bool:
@@ -84,6 +96,13 @@ class ServingSpec:
         if self.accelerator == "neuron":
             budget += NEURON_COMPILE_S
         return int(math.ceil(budget / PROBE_PERIOD_S) * PROBE_PERIOD_S)
+
+    @property
+    def termination_grace_s(self) -> int:
+        """Seconds Kubernetes waits after deleting a pod: preStop, the drain and the engine's teardown."""
+        if not self.drain_seconds:
+            return DEFAULT_GRACE_S
+        return PRE_STOP_SLEEP_S + self.drain_seconds + ENGINE_TEARDOWN_S
 
     @property
     def labels(self) -> dict[str, str]:
@@ -134,6 +153,8 @@ def vllm_args(spec: ServingSpec) -> list[str]:
         args += ["--dtype", spec.dtype]
     if spec.quantization:
         args += ["--quantization", spec.quantization]
+    if spec.drain_seconds:
+        args += ["--shutdown-timeout", str(spec.drain_seconds)]
     return args + list(spec.extra_args)
 
 
@@ -272,7 +293,17 @@ def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, An
     if _serves_api(spec, role):
         out["ports"] = [{"name": "http", "containerPort": PORT}]
         out |= _probes(spec)
+    if spec.drain_seconds:
+        out["lifecycle"] = {"preStop": {"sleep": {"seconds": _pre_stop_sleep_s(spec, role)}}}
     return out
+
+
+def _pre_stop_sleep_s(spec: ServingSpec, role: str) -> int:
+    """The API container sleeps until the Service stops sending it requests; a group's worker also
+    outlives its leader's drain, since the leader's engine needs every rank until it stops."""
+    if role == "worker":
+        return PRE_STOP_SLEEP_S + spec.drain_seconds
+    return PRE_STOP_SLEEP_S
 
 
 def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -290,7 +321,7 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
             + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else [])
             + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(spec, role) else [])
             + ([serving_access.hub_tokens_volume()] if spec.hub_token_secret else []),
-            "terminationGracePeriodSeconds": 120,
+            "terminationGracePeriodSeconds": spec.termination_grace_s,
         },
     }
 

@@ -53,7 +53,7 @@ def _plan_row(name: str, replicas: int, plan: Plan, region: str) -> list[str]:
 def report(config: EnvironmentConfig) -> str:
     """The text ``make plan`` prints for ``config``."""
     lines = [f"inference-{config.name} in {config.region}: on-demand list prices of {prices.PRICE_DATE} (infra/catalog/prices.py)", ""]
-    rows = [_plan_row(m.name, m.replicas, config.plan(m), config.region) for m in config.models]
+    rows = [_plan_row(m.name, m.starting_replicas, config.plan(m), config.region) for m in config.models]
     rows += [_plan_row(f"unit pool {p.name}", p.units, config.plan_unit(p), config.region) for p in config.unit_pools]
     if rows:
         lines.append("models")

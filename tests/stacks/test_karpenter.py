@@ -207,7 +207,7 @@ def test_dev_pool_allows_spot(dev: Synthesized) -> None:
     ],
 )
 def test_device_plugins_follow_the_pools(synth, env: str, charts: set[str]) -> None:
-    assert set(_charts(synth(env))) - {"lws"} == charts
+    assert set(_charts(synth(env))) - {"lws", "keda"} == charts
 
 
 def test_device_plugins_only_on_their_nodes(prod: Synthesized) -> None:

@@ -67,7 +67,7 @@ def test_weights_come_from_the_bucket_through_pod_identity(prod: Synthesized) ->
     assert command[2].startswith("s3://") and command[2].endswith("/meta-llama/Llama-3.1-8B-Instruct/")
     assert deployment["serviceAccountName"] == "vllm"
     (association,) = [
-        a["Properties"] for k, a in prod.resources("eks", "AWS::EKS::PodIdentityAssociation").items() if k.startswith("Serving")
+        a["Properties"] for k, a in prod.resources("eks", "AWS::EKS::PodIdentityAssociation").items() if k.startswith("ServingInference")
     ]
     assert (association["Namespace"], association["ServiceAccount"]) == ("inference", "vllm")
     role_id = association["RoleArn"]["Fn::GetAtt"][0]
@@ -269,3 +269,46 @@ def test_the_api_key_is_generated_encrypted_and_fetched_by_the_pods_role(prod: S
     assert prod.stacks.eks.resolve(serving.api_key.secret_arn) == {"Ref": secret_id}
     outputs = prod.template_json("eks")["Outputs"]
     assert [o["Value"] for k, o in outputs.items() if k.startswith("ServingApiKeySecretArn")] == [{"Ref": secret_id}]
+
+
+def test_keda_runs_on_the_system_nodes_only_where_a_model_autoscales(prod: Synthesized, synth) -> None:
+    # kedacore/charts v2.20.2 keda/Chart.yaml: version 2.20.2, appVersion 2.20.2.
+    keda = _charts(prod)["keda"]
+    assert (keda["Repository"], keda["Version"], keda["Namespace"], keda["Release"]) == (
+        "https://kedacore.github.io/charts",
+        "2.20.2",
+        "keda",
+        "keda",
+    )
+    assert json.loads(keda["Values"]) == {"nodeSelector": {"inference-blueprint/node-role": "system"}}
+    assert "keda" not in _charts(synth("dev")) and "keda" not in _charts(synth("capetown"))
+
+
+def test_the_keda_operator_may_read_metrics_and_nothing_else(prod: Synthesized) -> None:
+    (association_id, association) = next(
+        (k, a["Properties"]) for k, a in prod.resources("eks", "AWS::EKS::PodIdentityAssociation").items() if k.startswith("ServingKeda")
+    )
+    assert (association["Namespace"], association["ServiceAccount"]) == ("keda", "keda-operator")
+    role_id = association["RoleArn"]["Fn::GetAtt"][0]
+    policies = prod.resources("eks", "AWS::IAM::Policy").values()
+    (policy,) = [p["Properties"] for p in policies if {"Ref": role_id} in p["Properties"]["Roles"]]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Action": "cloudwatch:GetMetricData", "Effect": "Allow", "Resource": "*", "Sid": "ReadMetrics"}
+    ]
+    (chart_id,) = [k for k, c in prod.resources("eks", "Custom::AWSCDK-EKS-HelmChart").items() if c["Properties"]["Chart"] == "keda"]
+    assert association_id in prod.template_json("eks")["Resources"][chart_id]["DependsOn"]
+
+
+def test_the_prod_model_scales_on_its_queue_after_keda_and_its_workload(prod: Synthesized) -> None:
+    (scaled,) = _objects(prod, "ScaledObject").values()
+    assert scaled["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llama-3-1-8b"}
+    assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (2, 6)
+    assert scaled["spec"]["triggers"][0]["metadata"]["dimensionValue"] == "inference-prod;inference;llama-3-1-8b"
+    deployment = _objects(prod, "Deployment")["llama-3-1-8b"]["spec"]
+    assert deployment["replicas"] == 2 and deployment["template"]["spec"]["terminationGracePeriodSeconds"] == 645
+    assert _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    resources = prod.template_json("eks")["Resources"]
+    (scaler_id,) = [k for k in resources if k.startswith("ServingLlama318bAutoscaling")]
+    (model_id,) = [k for k in resources if k.startswith("ServingLlama318bModel")]
+    (chart_id,) = [k for k, c in resources.items() if c["Type"] == "Custom::AWSCDK-EKS-HelmChart" and c["Properties"]["Chart"] == "keda"]
+    assert {model_id, chart_id} <= set(resources[scaler_id]["DependsOn"])

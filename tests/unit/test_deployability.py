@@ -111,7 +111,7 @@ def test_replicas_beyond_the_pool_limit_fail_synth() -> None:
     text = _error("dev", lambda env: env["models"][0].update(replicas=5))
     assert text == (
         "environments.dev.node_pools[0].limits.accelerators: the pool's models need 5 accelerators (llama-3-2-1b 5) "
-        "but limits.accelerators is 4; raise the limit, or lower replicas"
+        "but limits.accelerators is 4; raise the limit, or lower replicas (autoscaling.max_replicas where a model autoscales)"
     )
 
 

@@ -32,6 +32,11 @@ CRD_FILES: dict[tuple[str, str], str] = {
     ("secrets-store.csi.x-k8s.io", "SecretProviderClass"): "secrets-store.csi.x-k8s.io_secretproviderclasses.yaml",
     ("keda.sh", "ScaledObject"): "keda.sh_scaledobjects.yaml",
     ("keda.sh", "TriggerAuthentication"): "keda.sh_triggerauthentications.yaml",
+    ("gateway.networking.k8s.io", "GatewayClass"): "gateway.networking.k8s.io_gatewayclasses.yaml",
+    ("gateway.networking.k8s.io", "Gateway"): "gateway.networking.k8s.io_gateways.yaml",
+    ("gateway.networking.k8s.io", "HTTPRoute"): "gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io", "ReferenceGrant"): "gateway.networking.k8s.io_referencegrants.yaml",
+    ("inference.networking.k8s.io", "InferencePool"): "inference.networking.k8s.io_inferencepools.yaml",
 }
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -99,7 +104,10 @@ def _cel_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
         rule = validation["rule"]
         if "oldSelf" in rule:
             continue
-        result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+        try:
+            result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+        except celpy.CELEvalError as exc:  # e.g. a rule reading a field the object leaves out
+            result = exc
         if isinstance(result, Exception):
             yield f"{path or '<root>'}: CEL rule could not be evaluated ({result}) (rule: {rule})"
         elif not bool(result):

@@ -447,11 +447,17 @@ def leader_worker_set(spec: ServingSpec) -> dict[str, Any]:
     }
 
 
-def service(spec: ServingSpec) -> dict[str, Any]:
-    """ClusterIP service on the OpenAI-compatible port: the single-node pods, or the group leaders."""
+def api_selector(spec: ServingSpec) -> dict[str, str]:
+    """Labels of the pods that serve the API: every pod of a single-node model, only the leaders of a group."""
     selector = {LABEL_MODEL: spec.name}
     if spec.multi_node:
         selector["inference-blueprint/role"] = "leader"
+    return selector
+
+
+def service(spec: ServingSpec) -> dict[str, Any]:
+    """ClusterIP service on the OpenAI-compatible port: the single-node pods, or the group leaders."""
+    selector = api_selector(spec)
     return {
         "apiVersion": "v1",
         "kind": "Service",

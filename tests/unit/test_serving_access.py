@@ -1,12 +1,5 @@
-"""Who reaches a served model: NetworkPolicy verdicts as Kubernetes computes them, and the API key's class.
-
-``_admits`` is the NetworkPolicy semantics of the Kubernetes documentation ("Network Policies"):
-a pod selected by no Ingress policy accepts everything; a pod selected by one or more accepts a
-connection when any rule of any of them matches it: a rule matches when one of its ``from`` peers
-selects the source (``podSelector`` alone: pods of the policy's namespace; ``namespaceSelector``
-alone: every pod of the selected namespaces; both: those pods of those namespaces) and, when the
-rule lists ``ports``, the port is one of them (no ``ports``: every port).
-"""
+"""Who reaches a served model: NetworkPolicy verdicts as Kubernetes computes them
+(``network_policy.admits``, tests/network_policy.py), and the API key's class."""
 
 from __future__ import annotations
 
@@ -14,43 +7,13 @@ from typing import Any
 
 import pytest
 import yaml
+from network_policy import admits as _admits
 from serving_specs import MULTI
 
 from infra.k8s import serving_access, vllm
 from infra.k8s.schema import validate
 
 MODEL = {vllm.LABEL_MODEL: MULTI.name}
-
-
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
-
-
-def _peer_matches(peer: dict[str, Any], policy_namespace: str, source: dict[str, Any]) -> bool:
-    namespace_labels = {"kubernetes.io/metadata.name": source["namespace"]}
-    if "namespaceSelector" in peer:
-        in_namespace = _selects(peer["namespaceSelector"], namespace_labels)
-    else:
-        in_namespace = source["namespace"] == policy_namespace
-    return in_namespace and _selects(peer.get("podSelector", {}), source["labels"])
-
-
-def _admits(policies: list[dict[str, Any]], target: dict[str, Any], source: dict[str, Any], port: int) -> bool:
-    selecting = [
-        p
-        for p in policies
-        if p["metadata"]["namespace"] == target["namespace"]
-        and "Ingress" in p["spec"]["policyTypes"]
-        and _selects(p["spec"]["podSelector"], target["labels"])
-    ]
-    if not selecting:
-        return True
-    return any(
-        any(_peer_matches(peer, p["metadata"]["namespace"], source) for peer in rule.get("from", []))
-        and ("ports" not in rule or any(r["port"] == port for r in rule["ports"]))
-        for p in selecting
-        for rule in p["spec"].get("ingress", [])
-    )
 
 
 POLICIES = [

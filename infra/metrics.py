@@ -69,6 +69,9 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
             "cluster_failed_node_count",
             "pod_status_pending",
             "node_cpu_utilization",
+            # dimensions ClusterName, Namespace, Service: a model's Service selects the pods that
+            # serve its API (every replica's pod, or each LWS group's leader), so it counts replicas
+            "service_number_of_running_pods",
         }
     ),
     # Only what the agent keeps (its metric_relabel keep list): a dashboard cannot draw anything else.
@@ -195,6 +198,18 @@ def container_insights(name: str, cluster_name: str, statistic: str = "Average",
     """A cluster-level Container Insights metric."""
     return cw.Metric(
         namespace=CONTAINER_INSIGHTS, metric_name=name, dimensions_map={"ClusterName": cluster_name}, statistic=statistic, period=period
+    )
+
+
+def service_pods(cluster_name: str, namespace: str, service: str, period: Duration = ONE_MINUTE) -> cw.Metric:
+    """Running pods behind a Kubernetes Service (Container Insights), averaged over ``period``."""
+    return cw.Metric(
+        namespace=CONTAINER_INSIGHTS,
+        metric_name="service_number_of_running_pods",
+        dimensions_map={"ClusterName": cluster_name, "Namespace": namespace, "Service": service},
+        statistic="Average",
+        period=period,
+        label="replicas serving",
     )
 
 

@@ -68,6 +68,8 @@ class ObservabilityStack(cdk.Stack):
                     name=m.name,
                     namespace=m.namespace,
                     ttft_p90_slo_seconds=m.ttft_p90_slo_seconds or config.observability.thresholds.ttft_p90_seconds,
+                    max_replicas=m.autoscaling.max_replicas if m.autoscaling else None,
+                    target_waiting_per_replica=m.autoscaling.target_waiting_per_replica if m.autoscaling else None,
                 )
                 for m in config.models
             ],

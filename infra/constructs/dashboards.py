@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 import cdk_monitoring_constructs as mc
@@ -65,6 +66,8 @@ class ServedModelView:
     name: str
     namespace: str
     ttft_p90_slo_seconds: float
+    max_replicas: int | None = None  # autoscaled models: KEDA's ceiling
+    target_waiting_per_replica: float | None = None  # and the queue per replica it steers to
 
 
 # The plot options of a line chart as CloudWatch's console writes them; the chart widget's schema
@@ -612,8 +615,41 @@ class InferenceDashboards(Construct):
                     title="Preemptions and finished requests",
                     metrics=[metric("vllm:num_preemptions_total", "Sum"), metric("vllm:request_success_total", "Sum")],
                 ),
+                *self._scaling(cluster_name, model, metric),
             ],
         )
+
+    def _scaling(self, cluster_name: str, model: ServedModelView, metric: Any) -> list[mc.CustomMetricGroup]:
+        """Replicas against the autoscaling ceiling, and the alarm for a model held at it with a queue:
+        KEDA cannot add capacity, so requests wait (raise max_replicas and the pool's limit, or add a pool)."""
+        if model.max_replicas is None or model.target_waiting_per_replica is None:
+            return []
+        replicas = metrics.service_pods(cluster_name, model.namespace, model.name, period=metrics.FIVE_MINUTES)
+        at_ceiling = cw.MathExpression(
+            expression=f"IF(replicas >= {model.max_replicas} AND waiting > {model.target_waiting_per_replica:g}, 1, 0)",
+            using_metrics={"replicas": replicas, "waiting": metric("vllm:num_requests_waiting")},
+            label=f"at max_replicas ({model.max_replicas}) with a queue",
+            period=metrics.FIVE_MINUTES,
+        )
+        return [
+            mc.CustomMetricGroup(
+                title=f"Replicas (max {model.max_replicas})",
+                metrics=[
+                    replicas,
+                    _alarmed(
+                        at_ceiling,
+                        "AtMaxReplicasWithQueue",
+                        WARNING,
+                        1,
+                        cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                        evaluation_periods=3,
+                        datapoints_to_alarm=3,
+                        treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                    ),
+                ],
+                horizontal_annotations=[cw.HorizontalAnnotation(value=model.max_replicas, label="max_replicas")],
+            )
+        ]
 
     def _vllm_latency(self, cluster_name: str, model: ServedModelView) -> None:
         """TTFT, inter-token and end-to-end latency p50/p90/p99 as PromQL charts, and the TTFT p90 alarm."""

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import SHIPPED_ENVS, Synthesized
+from conftest import CONTEXT, SHIPPED_ENVS, Synthesized
 
 from infra.catalog.instances import INSTANCE_TYPES
 from infra.k8s.otel_collector import HISTOGRAMS
@@ -290,6 +290,28 @@ def test_vllm_widgets_and_waiting_requests_alarm_per_model(synth) -> None:
     assert {"vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:generation_tokens_total"} <= graphed
     texts = [w["properties"]["markdown"] for w in _body(result)["widgets"] if w["type"] == "text"]
     assert any("PromQL" in t and "OTLP" in t for t in texts), "the dashboard says where latency percentiles come from"
+
+
+def test_an_autoscaled_model_alarms_when_held_at_max_replicas_with_a_queue(synth) -> None:
+    # prod's llama-3-1-8b autoscales (cdk.json); its Service selects the pods serving the API, so
+    # Container Insights' service_number_of_running_pods counts its replicas.
+    result = synth("prod")
+    alarms = {a["AlarmName"]: a for a in _alarms(result)}
+    alarm = alarms["inference-prod-Vllm-llama-3-1-8b-AtMaxReplicasWithQueue-Warning"]
+    config = next(m for m in CONTEXT["environments"]["prod"]["models"] if m["name"] == "llama-3-1-8b")["autoscaling"]
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    target = config.get("target_waiting_per_replica", 4)
+    assert expression["Expression"] == f"IF(replicas >= {config['max_replicas']} AND waiting > {target:g}, 1, 0)"
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert stats["replicas"]["MetricName"] == "service_number_of_running_pods"
+    assert {d["Name"]: d["Value"] for d in stats["replicas"]["Dimensions"]} == {
+        "ClusterName": "inference-prod",
+        "Namespace": "inference",
+        "Service": "llama-3-1-8b",
+    }
+    assert stats["waiting"]["MetricName"] == "vllm:num_requests_waiting"
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 3, 3)
+    assert not any("AtMaxReplicas" in name and "405b" in name for name in alarms), "fixed-replica models have no ceiling alarm"
 
 
 def _charts(body: dict[str, Any]) -> list[dict[str, Any]]:

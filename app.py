@@ -31,6 +31,7 @@ import aws_cdk as cdk  # noqa: E402  (after pin_node: jsii starts Node on import
 
 from infra import checks, nag  # noqa: E402
 from infra.config import ConfigError, load  # noqa: E402
+from infra.k8s import schema  # noqa: E402
 from stacks.environment import EnvironmentStacks, build  # noqa: E402
 
 
@@ -51,9 +52,22 @@ def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = No
     )
     config = load({key: app.node.try_get_context(key) for key in CONTEXT_KEYS})
     stacks = build(app, config)
+    check_manifests(stacks.eks.stack_name, stacks.eks.manifests)
     nag.add_checks(app)
     checks.add_checks(app)
     return app, stacks
+
+
+def check_manifests(stack: str, manifests: list[dict[str, Any]]) -> None:
+    """Every CRD object the stack applies against its vendored CRD's schema; ConfigError lines if any fails."""
+    found = []
+    for manifest in manifests:
+        for problem in schema.structural_problems(manifest) or []:
+            metadata = manifest.get("metadata", {})
+            where = "/".join(p for p in (stack, manifest.get("kind", "?"), metadata.get("namespace", ""), metadata.get("name", "?")) if p)
+            found.append(ConfigError(where, f"the API server would reject it: {problem}", "fix the configuration value it comes from"))
+    if found:
+        raise ConfigError(found[0].path, found[0].problem, found[0].fix, tuple(found[1:]))
 
 
 def main() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
@@ -80,3 +82,8 @@ class EksStack(cdk.Stack):
             scrape_vllm=bool(models),
             latency=vllm_latency,
         )
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object this stack applies through KubernetesManifest (Helm charts aside)."""
+        return [*self.karpenter.manifests, *self.serving.manifests, *self.vllm_metrics.manifests]

@@ -3,6 +3,7 @@
     python -m infra.tools.schemas             # offline: every vendored file matches its recorded sha256
     python -m infra.tools.schemas --fetch     # download each file at its pinned commit and compare
     python -m infra.tools.schemas --update    # after editing tag/commit in sources.json: download, write, re-hash
+    python -m infra.tools.schemas --cache     # rewrite infra/k8s/crds/structural-schemas.json from the vendored files
 
 ``infra/k8s/crds/sources.json`` records, for each file, the upstream repository, tag, commit, path,
 license and the sha256 of the file as vendored (unmodified). ``make schemas`` runs ``--fetch``;
@@ -17,6 +18,7 @@ import sys
 import urllib.request
 from typing import Any
 
+from infra.k8s import schema
 from infra.tools import ROOT, ToolError, ToolParser
 
 CRD_DIR = ROOT / "infra" / "k8s" / "crds"
@@ -59,11 +61,25 @@ def check_vendored() -> list[str]:
     return problems
 
 
+def cache_text() -> str:
+    """The structural schema cache as it should be, from the vendored CRDs."""
+    return json.dumps(schema.structural_cache(), sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def check_cache() -> list[str]:
+    """A problem when the cache synth reads is not what the vendored CRDs give."""
+    path = schema.STRUCTURAL_CACHE
+    if not path.exists() or path.read_text(encoding="utf-8") != cache_text():
+        return [f"{path.relative_to(ROOT)}: stale; run python -m infra.tools.schemas --cache"]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ToolParser(prog="python -m infra.tools.schemas", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--fetch", action="store_true", help="download each pinned file and compare with the vendored copy")
     mode.add_argument("--update", action="store_true", help="download each pinned file, write it and record its sha256")
+    mode.add_argument("--cache", action="store_true", help="rewrite the structural schema cache synth validates against")
     try:
         args = parser.parse_args(argv)
         records = sources()
@@ -80,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.update:
             SOURCES.write_text(json.dumps({"crds": records}, indent=2) + "\n", encoding="utf-8")
         problems.extend(check_vendored())
+        if args.update or args.cache:
+            schema.STRUCTURAL_CACHE.write_text(cache_text(), encoding="utf-8")
+        problems.extend(check_cache())
     except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from infra.k8s import schema
@@ -44,3 +45,49 @@ def test_nothing_needs_the_shared_folder_beside_the_repository(repo_root) -> Non
         str(p.relative_to(repo_root)) for p in tracked if "../shared" in p.read_text(errors="ignore") and p.name != "test_vendored_crds.py"
     ]
     assert offenders == []
+
+
+def test_the_structural_schema_cache_synth_reads_is_current() -> None:
+    assert schemas.check_cache() == []
+
+
+def test_synth_refuses_a_crd_object_the_api_server_would_reject() -> None:
+    # Schema validation as the API server applies it to a create (unknown fields pruned or refused,
+    # enums): the NodePool CRD of Karpenter v1.14.1 allows only WhenEmpty, WhenEmptyOrUnderutilized or Balanced.
+    from app import check_manifests
+    from infra.config import ConfigError
+
+    pool = {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": "gpu"},
+        "spec": {
+            "template": {
+                "spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}, "requirements": []}
+            },
+            "disruption": {"consolidationPolicy": "Sometimes", "consolidateAfter": "10m"},
+        },
+    }
+    with pytest.raises(ConfigError) as raised:
+        check_manifests("inference-dev-eks", [pool])
+    assert raised.value.lines() == [
+        "inference-dev-eks/NodePool/gpu: the API server would reject it: spec.disruption.consolidationPolicy: 'Sometimes' is not one "
+        "of ['WhenEmpty', 'WhenEmptyOrUnderutilized', 'Balanced']; fix the configuration value it comes from"
+    ]
+
+
+def test_a_deploy_time_value_is_not_judged_by_a_pattern_at_synth() -> None:
+    node_class = {
+        "apiVersion": "karpenter.k8s.aws/v1",
+        "kind": "EC2NodeClass",
+        "metadata": {"name": "gpu"},
+        "spec": {
+            "amiSelectorTerms": [{"alias": "al2023@v20260724"}],
+            "role": "inference-dev-karpenter-node",
+            "subnetSelectorTerms": [{"id": "${Token[TOKEN.123]}"}],
+            "securityGroupSelectorTerms": [{"id": "${Token[TOKEN.124]}"}],
+        },
+    }
+    assert schema.structural_problems(node_class) == []
+    node_class["spec"]["subnetSelectorTerms"] = [{"id": "not-a-subnet"}]
+    assert schema.structural_problems(node_class) == ["spec.subnetSelectorTerms.0.id: 'not-a-subnet' does not match 'subnet-[0-9a-z]+'"]

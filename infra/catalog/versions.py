@@ -55,6 +55,22 @@ CORE_ADDONS: tuple[str, ...] = (
 # aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/
 AL2023_AMI_RELEASE = "v20260724"
 
+# ECS-optimized Amazon Linux 2023 (Neuron) AMI release that ECS unit pools pin by default
+# (``unit_pools[].ami_release``): the AMI name, as in DescribeImages. Amazon ECS Developer Guide,
+# "Retrieving Amazon ECS-optimized Linux AMI metadata": the Neuron variant's metadata parameter is
+# /aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/<version>, where <version> is
+# ``recommended`` or the name of a specific AMI; the stack reads that release's ``image_id``.
+# Source of this name: a DescribeImages listing of ECS-optimized AMIs created 2026-08-06. Before
+# deploying a new one, check the parameter exists in your region:
+# aws ssm get-parameters --names /aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/<name>/image_id
+ECS_NEURON_AMI_RELEASE = "al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64"
+ECS_NEURON_AMI_PARAMETERS = "/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron"
+
+
+def ecs_neuron_ami_parameter(release: str) -> str:
+    """The public SSM parameter holding the AMI id of one ECS-optimized AL2023 Neuron release."""
+    return f"{ECS_NEURON_AMI_PARAMETERS}/{release}/image_id"
+
 
 @dataclass(frozen=True)
 class Chart:

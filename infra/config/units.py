@@ -8,8 +8,12 @@ from pydantic import Field, field_validator, model_validator
 
 from infra import planner
 from infra.catalog import instances
+from infra.catalog.versions import ECS_NEURON_AMI_PARAMETERS, ECS_NEURON_AMI_RELEASE
 from infra.config.base import _K8S_NAME, Problem, _Strict
 from infra.config.models import ServedModelConfig, WeightsConfig
+
+# ECS-optimized AL2023 Neuron AMI names, e.g. al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64.
+_NEURON_AMI_NAME = re.compile(r"^al2023-ami-ecs-neuron-hvm-2023\.\d+\.\d{8}-kernel-\d+\.\d+-x86_64$")
 
 
 class UnitWeightsConfig(_Strict):
@@ -59,6 +63,7 @@ class UnitPoolConfig(_Strict):
     az_index: int = Field(default=0, ge=0, le=5, description="which of the VPC's AZs the pool's placement group is in")
     volume_gib: int = Field(default=1000, ge=100, le=16384)
     capacity_reservation_id: str | None = Field(default=None, description="an On-Demand Capacity Reservation or Capacity Block id")
+    ami_release: str = Field(default=ECS_NEURON_AMI_RELEASE, description="ECS-optimized AL2023 Neuron AMI name every instance runs")
 
     @field_validator("name")
     @classmethod
@@ -98,6 +103,22 @@ class UnitPoolConfig(_Strict):
         if value is not None and not re.match(r"^cr-[0-9a-f]{8,17}$", value):
             raise Problem(f"'{value}' is not a capacity reservation id", "use the cr-... id EC2 shows")
         return value
+
+    @field_validator("ami_release")
+    @classmethod
+    def _ami_release(cls, value: str) -> str:
+        if _NEURON_AMI_NAME.match(value):
+            return value
+        names = f"aws ssm get-parameters-by-path --path {ECS_NEURON_AMI_PARAMETERS}/ lists them"
+        if value == "recommended":
+            raise Problem(
+                "'recommended' follows AWS's newest release at every deploy, so members of one unit could run different Neuron drivers",
+                f"name one release, e.g. {ECS_NEURON_AMI_RELEASE} ({names})",
+            )
+        raise Problem(
+            f"'{value}' is not an ECS-optimized Amazon Linux 2023 Neuron AMI name",
+            f"use a name like {ECS_NEURON_AMI_RELEASE} ({names})",
+        )
 
     _image = field_validator("image")(ServedModelConfig._image.__func__)  # type: ignore[attr-defined]
     _env = field_validator("env")(ServedModelConfig._env.__func__)  # type: ignore[attr-defined]

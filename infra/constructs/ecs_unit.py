@@ -5,15 +5,19 @@ follower tasks (Ray workers holding their share of the model), one task per inst
 ``units`` fixed unit slots, ``<pool>-0``, ``<pool>-1``, ...:
 
 - The instances come from one Auto Scaling group (an ECS capacity provider with managed scaling and
-  managed termination protection) on the ECS-optimized AL2023 Neuron AMI, resolved from its public
-  SSM parameter at deploy time. The launch template puts every network card's EFA interface on the
-  instance, requires IMDSv2, encrypts the root volume and places instances in one cluster placement
-  group in one subnet (one AZ). Each instance's agent registers the attribute ``unit-pool=<pool>``.
+  managed termination protection) on the pool's pinned ECS-optimized AL2023 Neuron AMI release,
+  whose id CloudFormation reads from that release's public SSM parameter at deploy time. The
+  launch template puts every network card's EFA interface on the instance, requires IMDSv2,
+  encrypts the root volume and places instances in one cluster placement group in one subnet (one
+  AZ). Each instance's agent registers the attribute ``unit-pool=<pool>``.
 - The topology Lambda (``lambda/unit_topology``) groups the pool's instances that share the deepest
   network node (``ec2:DescribeInstanceTopology``) and writes ``unit-id=<slot>`` on each member.
 - Each slot is one leader service and one service per follower rank, all ``desiredCount`` 1, all
   constrained to instances with ``unit-id == <slot>``. Every task reserves more than half of an
   instance's CPU, so two members never share an instance whichever services they belong to.
+- Every member has a container health check (``infra/unit_healthcheck.py``): the leader passes
+  once vLLM answers ``GET /health``, a follower while its raylet runs; during the pool's start-up
+  grace both pass while their start-up processes run, so a long model load is never cut short.
 - The leader registers in Cloud Map (SRV, the only record type host networking allows; Cloud Map
   adds the A record it points to) and in the pool's internal NLB target group; followers get the
   SRV name and their rank.
@@ -52,7 +56,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import checkov_skips, nag
-from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER
+from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER, ecs_neuron_ami_parameter
 from infra.config import MODEL_IMAGES, UnitPoolConfig
 from infra.constructs.helm import construct_id
 from infra.constructs.neuron_monitor import NeuronMonitorDaemon
@@ -65,6 +69,10 @@ UNIT_ATTRIBUTE = "unit-id"
 POOL_ATTRIBUTE = "unit-pool"
 UNITS_NAMESPACE = "InferenceBlueprint/Units"
 MONITOR_IMAGE = "build:neuron-monitor"
+HEALTHCHECK_SOURCE = Path(__file__).resolve().parents[1] / "unit_healthcheck.py"
+# Process names (infra/unit_healthcheck.py) of model-images/neuron-unit: its entrypoint script, then
+# what it execs: `vllm serve` on the leader, `ray start --block` (and its raylet) on a follower.
+ENTRYPOINT_PROCESS = "neuron-unit-entrypoint.sh"
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,32 @@ def member_environment(pool: UnitPoolConfig, *, rank: int, leader_srv: str | Non
         env["MODEL_S3_URI"] = model_s3_uri
         env["MODEL_DIR"] = f"{MODEL_DIR}/{pool.name}"
     return {**env, **pool.env}
+
+
+def health_check_command(pool: UnitPoolConfig, rank: int) -> list[str]:
+    """The member's container health check: ``python3 -c <infra/unit_healthcheck.py> <options>``.
+
+    The leader is ready when vLLM answers ``GET /health`` on the serving port, a follower while its
+    raylet runs; until the pool's start-up grace has passed, the entrypoint or what it execs running
+    is enough."""
+    if rank == 0:
+        options = ["--port", str(pool.serving_port), "--starting", ENTRYPOINT_PROCESS, "vllm"]
+    else:
+        options = ["--ready", "raylet", "--starting", ENTRYPOINT_PROCESS, "ray"]
+    return ["CMD", "python3", "-c", HEALTHCHECK_SOURCE.read_text(), "--grace", str(pool.startup_grace_minutes * 60), *options]
+
+
+def member_health_check(pool: UnitPoolConfig, rank: int) -> ecs.HealthCheck:
+    """ECS limits (API reference, HealthCheck): interval 5-300 s, retries 1-10, startPeriod 0-300 s.
+    A service replaces a task whose essential container is unhealthy, so the check itself carries the
+    model-load grace (up to 240 minutes), far beyond what startPeriod can."""
+    return ecs.HealthCheck(
+        command=health_check_command(pool, rank),
+        interval=cdk.Duration.seconds(30),
+        timeout=cdk.Duration.seconds(10),
+        retries=3,
+        start_period=cdk.Duration.seconds(300),
+    )
 
 
 def network_interfaces(cards: int, security_group_id: str) -> list[dict[str, object]]:
@@ -308,7 +342,8 @@ class InferenceUnitPool(Construct):
             self,
             "LaunchTemplate",
             instance_type=ec2.InstanceType(pool.instance_type),
-            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(ecs.AmiHardwareType.NEURON),
+            # A pinned release, never `recommended`: every member of a unit runs the same Neuron driver.
+            machine_image=ec2.MachineImage.from_ssm_parameter(ecs_neuron_ami_parameter(pool.ami_release)),
             user_data=user_data,
             role=role,
             require_imdsv2=True,
@@ -491,6 +526,7 @@ class InferenceUnitPool(Construct):
             port_mappings=[ecs.PortMapping(container_port=pool.serving_port, host_port=pool.serving_port)] if rank == 0 else None,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{slot}/{'leader' if rank == 0 else f'follower-{rank}'}", log_group=log_group),
             stop_timeout=cdk.Duration.seconds(120),
+            health_check=member_health_check(pool, rank),
         )
         container.add_mount_points(ecs.MountPoint(container_path=MODEL_DIR, source_volume="models", read_only=False))
         nag.acknowledge(

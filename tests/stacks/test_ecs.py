@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 from conftest import Synthesized
 
-NEURON_AMI = "/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/recommended/image_id"
+from infra import unit_healthcheck
+
+# Amazon ECS Developer Guide, "Retrieving Amazon ECS-optimized Linux AMI metadata": Amazon Linux 2023
+# (Neuron) metadata is /aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/<version>, <version>
+# being `recommended` or a specific AMI's name.
+NEURON_AMI = "/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64/image_id"
+OLDER_AMI = "al2023-ami-ecs-neuron-hvm-2023.0.20251209-kernel-6.1-x86_64"
 
 
 def _one(result: Synthesized, type_: str) -> dict[str, Any]:
@@ -75,11 +82,46 @@ def test_launch_template_efa_imdsv2_encryption_and_neuron_ami(prod: Synthesized)
     assert len(interfaces) == 16
     assert [i["InterfaceType"] for i in interfaces] == ["efa"] + ["efa-only"] * 15
     assert interfaces[0]["AssociatePublicIpAddress"] is False
-    parameter = data["ImageId"]["Ref"]
-    assert prod.template_json("ecs")["Parameters"][parameter]["Default"] == NEURON_AMI
+    parameter = prod.template_json("ecs")["Parameters"][data["ImageId"]["Ref"]]
+    assert parameter == {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", "Default": NEURON_AMI}
     user_data = json.dumps(data["UserData"])
     assert 'ECS_INSTANCE_ATTRIBUTES={\\"unit-pool\\":\\"trainium2\\"}' in user_data
     assert "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true" in user_data and "ECS_CLUSTER=" in user_data
+
+
+def test_no_prod_template_follows_a_recommended_ami(prod: Synthesized) -> None:
+    for path in prod.template_paths():
+        defaults = [str(p.get("Default", "")) for p in json.loads(path.read_text()).get("Parameters", {}).values()]
+        assert not [d for d in defaults if "/recommended" in d], path.name
+
+
+def test_the_pools_ami_release_names_the_parameter(synth) -> None:
+    result = synth("prod", key="two-units", edit=_two_units_on_an_older_ami)
+    data = _one(result, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    default = result.template_json("ecs")["Parameters"][data["ImageId"]["Ref"]]["Default"]
+    assert default == f"/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/{OLDER_AMI}/image_id"
+
+
+def _health_checks(result: Synthesized) -> dict[str, dict[str, Any]]:
+    """Each member container's health check, by its log stream prefix (<slot>/leader, <slot>/follower-<rank>)."""
+    out = {}
+    for task in _tasks(result).values():
+        (container,) = task["ContainerDefinitions"]
+        out[container["LogConfiguration"]["Options"]["awslogs-stream-prefix"]] = container["HealthCheck"]
+    return out
+
+
+def test_members_have_container_health_checks_that_outlast_the_model_load(prod: Synthesized) -> None:
+    """ECS API reference, HealthCheck: interval 5-300 s, retries 1-10, startPeriod 0-300 s; a service
+    task whose essential container turns unhealthy is stopped and replaced. The grace (45 minutes)
+    therefore lives in the command, not in startPeriod."""
+    source = Path(unit_healthcheck.__file__).read_text()
+    timing = {"Interval": 30, "Timeout": 10, "Retries": 3, "StartPeriod": 300}
+    check = ["CMD", "python3", "-c", source, "--grace", "2700"]
+    assert _health_checks(prod) == {
+        "trainium2-0/leader": {"Command": [*check, "--port", "8000", "--starting", "neuron-unit-entrypoint.sh", "vllm"], **timing},
+        "trainium2-0/follower-1": {"Command": [*check, "--ready", "raylet", "--starting", "neuron-unit-entrypoint.sh", "ray"], **timing},
+    }
 
 
 def test_security_group_allows_all_traffic_between_members(prod: Synthesized) -> None:
@@ -153,11 +195,12 @@ def test_internal_nlb_health_checks_the_leaders(prod: Synthesized) -> None:
     assert (group["TargetType"], group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("instance", "HTTP", "/health")
 
 
-def test_slots_update_one_unit_at_a_time(synth) -> None:
-    def edit(envs: dict[str, Any]) -> None:
-        envs["prod"]["unit_pools"][0].update(units=2)
+def _two_units_on_an_older_ami(envs: dict[str, Any]) -> None:
+    envs["prod"]["unit_pools"][0].update(units=2, ami_release=OLDER_AMI)
 
-    result = synth("prod", key="two-units", edit=edit)
+
+def test_slots_update_one_unit_at_a_time(synth) -> None:
+    result = synth("prod", key="two-units", edit=_two_units_on_an_older_ami)
     services = _member_services(result)
     by_unit: dict[str, list[str]] = {}
     for logical_id, service in services.items():

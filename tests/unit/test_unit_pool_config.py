@@ -95,6 +95,40 @@ def test_unit_pool_errors(change: dict[str, Any], message: str) -> None:
     assert text.startswith(f"environments.prod.{message}"), text
 
 
+def test_ami_release_is_pinned_by_default() -> None:
+    assert _with([UNIT]).unit_pools[0].ami_release == "al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64"
+    older = "al2023-ami-ecs-neuron-hvm-2023.0.20251209-kernel-6.1-x86_64"
+    assert _with([{**UNIT, "ami_release": older}]).unit_pools[0].ami_release == older
+
+
+LIST_RELEASES = "aws ssm get-parameters-by-path --path /aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/ lists them"
+
+
+@pytest.mark.parametrize(
+    "release",
+    [
+        "al2023-ami-ecs-hvm-2023.0.20260805-kernel-6.1-x86_64",  # the standard variant, no Neuron driver
+        "al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-arm64",
+        "al2023-ami-ecs-neuron-hvm-2023.0.2026085-kernel-6.1-x86_64",
+        "ami-0123456789abcdef0",
+        " al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64",
+    ],
+)
+def test_ami_release_must_be_a_neuron_ami_name(release: str) -> None:
+    assert _error([{**UNIT, "ami_release": release}]) == (
+        f"environments.prod.unit_pools[0].ami_release: '{release}' is not an ECS-optimized Amazon Linux 2023 Neuron AMI name; "
+        f"use a name like al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64 ({LIST_RELEASES})"
+    )
+
+
+def test_ami_release_refuses_recommended() -> None:
+    assert _error([{**UNIT, "ami_release": "recommended"}]) == (
+        "environments.prod.unit_pools[0].ami_release: 'recommended' follows AWS's newest release at every deploy, so members of "
+        "one unit could run different Neuron drivers; name one release, e.g. "
+        f"al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64 ({LIST_RELEASES})"
+    )
+
+
 def test_duplicate_pool_names() -> None:
     assert _error([UNIT, UNIT]).startswith("environments.prod.unit_pools[1].name: unit pool name 'trn2' is also used by unit_pools[0]")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -77,7 +79,7 @@ def test_synth_refuses_a_crd_object_the_api_server_would_reject() -> None:
 
 
 def test_a_deploy_time_value_is_not_judged_by_a_pattern_at_synth() -> None:
-    node_class = {
+    node_class: dict[str, Any] = {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
         "metadata": {"name": "gpu"},

@@ -25,6 +25,19 @@ from infra.config.observability import ObservabilityConfig
 from infra.config.units import UnitPoolConfig
 
 
+def _unique_names(names: list[str], block: str, what: str) -> None:
+    """A Problem at ``<block>[i].name`` for the first name a later entry of ``block`` repeats."""
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise Problem(
+                f"{what} name '{name}' is also used by {block}[{seen[name]}]",
+                f"give each {what} its own name",
+                field=f"{block}[{index}].name",
+            )
+        seen[name] = index
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes and what it runs."""
 
@@ -225,16 +238,9 @@ class EnvironmentConfig(_Strict):
         )
 
     def _check_units(self) -> None:
-        seen: dict[str, int] = {}
+        _unique_names([p.name for p in self.unit_pools], "unit_pools", "unit pool")
         for index, pool in enumerate(self.unit_pools):
             where = f"unit_pools[{index}]"
-            if pool.name in seen:
-                raise Problem(
-                    f"unit pool name '{pool.name}' is also used by unit_pools[{seen[pool.name]}]",
-                    "give each unit pool its own name",
-                    field=f"{where}.name",
-                )
-            seen[pool.name] = index
             if not instances.offered_in(pool.spec.family, self.region):
                 offered = ", ".join(instances.regions_offering(pool.spec.family)) or "no catalogued region"
                 raise Problem(
@@ -286,17 +292,10 @@ class EnvironmentConfig(_Strict):
                 )
 
     def _check_pools(self) -> None:
-        seen: dict[str, int] = {}
+        _unique_names([p.name for p in self.node_pools], "node_pools", "pool")
         efa_types: dict[str, str] = {}
         for index, pool in enumerate(self.node_pools):
             where = f"node_pools[{index}]"
-            if pool.name in seen:
-                raise Problem(
-                    f"pool name '{pool.name}' is also used by node_pools[{seen[pool.name]}]",
-                    "give each pool its own name",
-                    field=f"{where}.name",
-                )
-            seen[pool.name] = index
             for family in pool.families:
                 if not instances.offered_in(family, self.region):
                     offered = ", ".join(instances.regions_offering(family)) or "no catalogued region"

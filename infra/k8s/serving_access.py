@@ -80,23 +80,31 @@ def hub_tokens_provider_class(*, namespace: str, secret_names: Sequence[str], re
     secret (by name, so ``objectType`` is required) mirrored into its ``hub_token_secret_name``
     Secret under the key ``token``, which the container reads as ``HF_TOKEN``."""
     names = sorted(set(secret_names))
-    objects = "".join(
-        f'- objectName: "{name}"\n  objectType: "secretsmanager"\n  objectAlias: "{hub_token_secret_name(name)}"\n' for name in names
+    return _provider_class(
+        name=HUB_TOKENS_PROVIDER_CLASS,
+        namespace=namespace,
+        region=region,
+        objects=[{"objectName": name, "objectType": "secretsmanager", "objectAlias": hub_token_secret_name(name)} for name in names],
+        mirrors=[(hub_token_secret_name(name), hub_token_secret_name(name), HUB_TOKEN_FIELD) for name in names],
     )
+
+
+def _provider_class(
+    *, name: str, namespace: str, region: str, objects: Sequence[dict[str, str]], mirrors: Sequence[tuple[str, str, str]]
+) -> dict[str, Any]:
+    """A ``SecretProviderClass`` of the AWS provider, fetching ``objects`` with the pod's Pod Identity
+    and mirroring each ``(secret name, object alias, key)`` of ``mirrors`` into a Kubernetes Secret.
+    ``objects`` goes to the provider as the YAML list it parses, one quoted value per field."""
+    listed = "".join("- " + "\n  ".join(f'{field}: "{value}"' for field, value in entry.items()) + "\n" for entry in objects)
     return {
         "apiVersion": "secrets-store.csi.x-k8s.io/v1",
         "kind": "SecretProviderClass",
-        "metadata": {"name": HUB_TOKENS_PROVIDER_CLASS, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "provider": "aws",
-            "parameters": {"objects": objects, "region": region, "usePodIdentity": "true"},
+            "parameters": {"objects": listed, "region": region, "usePodIdentity": "true"},
             "secretObjects": [
-                {
-                    "secretName": hub_token_secret_name(name),
-                    "type": "Opaque",
-                    "data": [{"objectName": hub_token_secret_name(name), "key": HUB_TOKEN_FIELD}],
-                }
-                for name in names
+                {"secretName": secret, "type": "Opaque", "data": [{"objectName": alias, "key": key}]} for secret, alias, key in mirrors
             ],
         },
     }
@@ -119,19 +127,13 @@ def api_key_provider_class(*, namespace: str, secret_arn: str, region: str) -> d
     ``usePodIdentity`` "true" authenticates as the pod's Pod Identity role; ``region`` saves a
     lookup of the node's region label.
     """
-    objects = f'- objectName: "{secret_arn}"\n  objectAlias: "{API_KEY_FIELD}"\n'
-    return {
-        "apiVersion": "secrets-store.csi.x-k8s.io/v1",
-        "kind": "SecretProviderClass",
-        "metadata": {"name": API_KEY_PROVIDER_CLASS, "namespace": namespace},
-        "spec": {
-            "provider": "aws",
-            "parameters": {"objects": objects, "region": region, "usePodIdentity": "true"},
-            "secretObjects": [
-                {"secretName": API_KEY_SECRET, "type": "Opaque", "data": [{"objectName": API_KEY_FIELD, "key": API_KEY_FIELD}]}
-            ],
-        },
-    }
+    return _provider_class(
+        name=API_KEY_PROVIDER_CLASS,
+        namespace=namespace,
+        region=region,
+        objects=[{"objectName": secret_arn, "objectAlias": API_KEY_FIELD}],
+        mirrors=[(API_KEY_SECRET, API_KEY_FIELD, API_KEY_FIELD)],
+    )
 
 
 def api_key_volume() -> dict[str, Any]:

@@ -24,6 +24,18 @@ API_runtime_ConverseStream.html). AWS's examples grant only InvokeModel; with ``
 statement also grants InvokeModelWithResponseStream (the inference-profile support page asks for
 ``bedrock:InvokeModel*`` in every destination Region).
 
+Guardrail enforcement ("Enforce the use of specific guardrails in model inference requests",
+Bedrock User Guide, guardrails-permissions-id.html; Service Authorization Reference, "Actions,
+resources, and condition keys for Amazon Bedrock", list_amazonbedrock.html#amazonbedrock-policy-keys):
+``bedrock:GuardrailIdentifier`` applies to InvokeModel and InvokeModelWithResponseStream (so to
+Converse and ConverseStream) and holds the GuardrailArn or GuardrailArn:NumericVersion the request
+names. With ``guardrail`` every Allow statement requires, with ``StringEquals``, the versioned ARN
+(AWS's Example 1), and one Deny per grant refuses the same actions on the same ARNs when the key is
+anything else or absent (``StringNotEquals``), so another policy on the role cannot reopen unguarded
+calls. ``guardrail_statements`` adds ``bedrock:ApplyGuardrail`` on the guardrail's ARN (a version has
+no ARN of its own: guardrails-deploy.html) and ``kms:Decrypt`` on its customer-managed key, which the
+guardrail's users need (guardrails-permissions-kms.html).
+
 Nothing here is a wildcard: no ``*`` in any action, ARN, Region or condition value.
 """
 
@@ -39,6 +51,8 @@ Statement = dict[str, Any]
 
 INVOKE = "bedrock:InvokeModel"
 INVOKE_STREAM = "bedrock:InvokeModelWithResponseStream"
+APPLY_GUARDRAIL = "bedrock:ApplyGuardrail"
+GUARDRAIL_KEY = "bedrock:GuardrailIdentifier"
 
 _SID = re.compile(r"[A-Za-z0-9]+")
 
@@ -53,9 +67,43 @@ def foundation_model_arn(*, partition: str, region: str, model_id: str) -> str:
     return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
 
 
+def guardrail_identifier(guardrail_arn: str, version: str) -> str:
+    """What ``bedrock:GuardrailIdentifier`` holds for a call naming this guardrail version: ``<arn>:<version>``."""
+    return f"{guardrail_arn}:{version}"
+
+
 def _check(name: str, value: str) -> None:
     if not value or "*" in value or "?" in value:
         raise ValueError(f"{name} must be a literal, non-empty value without wildcards, got {value!r}")
+
+
+def _guarded(statements: list[Statement], guardrail: str | None, sid_prefix: str) -> list[Statement]:
+    """``statements`` each requiring ``guardrail``, plus a Deny of unguarded calls on their ARNs; unchanged without one."""
+    if guardrail is None:
+        return statements
+    resources: list[str] = []
+    for statement in statements:
+        conditions = statement.setdefault("Condition", {})
+        conditions["StringEquals"] = {**conditions.get("StringEquals", {}), GUARDRAIL_KEY: guardrail}
+        resources += [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+    deny = {
+        "Sid": f"{sid_prefix}Unguarded",
+        "Effect": "Deny",
+        "Action": [INVOKE, INVOKE_STREAM],
+        "Resource": resources,
+        "Condition": {"StringNotEquals": {GUARDRAIL_KEY: guardrail}},
+    }
+    return [*statements, deny]
+
+
+def guardrail_statements(*, guardrail_arn: str, key_arn: str, sid_prefix: str = "Guardrail") -> list[Statement]:
+    """``bedrock:ApplyGuardrail`` on the guardrail (every version) and ``kms:Decrypt`` on the key it is encrypted with."""
+    _check("guardrail_arn", guardrail_arn)
+    _check("key_arn", key_arn)
+    return [
+        {"Sid": f"{sid_prefix}Apply", "Effect": "Allow", "Action": [APPLY_GUARDRAIL], "Resource": guardrail_arn},
+        {"Sid": f"{sid_prefix}KeyDecrypt", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
+    ]
 
 
 def invoke_statements(
@@ -68,17 +116,22 @@ def invoke_statements(
     destination_regions: Sequence[str] = (),
     streaming: bool = True,
     sid_prefix: str,
+    guardrail: str | None = None,
 ) -> list[Statement]:
     """The statements that let a principal in ``source_region`` invoke ``model_id`` via its ``scope`` profile.
 
     ``scope`` is ``global`` or a geography of ``infra.catalog.bedrock.GEOGRAPHIES``. For a geography,
     ``destination_regions`` defaults to the catalog's destinations for ``source_region``; the source
     Region is always included. ``global`` takes no destination Regions: it routes to every
-    commercial Region through the Region-less foundation-model ARN. Raises ValueError on an empty
-    or wildcard value, an unknown scope, or destination Regions given for ``global``.
+    commercial Region through the Region-less foundation-model ARN. ``guardrail`` (the value of
+    ``guardrail_identifier``) makes every statement require it and adds the Deny of calls without it.
+    Raises ValueError on an empty or wildcard value, an unknown scope, or destination Regions given
+    for ``global``.
     """
     for name, value in (("partition", partition), ("source_region", source_region), ("account", account), ("model_id", model_id)):
         _check(name, value)
+    if guardrail is not None:
+        _check("guardrail", guardrail)
     for region in destination_regions:
         _check("destination_regions", region)
     if not _SID.fullmatch(sid_prefix):
@@ -89,45 +142,53 @@ def invoke_statements(
     if scope == bedrock.GLOBAL:
         if destination_regions:
             raise ValueError("a global profile routes to every commercial Region; pass no destination_regions")
-        return [
-            {
-                "Sid": f"{sid_prefix}Profile",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": profile,
-                "Condition": {"StringEquals": {"aws:RequestedRegion": source_region}},
-            },
-            {
-                "Sid": f"{sid_prefix}RegionalModel",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": foundation_model_arn(partition=partition, region=source_region, model_id=model_id),
-                "Condition": {"StringEquals": {"aws:RequestedRegion": source_region, "bedrock:InferenceProfileArn": profile}},
-            },
-            {
-                "Sid": f"{sid_prefix}GlobalModel",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": foundation_model_arn(partition=partition, region="", model_id=model_id),
-                "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile}},
-            },
-        ]
+        return _guarded(
+            [
+                {
+                    "Sid": f"{sid_prefix}Profile",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": profile,
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": source_region}},
+                },
+                {
+                    "Sid": f"{sid_prefix}RegionalModel",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": foundation_model_arn(partition=partition, region=source_region, model_id=model_id),
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": source_region, "bedrock:InferenceProfileArn": profile}},
+                },
+                {
+                    "Sid": f"{sid_prefix}GlobalModel",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": foundation_model_arn(partition=partition, region="", model_id=model_id),
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile}},
+                },
+            ],
+            guardrail,
+            sid_prefix,
+        )
 
     if scope not in bedrock.GEOGRAPHIES:
         raise ValueError(
             f"unknown inference-profile scope {scope!r}; use {bedrock.GLOBAL} or one of {', '.join(sorted(bedrock.GEOGRAPHIES))}"
         )
     regions = sorted({source_region, *(destination_regions or bedrock.destinations(scope, source_region))})
-    return [
-        {"Sid": f"{sid_prefix}Profile", "Effect": "Allow", "Action": actions, "Resource": profile},
-        {
-            "Sid": f"{sid_prefix}GeoModel",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": [foundation_model_arn(partition=partition, region=r, model_id=model_id) for r in regions],
-            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
-        },
-    ]
+    return _guarded(
+        [
+            {"Sid": f"{sid_prefix}Profile", "Effect": "Allow", "Action": actions, "Resource": profile},
+            {
+                "Sid": f"{sid_prefix}GeoModel",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [foundation_model_arn(partition=partition, region=r, model_id=model_id) for r in regions],
+                "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+            },
+        ],
+        guardrail,
+        sid_prefix,
+    )
 
 
 def validate_request(model_key: str, scope: str, source_region: str) -> str | None:

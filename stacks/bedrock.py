@@ -1,4 +1,4 @@
-"""``inference-<env>-bedrock``: cross-region inference access and invocation logging in the source region."""
+"""``inference-<env>-bedrock``: cross-region inference access, a guardrail and invocation logging in the source region."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from constructs import Construct
 
 from infra.catalog import bedrock as catalog
 from infra.config import BedrockConfig
-from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, ModelGrant
+from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, GuardrailGrant, ModelGrant
+from infra.constructs.bedrock_guardrail import BedrockGuardrail
 from infra.constructs.bedrock_logging import BedrockInvocationLogging
 from infra.constructs.helm import construct_id
 
@@ -19,8 +20,23 @@ class BedrockStack(cdk.Stack):
         for access in config.models:
             model = catalog.MODELS[access.model]
             grants.append(ModelGrant(key=model.key, model_id=model.model_id, scope=access.scope, streaming=access.streaming))
+        self.guardrail: BedrockGuardrail | None = None
+        enforced: GuardrailGrant | None = None
+        if config.guardrail is not None:
+            self.guardrail = BedrockGuardrail(
+                self,
+                "Guardrail",
+                name=f"inference-{env_name}",
+                pii=config.guardrail.pii,
+                blocked_input=config.guardrail.blocked_input_message,
+                blocked_output=config.guardrail.blocked_output_message,
+            )
+            if config.guardrail.enforced:
+                enforced = GuardrailGrant(arn=self.guardrail.arn, identifier=self.guardrail.identifier, key_arn=self.guardrail.key.key_arn)
+            cdk.CfnOutput(self, "GuardrailArn", value=self.guardrail.arn)
+            cdk.CfnOutput(self, "GuardrailVersion", value=self.guardrail.version.attr_version)
         self.access = BedrockGlobalInferenceAccess(
-            self, "Access", grants=grants, description=f"{env_name}: invoke Bedrock inference profiles"
+            self, "Access", grants=grants, description=f"{env_name}: invoke Bedrock inference profiles", guardrail=enforced
         )
         self.pod_roles = [
             self.access.add_pod_identity(

@@ -191,3 +191,98 @@ def destinations(scope: str, source_region: str) -> tuple[str, ...]:
     if common is None:
         return ()
     return tuple(sorted({*common, source_region}))
+
+
+# --- Guardrails ---
+
+# The PII entity types a guardrail's sensitive-information filter accepts: the allowed values of
+# ``Type`` in CloudFormation's AWS::Bedrock::Guardrail PiiEntityConfig (CloudFormation Template
+# Reference, aws-properties-bedrock-guardrail-piientityconfig.html), the same list as the Bedrock API's
+# GuardrailPiiEntityConfig (APIReference/API_GuardrailPiiEntityConfig.html), checked 2026-11.
+# tests/unit/test_bedrock_catalog.py holds it equal to the installed cfn-lint's resource schema.
+GUARDRAIL_PII_TYPES = (
+    "ADDRESS",
+    "AGE",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "CA_HEALTH_NUMBER",
+    "CA_SOCIAL_INSURANCE_NUMBER",
+    "CREDIT_DEBIT_CARD_CVV",
+    "CREDIT_DEBIT_CARD_EXPIRY",
+    "CREDIT_DEBIT_CARD_NUMBER",
+    "DRIVER_ID",
+    "EMAIL",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+    "IP_ADDRESS",
+    "LICENSE_PLATE",
+    "MAC_ADDRESS",
+    "NAME",
+    "PASSWORD",
+    "PHONE",
+    "PIN",
+    "SWIFT_CODE",
+    "UK_NATIONAL_HEALTH_SERVICE_NUMBER",
+    "UK_NATIONAL_INSURANCE_NUMBER",
+    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER",
+    "URL",
+    "USERNAME",
+    "US_BANK_ACCOUNT_NUMBER",
+    "US_BANK_ROUTING_NUMBER",
+    "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER",
+    "US_PASSPORT_NUMBER",
+    "US_SOCIAL_SECURITY_NUMBER",
+    "VEHICLE_IDENTIFICATION_NUMBER",
+)
+
+# The PII actions the blueprint configures: BLOCK replaces the whole prompt or response with the
+# blocked message, ANONYMIZE masks the entity with its type tag (same pages). The API's third value,
+# NONE, only reports a detection and protects nothing, so it is not offered.
+GUARDRAIL_PII_ACTIONS = ("BLOCK", "ANONYMIZE")
+
+# Regions whose CloudFormation registry has both AWS::Bedrock::Guardrail and
+# AWS::Bedrock::GuardrailVersion, from cfn-lint 1.58.0's region schemas (kept equal to them by
+# tests/unit/test_bedrock_catalog.py). af-south-1 has no AWS::Bedrock::* type at all, and the Bedrock
+# user guide's "Supported Regions and models for Amazon Bedrock Guardrails" (guardrails-supported.html)
+# does not list it either; a guardrail must be in the Region of the calls it guards.
+GUARDRAIL_CFN_REGIONS = frozenset(
+    (
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-isoe-west-1",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eusc-de-east-1",
+        "il-central-1",
+        "me-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "us-iso-east-1",
+        "us-iso-west-1",
+        "us-isob-east-1",
+        "us-isob-west-1",
+        "us-isof-east-1",
+        "us-isof-south-1",
+        "us-west-1",
+        "us-west-2",
+    )
+)

@@ -28,7 +28,7 @@ from infra.config.base import (
     instance_arch,
     sizing_dtype,
 )
-from infra.config.bedrock import BedrockConfig, BedrockModelAccess, InvocationLoggingConfig, ServiceAccountRef
+from infra.config.bedrock import BedrockConfig, BedrockModelAccess, GuardrailConfig, InvocationLoggingConfig, ServiceAccountRef
 from infra.config.eks import EksConfig, SystemNodesConfig
 from infra.config.environment import EnvironmentConfig, load, validate_environment
 from infra.config.models import AutoscalingConfig, ServedModelConfig, WeightsConfig
@@ -57,6 +57,7 @@ __all__ = [
     "DisruptionBudgetConfig",
     "EksConfig",
     "EnvironmentConfig",
+    "GuardrailConfig",
     "InvocationLoggingConfig",
     "NetworkConfig",
     "NodePoolConfig",

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from infra.catalog import bedrock as catalog
 from infra.config.base import _K8S_NAME, Problem, _retention, _Strict, refuse_system_namespace
 
 
@@ -72,6 +73,53 @@ class InvocationLoggingConfig(_Strict):
         return self.text is True
 
 
+# CloudFormation's AWS::Bedrock::Guardrail: BlockedInputMessaging and BlockedOutputsMessaging are 1-500 characters.
+_MAX_BLOCKED_MESSAGE = 500
+
+
+class GuardrailConfig(_Strict):
+    """A Bedrock guardrail with PII filters, and whether every invoke grant requires it.
+
+    ``pii`` maps a PII entity type (``infra.catalog.bedrock.GUARDRAIL_PII_TYPES``) to BLOCK or
+    ANONYMIZE. With ``enforced`` the invoke policy allows a call only when it names this guardrail's
+    deployed version (``bedrock:GuardrailIdentifier``); without it the guardrail is only offered.
+    """
+
+    pii: dict[str, str] = Field(min_length=1)
+    blocked_input_message: str = "This request was blocked: it contains information this service may not process."
+    blocked_output_message: str = "The response was blocked: it contained information this service may not return."
+    enforced: bool = True
+
+    @field_validator("pii")
+    @classmethod
+    def _pii(cls, value: dict[str, str]) -> dict[str, str]:
+        for entity, action in value.items():
+            if entity not in catalog.GUARDRAIL_PII_TYPES:
+                raise Problem(
+                    f"'{entity}' is not a Bedrock guardrail PII entity type",
+                    f"use one of {', '.join(catalog.GUARDRAIL_PII_TYPES)}",
+                    field=entity,
+                )
+            if action not in catalog.GUARDRAIL_PII_ACTIONS:
+                raise Problem(
+                    f"'{action}' is not a guardrail PII action",
+                    "use BLOCK (the whole prompt or response is replaced by the blocked message) "
+                    "or ANONYMIZE (the entity is masked with its type)",
+                    field=entity,
+                )
+        return value
+
+    @field_validator("blocked_input_message", "blocked_output_message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        if not value.strip() or len(value) > _MAX_BLOCKED_MESSAGE:
+            raise Problem(
+                f"a blocked message must be 1-{_MAX_BLOCKED_MESSAGE} characters and not blank, got {len(value)}",
+                "write a short sentence the caller sees instead of the blocked text",
+            )
+        return value
+
+
 class BedrockConfig(_Strict):
     """Least-privilege access to Bedrock cross-region inference profiles, and invocation logging."""
 
@@ -83,6 +131,7 @@ class BedrockConfig(_Strict):
         description="where prompts may be processed: 'global' (any commercial Region) or 'geography' (the source's geography); "
         "required, since every inference profile routes across Regions",
     )
+    guardrail: GuardrailConfig | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> BedrockConfig:

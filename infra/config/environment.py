@@ -271,6 +271,14 @@ class EnvironmentConfig(_Strict):
                 raise Problem(text, fix or "check infra/catalog/bedrock.py", field=f"bedrock.models[{index}].{field}")
         self.bedrock.invocation_logging.check_text_chosen()
         self._check_residency(self.bedrock)
+        if self.bedrock.guardrail is not None and self.region not in bedrock_catalog.GUARDRAIL_CFN_REGIONS:
+            raise Problem(
+                f"CloudFormation has no AWS::Bedrock::Guardrail in {self.region}, and a guardrail must be in the Region of "
+                "the calls it guards",
+                "remove bedrock.guardrail, or deploy the environment in a Region that has guardrails "
+                "(infra/catalog/bedrock.py GUARDRAIL_CFN_REGIONS)",
+                field="bedrock.guardrail",
+            )
 
     def _check_residency(self, bedrock: BedrockConfig) -> None:
         """Every inference profile sends prompts to other Regions: the environment must say it accepts where."""

@@ -11,8 +11,17 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.bedrock_policy import invoke_statements
+from infra.bedrock_policy import guardrail_statements, invoke_statements
 from infra.constructs.pod_identity import pod_identity_role
+
+
+@dataclass(frozen=True)
+class GuardrailGrant:
+    """The guardrail every invoke statement requires: its ARN, the versioned identifier, and its key."""
+
+    arn: str
+    identifier: str
+    key_arn: str
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,23 @@ class BedrockGlobalInferenceAccess(Construct):
     ``bedrock:*``, no ``foundation-model/*``, no ``arn:aws:bedrock:*``: aws-bedrock-alpha's
     ``grant_invoke`` would allow direct calls to the model in any region.
 
+    With ``guardrail`` every invoke statement requires that guardrail version and a Deny refuses
+    calls without it (``infra.bedrock_policy``); the policy also allows ApplyGuardrail on it and
+    Decrypt with its key.
+
     Attach it with ``grant_invoke(role)`` (ECS task roles, Lambda roles) or create an EKS Pod
     Identity role for a service account with ``add_pod_identity``.
     """
 
-    def __init__(self, scope: Construct, id: str, *, grants: Sequence[ModelGrant], description: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        grants: Sequence[ModelGrant],
+        description: str,
+        guardrail: GuardrailGrant | None = None,
+    ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
         statements = []
@@ -52,7 +73,10 @@ class BedrockGlobalInferenceAccess(Construct):
                 scope=grant.scope,
                 streaming=grant.streaming,
                 sid_prefix=re.sub(r"[^A-Za-z0-9]", "", f"{grant.key}{grant.scope}".title()),
+                guardrail=guardrail.identifier if guardrail else None,
             )
+        if guardrail is not None:
+            statements += guardrail_statements(guardrail_arn=guardrail.arn, key_arn=guardrail.key_arn)
         self.policy = iam.ManagedPolicy(
             self,
             "InvokePolicy",

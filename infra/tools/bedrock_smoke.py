@@ -6,6 +6,8 @@ Uses the credentials of the caller (run it as, or from, the workload's role to t
 access). Prints the answer, the client-side and service latency, and the token usage with the
 tokens that count against the quota. An ``AccessDeniedException`` becomes one actionable line:
 which statement is missing, an SCP that lacks ``unspecified``, or the model-access use-case form.
+When the environment configures ``bedrock.guardrail``, the call names the deployed guardrail version,
+read from the outputs GuardrailArn and GuardrailVersion of the ``inference-<env>-bedrock`` stack.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from infra import quota
 from infra.catalog import bedrock as catalog
-from infra.config import ConfigError, load
+from infra.config import ConfigError, EnvironmentConfig, load
 from infra.tools import ToolError, ToolParser, cdk_context
 
 SCP_HINT = "allow aws:RequestedRegion 'unspecified' in the organization's region allow-list SCP (README: Bedrock, SCP)"
@@ -47,14 +49,38 @@ def explain_access_denied(message: str, *, scope: str) -> tuple[str, str]:
     return "access denied", "attach the stack's InvokePolicy to the caller's role, and check SCPs and permission boundaries"
 
 
-def smoke(client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: int = 200) -> list[str]:
+def deployed_guardrail(cloudformation: Any, stack_name: str) -> tuple[str, str]:
+    """(guardrail ARN, version) from the outputs of the deployed Bedrock stack."""
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError as exc:
+        raise ToolError("guardrail", f"cannot read stack {stack_name}: {exc}", "deploy the environment's Bedrock stack first") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if "GuardrailArn" not in outputs or "GuardrailVersion" not in outputs:
+        raise ToolError(
+            "guardrail",
+            f"stack {stack_name} has no GuardrailArn and GuardrailVersion outputs",
+            "deploy the stack again: bedrock.guardrail was added after its last deploy",
+        )
+    return outputs["GuardrailArn"], outputs["GuardrailVersion"]
+
+
+def smoke(
+    client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: int = 200, guardrail: tuple[str, str] | None = None
+) -> list[str]:
+    """One Converse call through the ``scope`` profile, with ``guardrail`` (ARN, version) when given; the report lines."""
     model = catalog.MODELS[model_key]
     profile = catalog.profile_id(scope, model.model_id)
+    request: dict[str, Any] = {
+        "modelId": profile,
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": max_tokens},
+    }
+    if guardrail is not None:
+        request["guardrailConfig"] = {"guardrailIdentifier": guardrail[0], "guardrailVersion": guardrail[1]}
     started = time.perf_counter()
     try:
-        response = client.converse(
-            modelId=profile, messages=[{"role": "user", "content": [{"text": prompt}]}], inferenceConfig={"maxTokens": max_tokens}
-        )
+        response = client.converse(**request)
     except client.exceptions.AccessDeniedException as exc:
         problem, fix = explain_access_denied(str(exc), scope=scope)
         raise ToolError(f"converse {profile}", problem, fix) from None
@@ -77,8 +103,12 @@ def smoke(client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: i
         ),
         model.output_burndown,
     )
+    lines = [f"profile   {profile}"]
+    if guardrail is not None:
+        intervened = " (intervened)" if response.get("stopReason") == "guardrail_intervened" else ""
+        lines.append(f"guardrail {guardrail[0]}:{guardrail[1]}{intervened}")
     return [
-        f"profile   {profile}",
+        *lines,
         f"answer    {answer.strip()}",
         f"latency   {elapsed_ms:.0f} ms client, {response.get('metrics', {}).get('latencyMs', 0)} ms service",
         f"tokens    input {usage.get('inputTokens', 0)}, output {usage.get('outputTokens', 0)}, "
@@ -87,7 +117,14 @@ def smoke(client: Any, *, model_key: str, scope: str, prompt: str, max_tokens: i
     ]
 
 
-def main(argv: list[str] | None = None, client: Any = None) -> int:
+def _call(config: EnvironmentConfig, args: Any, client: Any, cloudformation: Any) -> list[str]:
+    guardrail = None
+    if config.bedrock is not None and config.bedrock.guardrail is not None:
+        guardrail = deployed_guardrail(cloudformation, config.stack_name("bedrock"))
+    return smoke(client, model_key=args.model, scope=args.scope, prompt=args.prompt, guardrail=guardrail)
+
+
+def main(argv: list[str] | None = None, client: Any = None, cloudformation: Any = None) -> int:
     parser = ToolParser(prog="python -m infra.tools.bedrock_smoke", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True)
     parser.add_argument("--model", required=True)
@@ -109,11 +146,12 @@ def main(argv: list[str] | None = None, client: Any = None) -> int:
 
             try:
                 client = boto3.client("bedrock-runtime", region_name=config.region)
-                lines = smoke(client, model_key=args.model, scope=args.scope, prompt=args.prompt)
+                cloudformation = boto3.client("cloudformation", region_name=config.region)
+                lines = _call(config, args, client, cloudformation)
             except NoCredentialsError:
                 raise ToolError("credentials", "no AWS credentials found", "set AWS_PROFILE or run from the workload's role") from None
         else:
-            lines = smoke(client, model_key=args.model, scope=args.scope, prompt=args.prompt)
+            lines = _call(config, args, client, cloudformation)
     except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

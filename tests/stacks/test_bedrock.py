@@ -1,4 +1,4 @@
-"""inference-<env>-bedrock: exact invoke statements, Pod Identity, invocation logging."""
+"""inference-<env>-bedrock: exact invoke statements, the guardrail, Pod Identity, invocation logging."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from aws_cdk.assertions import Match
 from conftest import CONTEXT, SHIPPED_ENVS, Synthesized, context_for
 
 import app as app_module
-from infra.bedrock_policy import invoke_statements
+from infra.bedrock_policy import guardrail_identifier, guardrail_statements, invoke_statements
 from infra.catalog import bedrock as catalog
 from infra.config import ConfigError
+from infra.constructs.bedrock_guardrail import configuration_digest
+
+# How _join writes the deploy-time attributes of the guardrail, its version and its key.
+GUARDRAIL_ARN = "${Guardrail.GuardrailArn}"
+GUARDRAIL = guardrail_identifier(GUARDRAIL_ARN, "${GuardrailVersion.Version}")
+GUARDRAIL_KEY_ARN = "${GuardrailKey.Arn}"
 
 
 def _policy(result: Synthesized) -> list[dict[str, Any]]:
@@ -22,6 +28,8 @@ def _policy(result: Synthesized) -> list[dict[str, Any]]:
 
 def _expected(env: str) -> list[dict[str, Any]]:
     region = CONTEXT["environments"][env]["region"]
+    guardrail = CONTEXT["environments"][env]["bedrock"].get("guardrail")
+    enforced = guardrail is not None and guardrail.get("enforced", True)
     statements = []
     for access in CONTEXT["environments"][env]["bedrock"]["models"]:
         model = catalog.MODELS[access["model"]]
@@ -34,8 +42,26 @@ def _expected(env: str) -> list[dict[str, Any]]:
             scope=scope,
             streaming=access.get("streaming", True),
             sid_prefix="X",
+            guardrail=GUARDRAIL if enforced else None,
         )
+    if enforced:
+        statements += guardrail_statements(guardrail_arn=GUARDRAIL_ARN, key_arn=GUARDRAIL_KEY_ARN)
     return statements
+
+
+def _normal(statements: list[dict[str, Any]]) -> list[str]:
+    """Statements without Sids, with joins resolved, one-item actions as lists and resource lists sorted."""
+    out = []
+    for statement in json.loads(json.dumps(statements)):
+        statement.pop("Sid", None)
+        statement["Action"] = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resource = _join(statement["Resource"])
+        statement["Resource"] = sorted(resource) if isinstance(resource, list) else resource
+        for operator in statement.get("Condition", {}).values():
+            for name, value in operator.items():
+                operator[name] = _join(value)
+        out.append(json.dumps(statement, sort_keys=True))
+    return sorted(out)
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -43,23 +69,26 @@ def test_statements_are_exactly_the_documented_ones(synth, env: str) -> None:
     actual = _policy(synth(env))
     expected = _expected(env)
     assert len(actual) == len(expected)
-    # Resolve CloudFormation joins of the account into the ${AWS::AccountId} form used above.
-    resolved = json.loads(json.dumps(actual))
-    for statement in resolved:
-        for key in ("Resource",):
-            statement[key] = _join(statement[key])
-        for operator in statement.get("Condition", {}).values():
-            for name, value in operator.items():
-                operator[name] = _join(value)
-    assert sorted(json.dumps({k: v for k, v in s.items() if k != "Sid"}, sort_keys=True) for s in resolved) == sorted(
-        json.dumps({k: v for k, v in s.items() if k != "Sid"}, sort_keys=True) for s in expected
-    )
+    assert _normal(actual) == _normal(expected)
+
+
+def _attribute(value: dict[str, Any]) -> str:
+    """``${<construct path>.<attribute>}`` for a GetAtt of the guardrail's resources, by logical id prefix."""
+    logical_id, attribute = value["Fn::GetAtt"]
+    for prefix in ("GuardrailVersion", "GuardrailKey", "Guardrail"):
+        if logical_id.startswith(prefix):
+            return f"${{{prefix}.{attribute}}}"
+    raise AssertionError(f"unexpected GetAtt {value}")
 
 
 def _join(value: Any) -> Any:
     if isinstance(value, dict) and "Fn::Join" in value:
         sep, parts = value["Fn::Join"]
-        return sep.join("${AWS::AccountId}" if p == {"Ref": "AWS::AccountId"} else p for p in parts)
+        return sep.join(_join(p) for p in parts)
+    if value == {"Ref": "AWS::AccountId"}:
+        return "${AWS::AccountId}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return _attribute(value)
     if isinstance(value, list):
         return [_join(v) for v in value]
     return value
@@ -299,3 +328,77 @@ def test_failure_reason_names_the_handlers_real_log_group(synth) -> None:
     assert group["Properties"]["RetentionInDays"] == 365 and group["DeletionPolicy"] == "Delete"
     (resource,) = result.resources("bedrock", "Custom::BedrockInvocationLogging").values()
     assert group_id in resource["DependsOn"]
+
+
+# --- the guardrail ---
+
+
+def _only(result: Synthesized, type_: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = result.resources("bedrock", type_).items()
+    return logical_id, resource
+
+
+def test_prod_guardrail_filters_the_configured_pii_with_its_own_key(synth) -> None:
+    result = synth("prod")
+    configured = CONTEXT["environments"]["prod"]["bedrock"]["guardrail"]["pii"]
+    guardrail_id, guardrail = _only(result, "AWS::Bedrock::Guardrail")
+    props = guardrail["Properties"]
+    assert props["Name"] == "inference-prod"
+    assert props["SensitiveInformationPolicyConfig"] == {
+        "PiiEntitiesConfig": [{"Type": entity, "Action": action} for entity, action in sorted(configured.items())]
+    }
+    assert props["BlockedInputMessaging"].startswith("This request was blocked")
+    assert props["BlockedOutputsMessaging"].startswith("The response was blocked")
+    key_id, attribute = props["KmsKeyArn"]["Fn::GetAtt"]
+    assert attribute == "Arn" and key_id.startswith("GuardrailKey")
+    assert result.template_json("bedrock")["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    _, version = _only(result, "AWS::Bedrock::GuardrailVersion")
+    assert version["Properties"]["GuardrailIdentifier"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
+    digest = configuration_digest(
+        pii=configured, blocked_input=props["BlockedInputMessaging"], blocked_output=props["BlockedOutputsMessaging"]
+    )
+    assert version["Properties"]["Description"] == f"inference-prod: configuration {digest}"
+    outputs = result.template_json("bedrock")["Outputs"]
+    assert outputs["GuardrailArn"]["Value"] == {"Fn::GetAtt": [guardrail_id, "GuardrailArn"]}
+    assert outputs["GuardrailVersion"]["Value"]["Fn::GetAtt"][1] == "Version"
+
+
+def test_a_changed_configuration_names_a_new_version() -> None:
+    # Description is create-only on AWS::Bedrock::GuardrailVersion (CloudFormation Template Reference:
+    # "Update requires: Replacement"), so a new digest publishes a new version of the updated guardrail.
+    def digest(pii: dict[str, str], blocked_output: str = "out") -> str:
+        return configuration_digest(pii=pii, blocked_input="in", blocked_output=blocked_output)
+
+    base = digest({"EMAIL": "ANONYMIZE", "PHONE": "BLOCK"})
+    assert digest({"PHONE": "BLOCK", "EMAIL": "ANONYMIZE"}) == base
+    assert digest({"EMAIL": "BLOCK", "PHONE": "BLOCK"}) != base
+    assert digest({"EMAIL": "ANONYMIZE"}) != base
+    assert digest({"EMAIL": "ANONYMIZE", "PHONE": "BLOCK"}, blocked_output="other") != base
+
+
+def test_every_invoke_statement_of_prod_requires_the_deployed_guardrail_version(synth) -> None:
+    statements = _policy(synth("prod"))
+    invoke = [s for s in statements if "bedrock:InvokeModel" in s["Action"]]
+    allows = [s for s in invoke if s["Effect"] == "Allow"]
+    denies = [s for s in invoke if s["Effect"] == "Deny"]
+    assert len(allows) == 5 and len(denies) == 2
+    assert all(_join(s["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"]) == GUARDRAIL for s in allows)
+    assert all(_join(s["Condition"]["StringNotEquals"]["bedrock:GuardrailIdentifier"]) == GUARDRAIL for s in denies)
+    assert {json.dumps(_join(s["Resource"])) for s in statements if s["Action"] == "bedrock:ApplyGuardrail"} == {json.dumps(GUARDRAIL_ARN)}
+
+
+def _not_enforced(envs: dict[str, Any]) -> None:
+    envs["prod"]["bedrock"]["guardrail"]["enforced"] = False
+
+
+def test_a_guardrail_that_is_not_enforced_is_only_offered(synth) -> None:
+    result = synth("prod", key="guardrail-not-enforced", edit=_not_enforced)
+    assert len(result.resources("bedrock", "AWS::Bedrock::Guardrail")) == 1
+    text = json.dumps(_policy(result))
+    assert "GuardrailIdentifier" not in text and "ApplyGuardrail" not in text and '"Deny"' not in text
+
+
+def test_environments_without_a_guardrail_have_none(synth) -> None:
+    result = synth("capetown")
+    assert result.resources("bedrock", "AWS::Bedrock::Guardrail") == {}
+    assert "GuardrailArn" not in result.template_json("bedrock")["Outputs"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +13,9 @@ from infra.catalog.bedrock import (
     GEOGRAPHIES,
     GEOGRAPHY_SOURCES,
     GLOBAL,
+    GUARDRAIL_CFN_REGIONS,
+    GUARDRAIL_PII_ACTIONS,
+    GUARDRAIL_PII_TYPES,
     MODELS,
     destinations,
     geography_of,
@@ -124,3 +130,40 @@ def test_profile_ids() -> None:
 )
 def test_geography_of(region: str, geography: str | None) -> None:
     assert geography_of(region) == geography
+
+
+# --- guardrails, held to the installed cfn-lint's copy of the CloudFormation registry schemas ---
+
+
+def _cfn_schemas() -> Path:
+    import cfnlint
+
+    return Path(cfnlint.__file__).parent / "data" / "schemas"
+
+
+def _guardrail_schema() -> dict[str, Any]:
+    for path in (_cfn_schemas() / "resources").glob("*.json"):
+        text = path.read_text()
+        if '"typeName": "AWS::Bedrock::Guardrail"' in text:
+            schema: dict[str, Any] = json.loads(text)
+            return schema
+    raise AssertionError("cfn-lint has no AWS::Bedrock::Guardrail schema")
+
+
+def test_pii_types_and_actions_are_cloudformations() -> None:
+    definitions = _guardrail_schema()["definitions"]
+    assert tuple(sorted(definitions["PiiEntityType"]["enum"])) == GUARDRAIL_PII_TYPES
+    # NONE (detect only) is left out on purpose; the other two are CloudFormation's.
+    assert set(definitions["SensitiveInformationAction"]["enum"]) - set(GUARDRAIL_PII_ACTIONS) == {"NONE"}
+    for required in ("EMAIL", "PHONE", "US_SOCIAL_SECURITY_NUMBER", "CREDIT_DEBIT_CARD_NUMBER"):
+        assert required in GUARDRAIL_PII_TYPES
+
+
+def test_guardrail_regions_are_those_cloudformation_has_both_types_in() -> None:
+    both = set()
+    for path in (_cfn_schemas() / "providers").glob("*.json"):
+        types = json.loads(path.read_text())
+        if "AWS::Bedrock::Guardrail" in types and "AWS::Bedrock::GuardrailVersion" in types:
+            both.add(path.stem)
+    assert both == GUARDRAIL_CFN_REGIONS
+    assert "af-south-1" not in GUARDRAIL_CFN_REGIONS and {"us-east-2", "us-west-2"} <= GUARDRAIL_CFN_REGIONS

@@ -126,3 +126,88 @@ def test_the_readme_scp_guidance_names_every_destination_of_prods_geographic_pro
     regions = catalog.destinations(access.scope, "us-east-2")
     text = (ROOT / "README.md").read_text()
     assert f"routes to {', '.join(regions[:-1])} and {regions[-1]}" in text
+
+
+# --- guardrail ---
+
+_US_EAST_2 = {"models": [{"model": "haiku-4.5", "scope": "us"}], "invocation_logging": {"text": False}, "cross_region_routing": "geography"}
+
+
+def test_guardrail_defaults_to_enforced() -> None:
+    config = _load({**_US_EAST_2, "guardrail": {"pii": {"EMAIL": "ANONYMIZE", "US_SOCIAL_SECURITY_NUMBER": "BLOCK"}}}, "us-east-2")
+    assert config.bedrock is not None and config.bedrock.guardrail is not None
+    guardrail = config.bedrock.guardrail
+    assert guardrail.enforced is True
+    assert guardrail.pii == {"EMAIL": "ANONYMIZE", "US_SOCIAL_SECURITY_NUMBER": "BLOCK"}
+    assert guardrail.blocked_input_message.startswith("This request was blocked")
+
+
+@pytest.mark.parametrize(
+    ("guardrail", "line"),
+    [
+        (
+            {"pii": {"EMAL": "BLOCK"}},
+            "environments.cape.bedrock.guardrail.pii.EMAL: 'EMAL' is not a Bedrock guardrail PII entity type; use one of ADDRESS, AGE, "
+            "AWS_ACCESS_KEY, AWS_SECRET_KEY, CA_HEALTH_NUMBER, CA_SOCIAL_INSURANCE_NUMBER, CREDIT_DEBIT_CARD_CVV, "
+            "CREDIT_DEBIT_CARD_EXPIRY, CREDIT_DEBIT_CARD_NUMBER, DRIVER_ID, EMAIL, INTERNATIONAL_BANK_ACCOUNT_NUMBER, IP_ADDRESS, "
+            "LICENSE_PLATE, MAC_ADDRESS, NAME, PASSWORD, PHONE, PIN, SWIFT_CODE, UK_NATIONAL_HEALTH_SERVICE_NUMBER, "
+            "UK_NATIONAL_INSURANCE_NUMBER, UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER, URL, USERNAME, US_BANK_ACCOUNT_NUMBER, "
+            "US_BANK_ROUTING_NUMBER, US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER, US_PASSPORT_NUMBER, US_SOCIAL_SECURITY_NUMBER, "
+            "VEHICLE_IDENTIFICATION_NUMBER",
+        ),
+        (
+            {"pii": {"PHONE": "MASK"}},
+            "environments.cape.bedrock.guardrail.pii.PHONE: 'MASK' is not a guardrail PII action; use BLOCK (the whole prompt or "
+            "response is replaced by the blocked message) or ANONYMIZE (the entity is masked with its type)",
+        ),
+        (
+            {"pii": {"PHONE": "NONE"}},
+            "environments.cape.bedrock.guardrail.pii.PHONE: 'NONE' is not a guardrail PII action; use BLOCK (the whole prompt or "
+            "response is replaced by the blocked message) or ANONYMIZE (the entity is masked with its type)",
+        ),
+        ({"pii": {}}, "environments.cape.bedrock.guardrail.pii: must have at least 1 item(s), got {}; change the value"),
+        (
+            {"pii": {"EMAIL": "BLOCK"}, "blocked_input_message": " "},
+            "environments.cape.bedrock.guardrail.blocked_input_message: a blocked message must be 1-500 characters and not blank, "
+            "got 1; write a short sentence the caller sees instead of the blocked text",
+        ),
+        (
+            {"pii": {"EMAIL": "BLOCK"}, "blocked_output_message": "x" * 501},
+            "environments.cape.bedrock.guardrail.blocked_output_message: a blocked message must be 1-500 characters and not blank, "
+            "got 501; write a short sentence the caller sees instead of the blocked text",
+        ),
+        (
+            {"pii": {"EMAIL": "BLOCK"}, "enforced": "yes"},
+            'environments.cape.bedrock.guardrail.enforced: must be true or false, got "yes"; write true or false',
+        ),
+    ],
+)
+def test_guardrail_errors_are_one_exact_line(guardrail: dict[str, Any], line: str) -> None:
+    assert _error({**_US_EAST_2, "guardrail": guardrail}, "us-east-2") == line
+
+
+def test_a_guardrail_in_cape_town_is_refused() -> None:
+    # cfn-lint's af-south-1 schema has no AWS::Bedrock::* type, and the Guardrails Region list
+    # (guardrails-supported.html) leaves Cape Town out: nothing could create or serve the guardrail.
+    bedrock = {
+        "models": [{"model": "sonnet-4.5"}],
+        "invocation_logging": {"text": False},
+        "cross_region_routing": "global",
+        "guardrail": {"pii": {"EMAIL": "BLOCK"}},
+    }
+    assert _error(bedrock) == (
+        "environments.cape.bedrock.guardrail: CloudFormation has no AWS::Bedrock::Guardrail in af-south-1, and a guardrail must be "
+        "in the Region of the calls it guards; remove bedrock.guardrail, or deploy the environment in a Region that has guardrails "
+        "(infra/catalog/bedrock.py GUARDRAIL_CFN_REGIONS)"
+    )
+
+
+def test_prod_ships_an_enforced_pii_guardrail() -> None:
+    guardrail = load({**CONTEXT, "env": "prod"}).bedrock.guardrail  # type: ignore[union-attr]
+    assert guardrail is not None and guardrail.enforced
+    assert {k: guardrail.pii[k] for k in ("EMAIL", "PHONE", "US_SOCIAL_SECURITY_NUMBER", "CREDIT_DEBIT_CARD_NUMBER")} == {
+        "EMAIL": "ANONYMIZE",
+        "PHONE": "ANONYMIZE",
+        "US_SOCIAL_SECURITY_NUMBER": "BLOCK",
+        "CREDIT_DEBIT_CARD_NUMBER": "BLOCK",
+    }

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.bedrock_policy import invoke_statements, validate_request
+from infra.bedrock_policy import guardrail_identifier, guardrail_statements, invoke_statements, validate_request
 from infra.catalog.bedrock import GLOBAL, MODELS, destinations
 
 ACCOUNT = "123456789012"
@@ -35,15 +35,18 @@ def _list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
 
 
-# --- a tiny policy evaluator: Allow statements only, exact actions and ARNs, String* conditions ---
+# --- a tiny policy evaluator: Allow and Deny statements, exact actions and ARNs, String* conditions ---
 
 
 def _condition_holds(operator: str, pairs: dict[str, Any], context: dict[str, str]) -> bool:
     for key, expected in pairs.items():
         actual = context.get(key)
-        if actual is None:  # a String* condition on an absent key does not match
+        if operator == "StringNotEquals":
+            # IAM: a negated operator on an absent key matches (IAM User Guide, "Condition operators").
+            matched = actual is None or actual not in _list(expected)
+        elif actual is None:  # a String* condition on an absent key does not match
             return False
-        if operator == "StringEquals":
+        elif operator == "StringEquals":
             matched = actual in _list(expected)
         elif operator == "StringLike":
             matched = any(fnmatch.fnmatchcase(actual, pattern) for pattern in _list(expected))
@@ -54,33 +57,48 @@ def _condition_holds(operator: str, pairs: dict[str, Any], context: dict[str, st
     return True
 
 
-def allowed(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
-    """Whether any Allow statement matches the action, the resource ARN exactly, and every condition."""
-    return any(
-        s["Effect"] == "Allow"
-        and action in _list(s["Action"])
+def _applies(s: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
+    return (
+        action in _list(s["Action"])
         and resource in _list(s["Resource"])
         and all(_condition_holds(op, pairs, context) for op, pairs in s.get("Condition", {}).items())
-        for s in statements
     )
 
 
-def global_call(statements: list[dict[str, Any]], action: str, *, source: str, model_id: str, profile_model_id: str | None = None) -> bool:
-    """A call through a global profile: the three evaluations AWS documents, all of which must allow."""
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether an Allow statement matches the action, the resource ARN exactly and every condition, and no Deny does."""
+    matching = [s for s in statements if _applies(s, action, resource, context)]
+    return any(s["Effect"] == "Allow" for s in matching) and not any(s["Effect"] == "Deny" for s in matching)
+
+
+def global_call(
+    statements: list[dict[str, Any]],
+    action: str,
+    *,
+    source: str,
+    model_id: str,
+    profile_model_id: str | None = None,
+    guardrail: str | None = None,
+) -> bool:
+    """A call through a global profile: the three evaluations AWS documents, all of which must allow.
+
+    ``guardrail`` is the ``bedrock:GuardrailIdentifier`` the request carries, in every evaluation.
+    """
     profile = f"arn:aws:bedrock:{source}:{ACCOUNT}:inference-profile/global.{profile_model_id or model_id}"
+    named = {"bedrock:GuardrailIdentifier": guardrail} if guardrail else {}
     return (
-        allowed(statements, action, profile, {"aws:RequestedRegion": source})
+        allowed(statements, action, profile, {"aws:RequestedRegion": source, **named})
         and allowed(
             statements,
             action,
             f"arn:aws:bedrock:{source}::foundation-model/{model_id}",
-            {"aws:RequestedRegion": source, "bedrock:InferenceProfileArn": profile},
+            {"aws:RequestedRegion": source, "bedrock:InferenceProfileArn": profile, **named},
         )
         and allowed(
             statements,
             action,
             f"arn:aws:bedrock:::foundation-model/{model_id}",
-            {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile},
+            {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile, **named},
         )
     )
 
@@ -103,6 +121,11 @@ def test_the_evaluator_itself() -> None:
     assert not allowed([statement], "s3:PutObject", "arn:aws:s3:::b/k", context)
     assert not allowed([statement], "s3:GetObject", "arn:aws:s3:::b/other", context)
     assert not allowed([{**statement, "Effect": "Deny"}], "s3:GetObject", "arn:aws:s3:::b/k", context)
+    deny = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k", "Condition": {"StringNotEquals": {"s3:x": "1"}}}
+    assert not allowed([statement, deny], "s3:GetObject", "arn:aws:s3:::b/k", context)  # key absent: the Deny matches
+    assert not allowed([statement, deny], "s3:GetObject", "arn:aws:s3:::b/k", {**context, "s3:x": "2"})
+    assert allowed([statement, deny], "s3:GetObject", "arn:aws:s3:::b/k", {**context, "s3:x": "1"})
+    assert allowed([statement, {**deny, "Resource": "arn:aws:s3:::b/other"}], "s3:GetObject", "arn:aws:s3:::b/k", context)
 
 
 # --- exact statements ---
@@ -337,3 +360,150 @@ def test_every_valid_request_builds_a_policy() -> None:
                 assert validate_request(m.key, scope, source) is None
                 statements = _statements(model_id=m.model_id, scope=scope, source_region=source)
                 assert len(statements) == (3 if scope == GLOBAL else 2)
+
+
+# --- guardrail enforcement (Bedrock User Guide, guardrails-permissions-id.html; Service Authorization
+# Reference, list_amazonbedrock.html: bedrock:GuardrailIdentifier holds GuardrailArn or GuardrailArn:NumericVersion) ---
+
+GUARDRAIL_ARN = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:guardrail/abc123def456"
+GUARDRAIL = guardrail_identifier(GUARDRAIL_ARN, "3")
+OHIO_PROFILE = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:inference-profile/global.{SONNET}"
+
+
+def test_guardrail_identifier_is_the_versioned_arn() -> None:
+    assert guardrail_identifier(GUARDRAIL_ARN, "3") == "arn:aws:bedrock:us-east-2:123456789012:guardrail/abc123def456:3"
+
+
+def test_global_statements_with_a_guardrail() -> None:
+    actions = [INVOKE, STREAM]
+    assert _statements(source_region="us-east-2", guardrail=GUARDRAIL) == [
+        {
+            "Sid": "SonnetProfile",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": OHIO_PROFILE,
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-2", "bedrock:GuardrailIdentifier": GUARDRAIL}},
+        },
+        {
+            "Sid": "SonnetRegionalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
+            "Condition": {
+                "StringEquals": {
+                    "aws:RequestedRegion": "us-east-2",
+                    "bedrock:InferenceProfileArn": OHIO_PROFILE,
+                    "bedrock:GuardrailIdentifier": GUARDRAIL,
+                }
+            },
+        },
+        {
+            "Sid": "SonnetGlobalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:::foundation-model/{SONNET}",
+            "Condition": {
+                "StringEquals": {
+                    "aws:RequestedRegion": "unspecified",
+                    "bedrock:InferenceProfileArn": OHIO_PROFILE,
+                    "bedrock:GuardrailIdentifier": GUARDRAIL,
+                }
+            },
+        },
+        {
+            "Sid": "SonnetUnguarded",
+            "Effect": "Deny",
+            "Action": actions,
+            "Resource": [
+                OHIO_PROFILE,
+                f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
+                f"arn:aws:bedrock:::foundation-model/{SONNET}",
+            ],
+            "Condition": {"StringNotEquals": {"bedrock:GuardrailIdentifier": GUARDRAIL}},
+        },
+    ]
+
+
+def test_every_invoke_statement_requires_the_guardrail() -> None:
+    for scope, region in (("global", "us-east-2"), ("us", "us-east-2"), ("eu", "eu-west-2")):
+        for streaming in (True, False):
+            statements = _statements(source_region=region, scope=scope, streaming=streaming, guardrail=GUARDRAIL)
+            allows = [s for s in statements if s["Effect"] == "Allow"]
+            assert allows and all(s["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"] == GUARDRAIL for s in allows)
+            (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+            assert deny["Action"] == [INVOKE, STREAM]
+            assert deny["Resource"] == [r for s in allows for r in _list(s["Resource"])]
+            assert "*" not in json.dumps(statements)
+
+
+def test_a_global_call_needs_exactly_the_guardrail_version() -> None:
+    statements = _statements(source_region="us-east-2", guardrail=GUARDRAIL)
+    call = {"source": "us-east-2", "model_id": SONNET}
+    for action in (INVOKE, STREAM):
+        assert global_call(statements, action, **call, guardrail=GUARDRAIL)
+        assert not global_call(statements, action, **call)  # no guardrail
+        assert not global_call(statements, action, **call, guardrail=guardrail_identifier(GUARDRAIL_ARN.replace("abc", "xyz"), "3"))
+        assert not global_call(statements, action, **call, guardrail=guardrail_identifier(GUARDRAIL_ARN, "2"))  # another version
+        assert not global_call(statements, action, **call, guardrail=GUARDRAIL_ARN)  # no version (DRAFT)
+        other_account = GUARDRAIL.replace(ACCOUNT, "210987654321")
+        assert not global_call(statements, action, **call, guardrail=other_account)
+
+
+def test_a_geographic_call_needs_the_guardrail_in_every_destination() -> None:
+    statements = _statements(source_region="us-east-2", scope="us", guardrail=GUARDRAIL)
+    profile = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:inference-profile/us.{SONNET}"
+    assert allowed(statements, INVOKE, profile, {"bedrock:GuardrailIdentifier": GUARDRAIL})
+    assert not allowed(statements, INVOKE, profile, {})
+    for region in destinations("us", "us-east-2"):
+        model_arn = f"arn:aws:bedrock:{region}::foundation-model/{SONNET}"
+        with_it = {"bedrock:InferenceProfileArn": profile, "bedrock:GuardrailIdentifier": GUARDRAIL}
+        assert allowed(statements, STREAM, model_arn, with_it), region
+        assert not allowed(statements, STREAM, model_arn, {"bedrock:InferenceProfileArn": profile}), region
+        other = {**with_it, "bedrock:GuardrailIdentifier": GUARDRAIL.replace("abc123", "zzz999")}
+        assert not allowed(statements, STREAM, model_arn, other), region
+
+
+def test_another_policys_allow_cannot_reopen_unguarded_calls() -> None:
+    # The role may carry other policies; the explicit Deny wins over their Allow (AWS's Example 1).
+    statements = _statements(source_region="us-east-2", guardrail=GUARDRAIL)
+    wide_open = [
+        {"Effect": "Allow", "Action": [INVOKE, STREAM], "Resource": _list(s["Resource"])} for s in statements if s["Effect"] == "Allow"
+    ]
+    call = {"source": "us-east-2", "model_id": SONNET}
+    assert global_call(wide_open, INVOKE, **call)
+    assert not global_call(statements + wide_open, INVOKE, **call)
+    assert not global_call(statements + wide_open, STREAM, **call, guardrail=GUARDRAIL_ARN)
+    assert global_call(statements + wide_open, INVOKE, **call, guardrail=GUARDRAIL)
+
+
+def test_streaming_stays_denied_with_a_guardrail_unless_asked_for() -> None:
+    statements = _statements(source_region="us-east-2", streaming=False, guardrail=GUARDRAIL)
+    assert global_call(statements, INVOKE, source="us-east-2", model_id=SONNET, guardrail=GUARDRAIL)
+    assert not global_call(statements, STREAM, source="us-east-2", model_id=SONNET, guardrail=GUARDRAIL)
+
+
+def test_guardrail_statements_apply_and_decrypt_exactly() -> None:
+    key = f"arn:aws:kms:us-east-2:{ACCOUNT}:key/0a1b2c3d-0000-1111-2222-333344445555"
+    statements = guardrail_statements(guardrail_arn=GUARDRAIL_ARN, key_arn=key)
+    assert statements == [
+        {"Sid": "GuardrailApply", "Effect": "Allow", "Action": ["bedrock:ApplyGuardrail"], "Resource": GUARDRAIL_ARN},
+        {"Sid": "GuardrailKeyDecrypt", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key},
+    ]
+    assert allowed(statements, "bedrock:ApplyGuardrail", GUARDRAIL_ARN, {})
+    assert not allowed(statements, "bedrock:ApplyGuardrail", GUARDRAIL_ARN.replace("abc", "xyz"), {})
+    assert not allowed(statements, "bedrock:UpdateGuardrail", GUARDRAIL_ARN, {})
+    assert not allowed(statements, "kms:Encrypt", key, {})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: _statements(guardrail="arn:aws:bedrock:us-east-2:1:guardrail/*"), "guardrail"),
+        (lambda: _statements(guardrail=""), "guardrail"),
+        (lambda: guardrail_statements(guardrail_arn="*", key_arn="arn:aws:kms:us-east-2:1:key/k"), "guardrail_arn"),
+        (lambda: guardrail_statements(guardrail_arn=GUARDRAIL_ARN, key_arn="arn:aws:kms:us-east-2:1:key/*"), "key_arn"),
+    ],
+)
+def test_wildcard_guardrail_values_are_refused(call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -104,3 +104,96 @@ def test_no_credentials(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert bedrock_smoke.main(["--env", "capetown", "--model", "sonnet-4.5"]) == 1
     assert capsys.readouterr().err.startswith("error: credentials: no AWS credentials found")
+
+
+# --- with a guardrail (prod configures bedrock.guardrail) ---
+
+HAIKU_US = catalog.profile_id("us", catalog.MODELS["haiku-4.5"].model_id)
+GUARDRAIL_ARN = "arn:aws:bedrock:us-east-2:123456789012:guardrail/abc123def456"
+
+
+def _cloudformation(region: str = "us-east-2"):
+    return boto3.client("cloudformation", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _stack(outputs: dict[str, str]) -> dict:
+    return {
+        "Stacks": [
+            {
+                "StackName": "inference-prod-bedrock",
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "StackStatus": "UPDATE_COMPLETE",
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+            }
+        ]
+    }
+
+
+def _prod_smoke(stop_reason: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    client, cloudformation = _client(), _cloudformation()
+    with Stubber(client) as stub, Stubber(cloudformation) as cfn:
+        cfn.add_response(
+            "describe_stacks",
+            _stack({"GuardrailArn": GUARDRAIL_ARN, "GuardrailVersion": "3", "InvokePolicyArn": "arn:aws:iam::123456789012:policy/p"}),
+            {"StackName": "inference-prod-bedrock"},
+        )
+        stub.add_response(
+            "converse",
+            {**_converse_response("Your email is {EMAIL}."), "stopReason": stop_reason},
+            {
+                "modelId": HAIKU_US,
+                "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+                "inferenceConfig": {"maxTokens": 200},
+                "guardrailConfig": {"guardrailIdentifier": GUARDRAIL_ARN, "guardrailVersion": "3"},
+            },
+        )
+        code = bedrock_smoke.main(
+            ["--env", "prod", "--model", "haiku-4.5", "--scope", "us", "--prompt", "hi"], client=client, cloudformation=cloudformation
+        )
+        stub.assert_no_pending_responses()
+        cfn.assert_no_pending_responses()
+    return code, capsys.readouterr().out
+
+
+def test_an_environment_with_a_guardrail_calls_with_its_deployed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _prod_smoke("end_turn", capsys)
+    assert code == 0
+    assert f"guardrail {GUARDRAIL_ARN}:3\n" in out
+    assert "answer    Your email is {EMAIL}." in out
+
+
+def test_an_intervention_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    # Converse's stopReason is guardrail_intervened when the guardrail blocked or masked (Bedrock API Reference, Converse).
+    code, out = _prod_smoke("guardrail_intervened", capsys)
+    assert code == 0
+    assert f"guardrail {GUARDRAIL_ARN}:3 (intervened)\n" in out
+
+
+@pytest.mark.parametrize(
+    ("stub_it", "line"),
+    [
+        (
+            lambda cfn: cfn.add_client_error(
+                "describe_stacks",
+                service_error_code="ValidationError",
+                service_message="Stack with id inference-prod-bedrock does not exist",
+            ),
+            "error: guardrail: cannot read stack inference-prod-bedrock: An error occurred (ValidationError) when calling the "
+            "DescribeStacks operation: Stack with id inference-prod-bedrock does not exist; deploy the environment's Bedrock stack first",
+        ),
+        (
+            lambda cfn: cfn.add_response("describe_stacks", _stack({"InvokePolicyArn": "arn:aws:iam::123456789012:policy/p"})),
+            "error: guardrail: stack inference-prod-bedrock has no GuardrailArn and GuardrailVersion outputs; deploy the stack again: "
+            "bedrock.guardrail was added after its last deploy",
+        ),
+    ],
+)
+def test_a_guardrail_that_cannot_be_found_is_one_line(capsys: pytest.CaptureFixture[str], stub_it, line: str) -> None:
+    cloudformation = _cloudformation()
+    with Stubber(cloudformation) as cfn:
+        stub_it(cfn)
+        assert (
+            bedrock_smoke.main(["--env", "prod", "--model", "haiku-4.5", "--scope", "us"], client=_client(), cloudformation=cloudformation)
+            == 1
+        )
+    assert capsys.readouterr().err.strip() == line

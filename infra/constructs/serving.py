@@ -143,26 +143,29 @@ class ModelServing(Construct):
             self, "ApiKeySecretArn", value=self.api_key.secret_arn, description="aws secretsmanager get-secret-value --secret-id <this>"
         )
 
-        self._namespace_labels: dict[str, dict[str, str]] = {}
         images: dict[str, str] = {}
         specs = [(deployment, self._spec(deployment, stack.region, images)) for deployment in deployments]
         by_namespace: dict[str, list[tuple[ModelDeployment, vllm.ServingSpec]]] = {}
         for deployment, spec in specs:
             by_namespace.setdefault(spec.namespace, []).append((deployment, spec))
-        namespaces = {
-            name: self._namespace(cluster, name, members, kubernetes_version=kubernetes_version, region=stack.region)
+        # Each namespace enforces the strictest Pod Security level its workloads meet (infra.k8s.admission).
+        labels = {
+            name: admission.namespace_labels([vllm.manifests(spec)[0] for _, spec in members], kubernetes_version)
             for name, members in by_namespace.items()
+        }
+        namespaces = {
+            name: self._namespace(cluster, name, members, labels[name], region=stack.region) for name, members in by_namespace.items()
         }
         for manifest in namespaces.values():
             manifest.node.add_dependency(after)
-        if any(admission.LABEL in namespace_labels for namespace_labels in self._namespace_labels.values()):
+        bound = [name for name, namespace_labels in labels.items() if admission.LABEL in namespace_labels]
+        if bound:
             objects = [admission.policy(), admission.binding()]
             self.manifests += objects
             policy = eks.KubernetesManifest(self, "AdmissionPolicy", cluster=cluster, manifest=objects, overwrite=True)
             policy.node.add_dependency(after)
-            for name, manifest in namespaces.items():
-                if admission.LABEL in self._namespace_labels[name]:
-                    manifest.node.add_dependency(policy)
+            for name in bound:
+                namespaces[name].node.add_dependency(policy)
         for deployment, spec in specs:
             objects = [
                 *vllm.manifests(spec),
@@ -230,15 +233,12 @@ class ModelServing(Construct):
         cluster: eks.Cluster,
         name: str,
         members: list[tuple[ModelDeployment, vllm.ServingSpec]],
+        labels: dict[str, str],
         *,
-        kubernetes_version: str,
         region: str,
     ) -> eks.KubernetesManifest:
-        """The namespace, enforcing the strictest Pod Security level its models meet, with its service
-        account, default-deny ingress and the provider classes of the API key and the hub tokens."""
-        workloads = [vllm.manifests(spec)[0] for _, spec in members]
-        labels = admission.namespace_labels(workloads, kubernetes_version)
-        self._namespace_labels[name] = labels
+        """The namespace with its Pod Security ``labels``, its service account, default-deny ingress and
+        the provider classes of the API key and the hub tokens."""
         hub_tokens = sorted({d.model.weights.hub_token_secret for d, _ in members if d.model.weights.hub_token_secret})
         objects = [
             vllm.namespace(name, labels),

@@ -265,7 +265,8 @@ def _security(spec: ServingSpec) -> dict[str, Any]:
     return security
 
 
-def _serves_api(spec: ServingSpec, role: str) -> bool:
+def _serves_api(role: str) -> bool:
+    """Whether a pod of ``role`` (server, leader or worker) runs the API server: LWS workers are headless."""
     return role != "worker"
 
 
@@ -275,7 +276,7 @@ def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, An
     if spec.accelerator == "neuron":
         mounts.append({"name": "neuron-compiled", "mountPath": NEURON_COMPILED_DIR})
     env = _env(spec)
-    if spec.api_key and _serves_api(spec, role):
+    if spec.api_key and _serves_api(role):
         mounts.append({"name": "api-key", "mountPath": serving_access.API_KEY_MOUNT, "readOnly": True})
         env.append(serving_access.api_key_env())
     if spec.hub_token_secret:
@@ -290,7 +291,7 @@ def _container(spec: ServingSpec, command: list[str], role: str) -> dict[str, An
         "volumeMounts": mounts,
         "securityContext": security,
     }
-    if _serves_api(spec, role):
+    if _serves_api(role):
         out["ports"] = [{"name": "http", "containerPort": PORT}]
         out |= _probes(spec)
     if spec.drain_seconds:
@@ -319,7 +320,7 @@ def pod_template(spec: ServingSpec, role: str, extra_labels: Mapping[str, str] |
             "containers": [container(spec, role)],
             "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.shm_gib}Gi"}}]
             + ([{"name": "neuron-compiled", "emptyDir": {}}] if spec.accelerator == "neuron" else [])
-            + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(spec, role) else [])
+            + ([serving_access.api_key_volume()] if spec.api_key and _serves_api(role) else [])
             + ([serving_access.hub_tokens_volume()] if spec.hub_token_secret else []),
             "terminationGracePeriodSeconds": spec.termination_grace_s,
         },

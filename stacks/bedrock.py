@@ -1,4 +1,4 @@
-"""``inference-<env>-bedrock``: cross-region inference access, a guardrail and invocation logging in the source region."""
+"""``inference-<env>-bedrock``: cross-region inference access, a guardrail, invocation logging and the Anthropic use-case form."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from infra.config import BedrockConfig
 from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, GuardrailGrant, ModelGrant
 from infra.constructs.bedrock_guardrail import BedrockGuardrail
 from infra.constructs.bedrock_logging import BedrockInvocationLogging
+from infra.constructs.bedrock_model_access import BedrockModelAccessForm
 from infra.constructs.helm import construct_id
+from infra.constructs.logging import logs_key
 
 
 class BedrockStack(cdk.Stack):
@@ -59,5 +61,13 @@ class BedrockStack(cdk.Stack):
                 image=logging.image,
                 embedding=logging.embedding,
                 adopt_existing=logging.adopt_existing,
+            )
+        self.model_access_form: BedrockModelAccessForm | None = None
+        if config.model_access_form is not None:
+            key = (
+                self.logging.key if self.logging else logs_key(self, "ModelAccessLogKey", description=f"{env_name} model-access form logs")
+            )
+            self.model_access_form = BedrockModelAccessForm(
+                self, "ModelAccessForm", form_data=config.model_access_form.form_data(), key=key
             )
         cdk.CfnOutput(self, "InvokePolicyArn", value=self.access.policy.managed_policy_arn)

@@ -28,7 +28,14 @@ from infra.config.base import (
     instance_arch,
     sizing_dtype,
 )
-from infra.config.bedrock import BedrockConfig, BedrockModelAccess, GuardrailConfig, InvocationLoggingConfig, ServiceAccountRef
+from infra.config.bedrock import (
+    BedrockConfig,
+    BedrockModelAccess,
+    GuardrailConfig,
+    InvocationLoggingConfig,
+    ModelAccessForm,
+    ServiceAccountRef,
+)
 from infra.config.eks import EksConfig, SystemNodesConfig
 from infra.config.environment import EnvironmentConfig, load, validate_environment
 from infra.config.models import AutoscalingConfig, ServedModelConfig, WeightsConfig
@@ -59,6 +66,7 @@ __all__ = [
     "EnvironmentConfig",
     "GuardrailConfig",
     "InvocationLoggingConfig",
+    "ModelAccessForm",
     "NetworkConfig",
     "NodePoolConfig",
     "NodePoolLimits",

@@ -1,7 +1,9 @@
-"""The ``bedrock`` block: cross-region inference access and invocation logging (``infra.constructs.bedrock_*``)."""
+"""The ``bedrock`` block: cross-region inference access, the model-access form and invocation logging (``infra.constructs.bedrock_*``)."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -120,6 +122,61 @@ class GuardrailConfig(_Strict):
         return value
 
 
+# The form's intendedUsers is a numeric code as a string: 0 internal users, 1 external users, 2 both (the form data
+# example of the Terraform AWS provider's aws_bedrock_use_case_for_model_access; AWS's API reference shows only the type).
+INTENDED_USERS = {"internal": "0", "external": "1", "both": "2"}
+# Bedrock API Reference, PutUseCaseForModelAccess: formData is 10-16384 bytes.
+_MAX_FORM_BYTES = 16384
+_WEBSITE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
+
+
+class ModelAccessForm(_Strict):
+    """The Anthropic use-case form Bedrock asks for once per account before the first Anthropic call.
+
+    ``form_data`` is the JSON document ``PutUseCaseForModelAccess`` takes as ``formData``.
+    """
+
+    company_name: str = Field(min_length=1)
+    company_website: str
+    industry: str = Field(min_length=1)
+    other_industry: str = ""
+    intended_users: Literal["internal", "external", "both"]
+    use_cases: str = Field(min_length=1)
+
+    @field_validator("company_name", "industry", "use_cases")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise Problem("is blank", "write what the form asks for: Bedrock passes it to Anthropic")
+        return value
+
+    @field_validator("company_website")
+    @classmethod
+    def _website(cls, value: str) -> str:
+        if not _WEBSITE.match(value):
+            raise Problem(f"'{value}' is not a website address", "write it as https://<domain>")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> ModelAccessForm:
+        size = len(self.form_data())
+        if size > _MAX_FORM_BYTES:
+            raise Problem(f"the form is {size} bytes and Bedrock takes at most {_MAX_FORM_BYTES}", "shorten use_cases", field="use_cases")
+        return self
+
+    def form_data(self) -> bytes:
+        """The ``formData`` bytes: the form's JSON, keys as Bedrock names them, UTF-8."""
+        document = {
+            "companyName": self.company_name,
+            "companyWebsite": self.company_website,
+            "intendedUsers": INTENDED_USERS[self.intended_users],
+            "industryOption": self.industry,
+            "otherIndustryOption": self.other_industry,
+            "useCases": self.use_cases,
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class BedrockConfig(_Strict):
     """Least-privilege access to Bedrock cross-region inference profiles, and invocation logging."""
 
@@ -132,6 +189,24 @@ class BedrockConfig(_Strict):
         "required, since every inference profile routes across Regions",
     )
     guardrail: GuardrailConfig | None = None
+    model_access_form: ModelAccessForm | None = None
+    model_access_form_submitted: bool = False
+
+    def check_model_access_form(self, anthropic: bool) -> None:
+        """Raise a Problem (its field relative to the environment) unless the Anthropic form is settled for ``anthropic`` models."""
+        if self.model_access_form is not None and self.model_access_form_submitted:
+            raise Problem(
+                "both a form and model_access_form_submitted are set",
+                "keep model_access_form to have the stack submit it, or model_access_form_submitted when the account already did",
+                field="bedrock.model_access_form_submitted",
+            )
+        if anthropic and self.model_access_form is None and not self.model_access_form_submitted:
+            raise Problem(
+                "Anthropic models are configured and Bedrock serves them only after the account submits the Anthropic use-case form",
+                "add bedrock.model_access_form (company_name, company_website, industry, intended_users, use_cases) for the stack "
+                "to submit, or set bedrock.model_access_form_submitted to true when the account or its organization already did",
+                field="bedrock.model_access_form",
+            )
 
     @model_validator(mode="after")
     def _unique(self) -> BedrockConfig:

@@ -279,6 +279,8 @@ class EnvironmentConfig(_Strict):
                 "(infra/catalog/bedrock.py GUARDRAIL_CFN_REGIONS)",
                 field="bedrock.guardrail",
             )
+        anthropic = any(bedrock_catalog.MODELS[access.model].model_id.startswith("anthropic.") for access in self.bedrock.models)
+        self.bedrock.check_model_access_form(anthropic)
 
     def _check_residency(self, bedrock: BedrockConfig) -> None:
         """Every inference profile sends prompts to other Regions: the environment must say it accepts where."""

@@ -32,7 +32,8 @@ def explain_access_denied(message: str, *, scope: str) -> tuple[str, str]:
     if "model access" in text or "use case" in text or "have access to the model" in text:
         return (
             "the account has no access to this model",
-            "submit the Anthropic use-case form (Bedrock console > Model access) in this region",
+            "the account (or its organization's management account) has not submitted the Anthropic use-case form: set "
+            "bedrock.model_access_form and deploy, or submit it with PutUseCaseForModelAccess (README: Bedrock, Model access form)",
         )
     if "inference-profile/" in text:
         return (

@@ -402,3 +402,38 @@ def test_environments_without_a_guardrail_have_none(synth) -> None:
     result = synth("capetown")
     assert result.resources("bedrock", "AWS::Bedrock::Guardrail") == {}
     assert "GuardrailArn" not in result.template_json("bedrock")["Outputs"]
+
+
+# --- the Anthropic use-case form ---
+
+
+def test_prod_submits_its_configured_form_and_its_handler_may_call_only_the_two_form_actions(synth) -> None:
+    result = synth("prod")
+    (resource,) = result.resources("bedrock", "Custom::BedrockModelAccessForm").values()
+    form = CONTEXT["environments"]["prod"]["bedrock"]["model_access_form"]
+    assert json.loads(resource["Properties"]["FormData"]) == {
+        "companyName": form["company_name"],
+        "companyWebsite": form["company_website"],
+        "industryOption": form["industry"],
+        "intendedUsers": "2",
+        "otherIndustryOption": "",
+        "useCases": form["use_cases"],
+    }
+    (policy,) = [p for k, p in result.resources("bedrock", "AWS::IAM::Policy").items() if k.startswith("ModelAccessFormHandler")]
+    # Service Authorization Reference (Amazon Bedrock actions, as cfn-lint's Policies.json carries it): neither action has a
+    # resource type, so "*" is the only Resource they take.
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AnthropicUseCaseForm",
+            "Effect": "Allow",
+            "Action": ["bedrock:GetUseCaseForModelAccess", "bedrock:PutUseCaseForModelAccess"],
+            "Resource": "*",
+        }
+    ]
+    (function,) = [f for k, f in result.resources("bedrock", "AWS::Lambda::Function").items() if k.startswith("ModelAccessFormHandler")]
+    assert "Environment" not in function["Properties"] and function["Properties"]["Timeout"] == 300
+
+
+@pytest.mark.parametrize("env", ["dev", "capetown"])
+def test_environments_whose_form_is_already_submitted_deploy_no_form_resource(synth, env: str) -> None:
+    assert synth(env).resources("bedrock", "Custom::BedrockModelAccessForm") == {}

@@ -13,6 +13,8 @@ from infra.config import ConfigError, load
 
 
 def _load(bedrock: dict[str, Any], region: str = "af-south-1"):
+    if "model_access_form" not in bedrock:
+        bedrock = {"model_access_form_submitted": True, **bedrock}
     return load({"environments": {"cape": {"region": region, "eks": {"allow_no_admins": True}, "bedrock": bedrock}}, "env": "cape"})
 
 
@@ -210,4 +212,76 @@ def test_prod_ships_an_enforced_pii_guardrail() -> None:
         "PHONE": "ANONYMIZE",
         "US_SOCIAL_SECURITY_NUMBER": "BLOCK",
         "CREDIT_DEBIT_CARD_NUMBER": "BLOCK",
+    }
+
+
+# --- the Anthropic use-case form ---
+
+_FORM = {
+    "company_name": "Example Corp",
+    "company_website": "https://www.example.com",
+    "industry": "Technology",
+    "intended_users": "both",
+    "use_cases": "Summarizing support tickets.",
+}
+_SONNET = {"models": [{"model": "sonnet-4.5"}], "cross_region_routing": "global", "invocation_logging": {"text": False}}
+
+
+def test_anthropic_models_without_the_form_are_one_line_saying_what_to_add() -> None:
+    text = _error({**_SONNET, "model_access_form": None})
+    assert text == (
+        "environments.cape.bedrock.model_access_form: Anthropic models are configured and Bedrock serves them only after the "
+        "account submits the Anthropic use-case form; add bedrock.model_access_form (company_name, company_website, industry, "
+        "intended_users, use_cases) for the stack to submit, or set bedrock.model_access_form_submitted to true when the "
+        "account or its organization already did"
+    )
+
+
+def test_a_form_becomes_the_form_data_bedrock_takes() -> None:
+    config = _load({**_SONNET, "model_access_form": _FORM})
+    assert config.bedrock is not None and config.bedrock.model_access_form is not None
+    assert config.bedrock.model_access_form.form_data() == (
+        b'{"companyName":"Example Corp","companyWebsite":"https://www.example.com","industryOption":"Technology",'
+        b'"intendedUsers":"2","otherIndustryOption":"","useCases":"Summarizing support tickets."}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("bedrock", "line"),
+    [
+        (
+            {"model_access_form": _FORM, "model_access_form_submitted": True},
+            "environments.cape.bedrock.model_access_form_submitted: both a form and model_access_form_submitted are set; keep "
+            "model_access_form to have the stack submit it, or model_access_form_submitted when the account already did",
+        ),
+        (
+            {"model_access_form": {**_FORM, "company_website": "example.com"}},
+            "environments.cape.bedrock.model_access_form.company_website: 'example.com' is not a website address; write it as "
+            "https://<domain>",
+        ),
+        (
+            {"model_access_form": {**_FORM, "intended_users": "everyone"}},
+            "environments.cape.bedrock.model_access_form.intended_users: 'everyone' is not allowed; use 'internal', 'external' or 'both'",
+        ),
+        (
+            {"model_access_form": {**_FORM, "use_cases": "  "}},
+            "environments.cape.bedrock.model_access_form.use_cases: is blank; write what the form asks for: Bedrock passes it to Anthropic",
+        ),
+        (
+            {"model_access_form": {**_FORM, "use_cases": "x" * 16384}},
+            "environments.cape.bedrock.model_access_form.use_cases: the form is 16546 bytes and Bedrock takes at most 16384; "
+            "shorten use_cases",
+        ),
+    ],
+)
+def test_model_access_form_errors_are_one_exact_line(bedrock: dict[str, Any], line: str) -> None:
+    assert _error({**_SONNET, **bedrock}) == line
+
+
+def test_prod_ships_a_form_and_the_other_environments_say_theirs_is_submitted() -> None:
+    forms = {env: load({**CONTEXT, "env": env}).bedrock for env in ("dev", "prod", "capetown")}
+    assert {env: (b.model_access_form is not None, b.model_access_form_submitted) for env, b in forms.items() if b} == {
+        "dev": (False, True),
+        "prod": (True, False),
+        "capetown": (False, True),
     }

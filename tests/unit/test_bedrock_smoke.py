@@ -62,7 +62,9 @@ def test_success_prints_answer_latency_and_quota_tokens(capsys: pytest.CaptureFi
         ),
         (
             "You don't have access to the model with the specified model ID.",
-            "the account has no access to this model; submit the Anthropic use-case form",
+            "the account has no access to this model; the account (or its organization's management account) has not submitted "
+            "the Anthropic use-case form: set bedrock.model_access_form and deploy, or submit it with PutUseCaseForModelAccess "
+            "(README: Bedrock, Model access form)",
         ),
     ],
 )

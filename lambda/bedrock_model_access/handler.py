@@ -1,0 +1,113 @@
+"""CloudFormation custom resource: the Anthropic use-case form for this account, submitted once.
+
+Bedrock serves Anthropic models to an account only after it has submitted the Anthropic use-case
+form. CloudFormation has no resource for it; this handler, run by the CDK provider framework, uses
+Bedrock's two operations (Bedrock API Reference, GetUseCaseForModelAccess and PutUseCaseForModelAccess,
+https://docs.aws.amazon.com/bedrock/latest/APIReference/API_PutUseCaseForModelAccess.html):
+
+- Create and Update ask ``GetUseCaseForModelAccess`` first. A form already there (from the console,
+  another stack, the organization) is left as it is; only when Bedrock answers
+  ``ResourceNotFoundException`` does the handler ``PutUseCaseForModelAccess`` the resource's
+  ``FormData`` (the JSON document, sent as the ``formData`` blob). So an Update whose form data
+  changed does not submit again: the account's form is the first one, and the change is logged.
+- Delete does nothing: the form belongs to the account, not to the stack, and Bedrock has no
+  operation that withdraws it.
+
+The physical id is fixed, so CloudFormation never replaces the resource on a property change. Calls
+use botocore's standard retry mode (throttling and transient errors are retried with backoff).
+Errors reach CloudFormation as the resource's status reason, so they say what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 8})
+PHYSICAL_ID = "anthropic-use-case-form"
+HINTS = {
+    "AccessDeniedException": "the handler's role, a permissions boundary or a service control policy denies it",
+    "ThrottlingException": "Bedrock kept throttling after every retry; deploy again later",
+    "ValidationException": "Bedrock rejected the form; check bedrock.model_access_form in cdk.json",
+}
+
+
+class HandlerError(Exception):
+    """A failure whose message is the status reason CloudFormation shows: what happened and what to do."""
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def explain(exc: ClientError | BotoCoreError) -> str:
+    """The status reason for a failed AWS call: the call, AWS's error, and what to check."""
+    where = f"details in CloudWatch log group {os.environ.get('AWS_LAMBDA_LOG_GROUP_NAME', '/aws/lambda/<handler function>')}"
+    if isinstance(exc, BotoCoreError):
+        return f"an AWS call failed: {exc}; deploy again, {where}"
+    attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+    message = exc.response.get("Error", {}).get("Message", "")
+    hint = HINTS.get(_code(exc), "deploy again once the cause is fixed")
+    return f"{exc.operation_name} failed with {_code(exc)} after {attempts} attempt(s): {message}; {hint}; {where}"
+
+
+def submitted(bedrock: Any) -> bool:
+    """Whether the account has a use-case form (Bedrock answers ResourceNotFoundException when it has none)."""
+    try:
+        return bool(bedrock.get_use_case_for_model_access().get("formData"))
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return False
+        raise
+
+
+def ensure_form(bedrock: Any, form_data: bytes) -> str:
+    """Submit ``form_data`` unless the account has a form; ``"submitted"`` or ``"already-present"``."""
+    if submitted(bedrock):
+        LOG.info("the account already has an Anthropic use-case form; it is left as it is")
+        return "already-present"
+    bedrock.put_use_case_for_model_access(formData=form_data)
+    LOG.info("submitted the Anthropic use-case form")
+    return "submitted"
+
+
+def on_create(event: dict[str, Any], bedrock: Any) -> dict[str, Any]:
+    """Submit the form unless one is there."""
+    outcome = ensure_form(bedrock, event["ResourceProperties"]["FormData"].encode())
+    return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"Outcome": outcome}}
+
+
+def on_update(event: dict[str, Any], bedrock: Any) -> dict[str, Any]:
+    """As Create: a form already there, changed or not, is not submitted again."""
+    if event["ResourceProperties"].get("FormData") != event.get("OldResourceProperties", {}).get("FormData"):
+        LOG.warning("the configured form changed; Bedrock keeps the form an account submitted first, so it is not submitted again")
+    outcome = ensure_form(bedrock, event["ResourceProperties"]["FormData"].encode())
+    return {"PhysicalResourceId": event["PhysicalResourceId"], "Data": {"Outcome": outcome}}
+
+
+def on_delete(event: dict[str, Any], bedrock: Any) -> dict[str, Any]:
+    """Nothing: the form stays with the account."""
+    LOG.info("the Anthropic use-case form stays with the account")
+    return {"PhysicalResourceId": event["PhysicalResourceId"]}
+
+
+HANDLERS = {"Create": on_create, "Update": on_update, "Delete": on_delete}
+
+
+def on_event(event: dict[str, Any], context: Any = None, bedrock: Any = None) -> dict[str, Any]:
+    """The provider framework's onEvent handler."""
+    request = event["RequestType"]
+    if request not in HANDLERS:
+        raise ValueError(f"unknown RequestType {request!r}")
+    try:
+        return HANDLERS[request](event, bedrock or boto3.client("bedrock", config=RETRIES))
+    except (ClientError, BotoCoreError) as exc:
+        raise HandlerError(explain(exc)) from exc

@@ -52,7 +52,8 @@ def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/form-handler")
-    yield boto3.client("bedrock", region_name="af-south-1", config=handler.RETRIES)
+    # A session of its own: the default session would keep these credentials for later tests.
+    yield boto3.session.Session().client("bedrock", region_name="af-south-1", config=handler.RETRIES)
 
 
 def create(bedrock: Any) -> dict[str, Any]:

@@ -22,7 +22,9 @@ follower tasks (Ray workers holding their share of the model), one task per inst
   adds the A record it points to) and in the pool's internal NLB target group; followers get the
   SRV name and their rank.
 - The health Lambda (``lambda/unit_health``) stops every task of a unit with a broken member, so
-  the unit comes back whole, and publishes ``HealthyUnits``/``UnhealthyUnits``.
+  the unit comes back whole, and publishes ``HealthyUnits``/``UnhealthyUnits``. Since when each
+  unit has been not healthy is kept in one SSM parameter per pool, so a crash-looping member
+  (restarted young by ECS each time) does not reset the start-up grace.
 - A daemon service (``NeuronMonitorDaemon``, ``model-images/neuron-monitor``) runs neuron-monitor on
   every instance of the pool and publishes NeuronCore utilization through the units' log group.
 - Slots update one after another (CloudFormation dependencies between slots), and a slot's
@@ -619,14 +621,16 @@ class InferenceUnitPool(Construct):
         nag.acknowledge(
             function,
             "NIST.800.53.R5-LambdaDLQ",
-            "Every run reconciles the whole pool from what ECS, EC2 and ELB report, never from its event, and the schedule runs it "
-            "again within minutes: a failed event carries nothing to replay. Failures show on the units dashboard's Lambda widgets.",
+            "Every run reconciles the whole pool from what ECS, EC2 and ELB report (and the health function's failure record), "
+            "never from its event, and the schedule runs it again within minutes: a failed event carries nothing to replay. "
+            "Failures show on the units dashboard's Lambda widgets.",
         )
         nag.acknowledge(
             function,
             "NIST.800.53.R5-LambdaInsideVPC",
-            "The function calls only the ECS, EC2 and Elastic Load Balancing APIs and reaches nothing inside the VPC; attaching "
-            "it would add ENIs and ec2:CreateNetworkInterface rights without a resource there to protect.",
+            "The function calls only the ECS, EC2, Elastic Load Balancing and Systems Manager (Parameter Store) APIs and reaches "
+            "nothing inside the VPC; attaching it would add ENIs and ec2:CreateNetworkInterface rights without a resource there "
+            "to protect.",
         )
         _skip_checkov_function_findings(function)
         return function
@@ -698,6 +702,19 @@ class InferenceUnitPool(Construct):
                 unit["leader"] = member.service.service_name
             else:
                 unit["followers"].append(member.service.service_name)
+        # Since when each unit has been not healthy (lambda/unit_health/record.py). CloudFormation
+        # writes "{}" only when it creates or updates this resource; the function writes it after.
+        record_name = failure_record_name(stack.stack_name, pool.name)
+        record_arn = stack.format_arn(service="ssm", resource="parameter", resource_name=record_name.lstrip("/"))
+        self.failure_record = ssm.StringParameter(
+            self,
+            "FailureRecord",
+            parameter_name=record_name,
+            simple_name=False,
+            string_value="{}",
+            description=f"Since when each {pool.name} inference unit has been not healthy; written by its health function",
+            tier=ssm.ParameterTier.STANDARD,
+        )
         function = self._function(
             "Health",
             folder="unit_health",
@@ -709,6 +726,7 @@ class InferenceUnitPool(Construct):
                 "TARGET_GROUP_ARN": self.target_group.target_group_arn,
                 "SERVING_PORT": str(pool.serving_port),
                 "STARTUP_GRACE_SECONDS": str(pool.startup_grace_minutes * 60),
+                "FAILURE_RECORD_PARAMETER": self.failure_record.parameter_name,
                 "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "unit-health",
             },
@@ -731,6 +749,9 @@ class InferenceUnitPool(Construct):
                 actions=["ecs:DescribeContainerInstances"],
                 resources=[arn("container-instance")],
             )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="FailureRecord", actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[record_arn])
         )
         function.add_to_role_policy(
             iam.PolicyStatement(sid="TargetHealth", actions=["elasticloadbalancing:DescribeTargetHealth"], resources=["*"])
@@ -756,6 +777,11 @@ class InferenceUnitPool(Construct):
         return function
 
 
+def failure_record_name(stack_name: str, pool: str) -> str:
+    """The SSM parameter holding the pool's unit failure record: ``/<stack>/<pool>/not-healthy-since``."""
+    return f"/{stack_name}/{pool}/not-healthy-since"
+
+
 def _skip_checkov_function_findings(function: lambda_.Function) -> None:
     """checkov findings on a unit pool Lambda that hold by design, with the reason."""
     for check_id, reason in (
@@ -764,7 +790,10 @@ def _skip_checkov_function_findings(function: lambda_.Function) -> None:
             "Invoked by EventBridge schedules (and instance state changes); every run recomputes from the cluster's current "
             "state, so the next run supersedes a failed event and a dead-letter queue would hold nothing to replay.",
         ),
-        ("CKV_AWS_117", "Calls only AWS APIs (ECS, EC2, Elastic Load Balancing, CloudWatch); it reaches nothing inside the VPC."),
+        (
+            "CKV_AWS_117",
+            "Calls only AWS APIs (ECS, EC2, Elastic Load Balancing, Systems Manager, CloudWatch); it reaches nothing inside the VPC.",
+        ),
         (
             "CKV_AWS_173",
             "The environment holds resource names and settings, no secrets; Lambda encrypts environment variables at rest "

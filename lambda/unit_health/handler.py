@@ -2,13 +2,17 @@
 
 For each unit of ``UNITS`` it lists the tasks of every member service (desired status RUNNING),
 resolves where they run, asks the target group how the leader's target (instance, serving port)
-is doing, and lets ``units.assess`` decide. An unhealthy unit has every task of every member
-stopped, so ECS starts the whole unit afresh. An AWS error on one unit is logged and counted, and
-that unit is left alone; the run fails only when no unit could be checked.
+is doing, and lets ``units.assess`` decide, with since when earlier runs have seen the unit not
+healthy (``record.FailureRecord``, one SSM parameter per pool): a crash-looping member, restarted
+young by ECS every time, no longer resets the start-up grace. An unhealthy unit has every task of
+every member stopped, so ECS starts the whole unit afresh; its failure record is cleared first. An
+AWS error on one unit is logged and counted, and that unit is left alone; the run fails only when
+no unit could be checked.
 
 Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse_units``),
-``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, and for Powertools
-``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
+``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, ``FAILURE_RECORD_PARAMETER``
+(the SSM parameter's name), and for Powertools ``POWERTOOLS_METRICS_NAMESPACE`` and
+``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
 ``HealthyUnits``, ``StartingUnits``, ``WaitingUnits``, ``UnhealthyUnits``, ``UnitsReplaced``,
@@ -17,7 +21,10 @@ Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all em
 A unit whose check meets an AWS error after botocore's retries (an error response, a read timeout,
 a lost connection) or an inconsistent read (a task or container instance just listed but not
 described) is left alone this run and counted in ``UnitCheckErrors``: never replaced on what a
-failed read did not show. Units not reached with ``RESERVE_MS`` of the invocation left are skipped.
+failed read did not show. So is every unit when the failure record cannot be read (or is not a
+record), and a unit whose changed record cannot be written: it is not replaced, since a record left
+behind would have its fresh start replaced at once. Units not reached with ``RESERVE_MS`` of the
+invocation left are skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from units import Health, Member, Task, UnitSpec, UnitState, Verdict, assess, parse_units
+from record import CorruptRecord, FailureRecord
+from units import Health, Member, Task, UnitSpec, UnitState, Verdict, assess, next_not_healthy_since, parse_units
 
 logger = Logger()
 # Powertools adds a ``service`` dimension from POWERTOOLS_SERVICE_NAME unless the service is set
@@ -61,6 +69,7 @@ class InconsistentRead(Exception):
 # An AWS call that failed after botocore's retries: an error response (ClientError), or no response
 # at all (BotoCoreError: read timeouts, connection errors). Either way the unit is left for the next run.
 AWS_ERRORS = (ClientError, BotoCoreError, InconsistentRead)
+RECORD_ERRORS = (ClientError, BotoCoreError, CorruptRecord)
 # Time kept back at the end of an invocation: a unit is not started with less than this left, so
 # a run never times out half way through stopping a unit's tasks (StopTask with botocore's retries).
 RESERVE_MS = 15_000
@@ -74,6 +83,7 @@ class Settings:
     target_group_arn: str
     port: int
     grace: timedelta
+    failure_record: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -84,6 +94,7 @@ class Settings:
             target_group_arn=env["TARGET_GROUP_ARN"],
             port=int(env["SERVING_PORT"]),
             grace=timedelta(seconds=int(env["STARTUP_GRACE_SECONDS"])),
+            failure_record=env["FAILURE_RECORD_PARAMETER"],
         )
 
 
@@ -165,14 +176,40 @@ def replace(ecs: Any, cluster: str, verdict: Verdict) -> None:
         raise failed[0]
 
 
+def _load(record: FailureRecord, units: tuple[UnitSpec, ...]) -> dict[str, datetime] | None:
+    """The pool's failure record of the units it has now, or None when it cannot be read."""
+    try:
+        return {unit: t for unit, t in record.load().items() if unit in {u.unit_id for u in units}}
+    except RECORD_ERRORS as error:
+        logger.exception("failure record unreadable: every unit is left alone", extra={"parameter": record.name, "error": str(error)})
+        return None
+
+
+def _keep(record: FailureRecord, since: dict[str, datetime], unit_id: str, value: datetime | None) -> None:
+    """Write ``value`` as the unit's entry if it differs, and update ``since`` once written."""
+    if since.get(unit_id) == value:
+        return
+    changed = {u: t for u, t in since.items() if u != unit_id} | ({unit_id: value} if value else {})
+    record.save(changed)
+    since.clear()
+    since.update(changed)
+
+
 def check(
-    ecs: Any, elbv2: Any, settings: Settings, now: datetime | None = None, remaining_ms: Callable[[], int] | None = None
+    ecs: Any,
+    elbv2: Any,
+    ssm: Any,
+    settings: Settings,
+    now: datetime | None = None,
+    remaining_ms: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Check every unit of the pool, replace the unhealthy ones, record the metrics; the summary.
 
     ``remaining_ms`` is the invocation's time left; units not reached before ``RESERVE_MS`` is all
     that is left are skipped (left for the next run, counted in ``UnitsSkipped``)."""
     now = now or datetime.now(UTC)
+    record = FailureRecord(ssm, settings.failure_record)
+    since = _load(record, settings.units)
     counts = dict.fromkeys(Health, 0)
     replaced: list[str] = []
     errors: list[str] = []
@@ -181,16 +218,29 @@ def check(
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             skipped.append(spec.unit_id)
             continue
+        if since is None:
+            errors.append(spec.unit_id)
+            continue
         verdict: Verdict | None = None
         try:
-            verdict = assess(observe(ecs, elbv2, settings, spec), now=now, grace=settings.grace)
+            before = since.get(spec.unit_id)
+            verdict = assess(observe(ecs, elbv2, settings, spec), now=now, grace=settings.grace, not_healthy_since=before)
             counts[verdict.health] += 1
-            logger.info("unit checked", extra={"unit": spec.unit_id, "health": verdict.health.value, "why": verdict.why})
+            logger.info(
+                "unit checked",
+                extra={
+                    "unit": spec.unit_id,
+                    "health": verdict.health.value,
+                    "why": verdict.why,
+                    "not_healthy_since": before.isoformat() if before else None,
+                },
+            )
+            _keep(record, since, spec.unit_id, next_not_healthy_since(verdict, before, now))
             if verdict.health is Health.UNHEALTHY:
                 logger.warning("replacing unit", extra={"unit": spec.unit_id, "reason": verdict.stop_reason, "tasks": list(verdict.stop)})
                 replace(ecs, settings.cluster, verdict)
                 replaced.append(spec.unit_id)
-        except AWS_ERRORS as error:
+        except (*AWS_ERRORS, *RECORD_ERRORS) as error:
             errors.append(spec.unit_id)
             logger.exception(
                 "unit check failed",
@@ -225,12 +275,12 @@ def check(
     return summary
 
 
-def clients() -> tuple[Any, Any]:
-    return boto3.client("ecs"), boto3.client("elbv2")
+def clients() -> tuple[Any, Any, Any]:
+    return boto3.client("ecs"), boto3.client("elbv2"), boto3.client("ssm")
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ecs, elbv2 = clients()
-    return check(ecs, elbv2, Settings.from_env(os.environ), remaining_ms=context.get_remaining_time_in_millis)
+    ecs, elbv2, ssm = clients()
+    return check(ecs, elbv2, ssm, Settings.from_env(os.environ), remaining_ms=context.get_remaining_time_in_millis)

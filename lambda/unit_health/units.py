@@ -10,11 +10,19 @@ The verdict for one unit, first match wins:
 
 - ``waiting``: no member has a RUNNING task (nothing placed yet, or waiting for capacity).
 - ``healthy``: every member has a RUNNING task and the leader's target is ``healthy``.
-- ``starting``: the youngest RUNNING task started less than the startup grace ago.
+- ``starting``: the youngest RUNNING task started less than the startup grace ago, and the unit
+  was first seen not healthy less than the grace ago.
 - ``unhealthy``: anything else. Every task of every member is to be stopped.
 
+The second clock is what catches a crash loop: ECS's service scheduler starts a new task for a
+member whose task stopped, so a follower that keeps crashing keeps the youngest task young. Since
+when the unit has been not healthy is kept between runs (``next_not_healthy_since``): set the first
+time a run sees it ``starting``, kept while it stays so, cleared once it is healthy, waiting (nothing
+runs, so its next start is a fresh one) or about to be replaced.
+
 Re-running right after a replacement is harmless: stopped tasks no longer have desired status
-RUNNING, and the fresh ones are either not RUNNING yet (``waiting``) or young (``starting``).
+RUNNING, and the fresh ones are either not RUNNING yet (``waiting``) or young (``starting``), with
+no record of an earlier failure.
 """
 
 from __future__ import annotations
@@ -130,8 +138,9 @@ def problems(state: UnitState) -> list[str]:
     return found
 
 
-def assess(state: UnitState, *, now: datetime, grace: timedelta) -> Verdict:
-    """The verdict for one unit at ``now``, given the model load time budget ``grace``."""
+def assess(state: UnitState, *, now: datetime, grace: timedelta, not_healthy_since: datetime | None = None) -> Verdict:
+    """The verdict for one unit at ``now``, given the model load time budget ``grace`` and since when
+    earlier runs have seen the unit not healthy (None: this run is the first)."""
     running = [t for m in state.members for t in m.running]
     if not running:
         return Verdict(state.unit_id, Health.WAITING)
@@ -141,11 +150,23 @@ def assess(state: UnitState, *, now: datetime, grace: timedelta) -> Verdict:
     why = "; ".join(wrong)
     # A RUNNING task without a start time has only just started.
     youngest = max(t.started_at or now for t in running)
-    if now - youngest < grace:
+    failing = now - (not_healthy_since or now)
+    if now - youngest < grace and failing < grace:
         return Verdict(state.unit_id, Health.STARTING, why)
-    age = int((now - youngest).total_seconds())
+    age, limit = int((now - youngest).total_seconds()), int(grace.total_seconds())
     stop = tuple(t.arn for m in state.members for t in m.tasks)
-    return Verdict(state.unit_id, Health.UNHEALTHY, f"{why} (youngest task {age}s old, grace {int(grace.total_seconds())}s)", stop)
+    if now - youngest >= grace:
+        return Verdict(state.unit_id, Health.UNHEALTHY, f"{why} (youngest task {age}s old, grace {limit}s)", stop)
+    since = int(failing.total_seconds())
+    return Verdict(state.unit_id, Health.UNHEALTHY, f"{why} (not healthy for {since}s, grace {limit}s; youngest task {age}s old)", stop)
+
+
+def next_not_healthy_since(verdict: Verdict, since: datetime | None, now: datetime) -> datetime | None:
+    """Since when the unit has been not healthy, to keep for the next run after ``verdict``: the
+    earlier time (or ``now``, the first time) while it is starting, None otherwise."""
+    if verdict.health is Health.STARTING:
+        return since or now
+    return None
 
 
 def parse_units(raw: str) -> tuple[UnitSpec, ...]:

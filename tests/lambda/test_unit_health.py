@@ -1,10 +1,10 @@
-"""lambda/unit_health: the verdict per unit (pure), and the handler with ECS and ELBv2 in moto.
+"""lambda/unit_health: the verdict per unit (pure), and the handler with ECS, ELBv2 and SSM in moto.
 
 Where moto falls short the tests fill in, on moto's own backend: moto's ``ListTasks`` ignores
 ``serviceName`` (the filter is patched in, on the ``service:<name>`` task group ECS gives service
 tasks), its tasks carry no ``startedAt`` (set on the backend task), and its registered targets are
 always healthy (a not-healthy leader is a deregistered target, ``unused``). Errors come from
-botocore's Stubber.
+botocore's Stubber. The failure record is the SSM parameter the stack creates, ``{}`` at first.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ with pytest.MonkeyPatch.context() as load_env:
     sys.modules["unit_health_handler"] = handler  # dataclasses look their module up
     spec.loader.exec_module(handler)
 units = sys.modules["units"]
+record = sys.modules["record"]
 Health, Member, Task, UnitState = units.Health, units.Member, units.Task, units.UnitState
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -157,6 +158,44 @@ def test_any_healthy_leader_task_makes_the_target_healthy() -> None:
     assert s.leader_target == "healthy" and assess(s).health is Health.HEALTHY
 
 
+# Amazon ECS Developer Guide, "Amazon ECS services" (docs.aws.amazon.com/AmazonECS/latest/developerguide/
+# ecs_services.html): "If a task in a service stops, the scheduler launches a new task to replace it."
+# A crash-looping follower therefore always has a young task: the youngest task alone never ages past the grace.
+
+
+def test_a_crash_loop_past_the_grace_since_first_failure_is_unhealthy() -> None:
+    s = state(2, target="unused", starts={1: NOW - timedelta(seconds=20)})
+    first_failure = NOW - GRACE
+    verdict = units.assess(s, now=NOW, grace=GRACE, not_healthy_since=first_failure)
+    assert verdict.health is Health.UNHEALTHY and verdict.stop == ("arn:task/0", "arn:task/1")
+    assert verdict.why == "leader target unused (not healthy for 2700s, grace 2700s; youngest task 20s old)"
+    assert units.assess(s, now=NOW, grace=GRACE, not_healthy_since=first_failure + timedelta(seconds=1)).health is Health.STARTING
+
+
+def test_the_failure_record_starts_is_kept_and_is_cleared() -> None:
+    earlier = NOW - timedelta(minutes=10)
+    starting, healthy, waiting = (units.Verdict("u", h) for h in (Health.STARTING, Health.HEALTHY, Health.WAITING))
+    unhealthy = units.Verdict("u", Health.UNHEALTHY, "x", ("arn:task/0",))
+    assert units.next_not_healthy_since(starting, None, NOW) == NOW
+    assert units.next_not_healthy_since(starting, earlier, NOW) == earlier
+    assert [units.next_not_healthy_since(v, earlier, NOW) for v in (healthy, waiting, unhealthy)] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[]", "not json", '{"trainium-0": "yesterday"}', '{"trainium-0": "2025-06-01T12:00:00"}', '{"trainium-0": 3}'],
+)
+def test_a_corrupt_record_is_refused(raw: str) -> None:
+    with pytest.raises(record.CorruptRecord):
+        record.parse(raw)
+
+
+def test_the_record_round_trips() -> None:
+    since = {"trainium-1": NOW, "trainium-0": OLD}
+    assert record.render(since) == '{"trainium-0":"2025-06-01T09:00:00+00:00","trainium-1":"2025-06-01T12:00:00+00:00"}'
+    assert record.parse(record.render(since)) == since
+
+
 def test_stop_reason_fits_ecs_limit() -> None:
     reason = units.stop_reason("trainium-0", "x" * 400)
     assert len(reason) == 255 and reason.startswith("inference unit trainium-0 replaced as a whole: xxx") and reason.endswith("...")
@@ -187,6 +226,7 @@ def test_parse_units_rejects(raw: str, message: str) -> None:
 REGION = "us-east-2"
 CLUSTER = "inference-prod-trainium"
 PORT = 8000
+PARAMETER = "/inference-prod-units/trainium/not-healthy-since"
 
 
 def _ago(**delta: float) -> datetime:
@@ -200,6 +240,7 @@ class Aws:
     ec2: Any
     elbv2: Any
     target_group: str
+    ssm: Any
 
 
 @dataclass(frozen=True)
@@ -232,7 +273,9 @@ def aws(monkeypatch: pytest.MonkeyPatch):
             )
             vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
             tg = elbv2.create_target_group(Name="trainium", Protocol="TCP", Port=PORT, VpcId=vpc, TargetType="instance")
-            yield Aws(ecs, ec2, elbv2, tg["TargetGroups"][0]["TargetGroupArn"])
+            ssm = boto3.client("ssm", region_name=REGION)
+            ssm.put_parameter(Name=PARAMETER, Value="{}", Type="String")
+            yield Aws(ecs, ec2, elbv2, tg["TargetGroups"][0]["TargetGroupArn"], ssm)
     finally:
         state_manager.unset_transition("ecs::task")
 
@@ -275,6 +318,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, target_group: str, unit_map: dict[str,
         "TARGET_GROUP_ARN": target_group,
         "SERVING_PORT": str(PORT),
         "STARTUP_GRACE_SECONDS": str(int(GRACE.total_seconds())),
+        "FAILURE_RECORD_PARAMETER": PARAMETER,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -415,7 +459,7 @@ def test_an_error_on_one_unit_leaves_it_alone_and_checks_the_next(
     _env(monkeypatch, aws.target_group, {"trainium-0": first, "trainium-1": second})
     elbv2 = boto3.client("elbv2", region_name=REGION)
     stub = _denied_then_unhealthy(elbv2, second_members[0].instance_id)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, elbv2))
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, elbv2, aws.ssm))
     capsys.readouterr()
 
     summary = _invoke()
@@ -432,10 +476,12 @@ def test_every_unit_failing_fails_the_invocation_but_still_emits(
 ) -> None:
     ecs = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     elbv2 = boto3.client("elbv2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(ecs) as ecs_stub, Stubber(elbv2):
+    ssm = boto3.client("ssm", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ecs) as ecs_stub, Stubber(elbv2), Stubber(ssm) as ssm_stub:
+        ssm_stub.add_response("get_parameter", _parameter("{}"))
         for _ in range(2):
             ecs_stub.add_client_error("list_tasks", service_error_code="ThrottlingException", http_status_code=400)
-        monkeypatch.setattr(handler, "clients", lambda: (ecs, elbv2))
+        monkeypatch.setattr(handler, "clients", lambda: (ecs, elbv2, ssm))
         unit_map = {f"trainium-{n}": {"leader": f"l{n}", "followers": [f"f{n}"]} for n in range(2)}
         _env(monkeypatch, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/t/0", unit_map)
         capsys.readouterr()
@@ -482,7 +528,7 @@ def test_a_read_timeout_after_retries_leaves_that_unit_alone_and_the_next_is_sti
             raise ReadTimeoutError(endpoint_url=request.url)
 
     aws.elbv2.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTargetHealth", time_out)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2))
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, aws.ssm))
     capsys.readouterr()
 
     summary = _invoke()
@@ -512,7 +558,7 @@ def test_an_inconsistent_read_never_replaces_a_healthy_unit(aws: Aws, monkeypatc
         }
 
     monkeypatch.setattr(aws.ecs, "describe_container_instances", lagging)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2))
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, aws.ssm))
 
     summary = _invoke()
 
@@ -529,6 +575,143 @@ def test_units_not_reached_in_time_are_left_for_the_next_run(aws: Aws, monkeypat
     _env(monkeypatch, aws.target_group, units)
     left = iter([60_000, 20_000, handler.RESERVE_MS - 1])  # what get_remaining_time_in_millis returns before each unit
 
-    summary = handler.check(aws.ecs, aws.elbv2, handler.Settings.from_env(handler.os.environ), remaining_ms=lambda: next(left))
+    summary = handler.check(aws.ecs, aws.elbv2, aws.ssm, handler.Settings.from_env(handler.os.environ), remaining_ms=lambda: next(left))
 
     assert summary["skipped"] == ["trainium-2"] and summary["errors"] == []
+
+
+# --- the failure record across runs (SSM in moto, or Stubber for its errors) --------------------
+
+
+def _record(aws: Aws) -> dict[str, datetime]:
+    return record.parse(aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+
+
+def _check(aws: Aws, now: datetime, ssm: Any = None) -> dict[str, Any]:
+    """One run at ``now``; the metrics it added are dropped (only the handler's decorator flushes them)."""
+    try:
+        return handler.check(aws.ecs, aws.elbv2, ssm or aws.ssm, handler.Settings.from_env(handler.os.environ), now=now)
+    finally:
+        handler.metrics.clear_metrics()
+
+
+def _crash(aws: Aws, arn: str, member: Placed, started: datetime) -> str:
+    """A member's task stops and ECS's service scheduler starts another (Amazon ECS services, see above)."""
+    aws.ecs.stop_task(cluster=CLUSTER, task=arn, reason="Essential container in task exited")
+    return _start(aws, [member], started)[0]
+
+
+def _parameter(value: str) -> dict[str, Any]:
+    return {"Parameter": {"Name": PARAMETER, "Type": "String", "Value": value, "Version": 1}}
+
+
+def test_a_crash_looping_follower_gets_the_unit_replaced_once_the_grace_since_first_failure_has_passed(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit, members = _unit(aws, "trainium-0", 2)
+    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    t0 = NOW
+    leader, follower = _start(aws, members, t0 - timedelta(minutes=2))
+
+    assert _check(aws, t0)["starting"] == 1
+    assert _record(aws) == {"trainium-0": t0}, "first seen not healthy"
+    for minutes in (15, 30, 44):  # the follower crashes and comes back young before every run
+        now = t0 + timedelta(minutes=minutes)
+        follower = _crash(aws, follower, members[1], now - timedelta(seconds=30))
+        summary = _check(aws, now)
+        assert (summary["starting"], summary["replaced"]) == (1, [])
+        assert _record(aws) == {"trainium-0": t0}, "a young follower does not move the first failure"
+
+    now = t0 + GRACE
+    follower = _crash(aws, follower, members[1], now - timedelta(seconds=30))
+    summary = _check(aws, now)
+
+    assert (summary["unhealthy"], summary["replaced"]) == (1, ["trainium-0"])
+    assert _record(aws) == {}, "cleared before the unit was stopped"
+    stopped = _stopped(aws)
+    assert {leader, follower} <= set(stopped)
+    assert stopped[follower] == (
+        "inference unit trainium-0 replaced as a whole: leader target unused (not healthy for 2700s, grace 2700s; youngest task 30s old)"
+    )
+
+    fresh = now + timedelta(minutes=3)
+    _start(aws, members, fresh - timedelta(minutes=1))
+    assert _check(aws, fresh)["starting"] == 1
+    assert _record(aws) == {"trainium-0": fresh}, "the replaced unit starts a fresh record"
+
+
+def test_a_healthy_unit_clears_its_record_and_others_keep_theirs(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    healthy, healthy_members = _unit(aws, "trainium-0", 2)
+    starting, starting_members = _unit(aws, "trainium-1", 2)
+    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": starting_members[0].instance_id, "Port": PORT}])
+    _start(aws, healthy_members, NOW - timedelta(hours=1))
+    _start(aws, starting_members, NOW - timedelta(minutes=5))
+    earlier = NOW - timedelta(minutes=20)
+    aws.ssm.put_parameter(Name=PARAMETER, Value=record.render({"trainium-0": earlier, "trainium-1": earlier}), Overwrite=True)
+    _env(monkeypatch, aws.target_group, {"trainium-0": healthy, "trainium-1": starting})
+
+    summary = _check(aws, NOW)
+
+    assert (summary["healthy"], summary["starting"], summary["replaced"]) == (1, 1, [])
+    assert _record(aws) == {"trainium-1": earlier}
+
+
+def test_an_unreadable_record_leaves_every_unit_alone(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unit, members = _unit(aws, "trainium-0", 2)
+    running = _start(aws, members[:1], _ago(hours=3))  # the follower is gone: replaced, were the record readable
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    ssm = boto3.client("ssm", region_name=REGION)
+    stub = Stubber(ssm)
+    stub.add_client_error("get_parameter", service_error_code="ThrottlingException", http_status_code=400)
+    stub.activate()
+    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, ssm))
+    capsys.readouterr()
+
+    with pytest.raises(handler.UnitCheckFailed, match="trainium-0"):
+        _invoke()
+
+    stub.assert_no_pending_responses()
+    assert not set(running) & set(_stopped(aws))
+    [blob] = _emf(capsys)
+    assert (_counts(blob)["UnitCheckErrors"], _counts(blob)["UnitsReplaced"], _counts(blob)["UnhealthyUnits"]) == (1.0, 0.0, 0.0)
+
+
+def test_a_corrupt_record_leaves_every_unit_alone(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit, members = _unit(aws, "trainium-0", 2)
+    running = _start(aws, members[:1], NOW - timedelta(hours=3))
+    aws.ssm.put_parameter(Name=PARAMETER, Value='{"trainium-0": "yesterday"}', Overwrite=True)
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+
+    with pytest.raises(handler.UnitCheckFailed):
+        _check(aws, NOW)
+
+    assert not set(running) & set(_stopped(aws))
+
+
+def test_a_failed_record_write_leaves_the_unit_alone_and_the_next_is_still_checked(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    looping, looping_members = _unit(aws, "trainium-0", 2)
+    broken, broken_members = _unit(aws, "trainium-1", 2)
+    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": looping_members[0].instance_id, "Port": PORT}])
+    untouched = _start(aws, looping_members, NOW - timedelta(seconds=30))
+    doomed = _start(aws, broken_members[:1], NOW - timedelta(hours=3))  # its follower is gone
+    _env(monkeypatch, aws.target_group, {"trainium-0": looping, "trainium-1": broken})
+    since = record.render({"trainium-0": NOW - GRACE})
+    ssm = boto3.client("ssm", region_name=REGION)
+    stub = Stubber(ssm)
+    stub.add_response("get_parameter", _parameter(since), {"Name": PARAMETER})
+    stub.add_client_error(
+        "put_parameter",
+        service_error_code="ThrottlingException",
+        http_status_code=400,
+        expected_params={"Name": PARAMETER, "Value": "{}", "Overwrite": True},
+    )  # clearing trainium-0's entry; trainium-1 has none to write
+    stub.activate()
+
+    summary = _check(aws, NOW, ssm)
+
+    stub.assert_no_pending_responses()
+    assert (summary["errors"], summary["replaced"], summary["unhealthy"]) == (["trainium-0"], ["trainium-1"], 2)
+    assert set(_stopped(aws)) == set(doomed) and not set(untouched) & set(_stopped(aws))

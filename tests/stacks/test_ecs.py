@@ -380,3 +380,29 @@ def test_members_read_only_their_pools_weights_prefix(prod: Synthesized) -> None
     assert statements[None] == {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": {"Fn::GetAtt": [_weights_key_id(prod), "Arn"]}}
     actions = [a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert not [a for a in actions if "*" in a], actions
+
+
+def test_the_health_function_reads_and_writes_only_its_pools_failure_record(prod: Synthesized) -> None:
+    [(logical_id, parameter)] = prod.resources("ecs", "AWS::SSM::Parameter").items()
+    assert parameter["Properties"]["Name"] == "/inference-prod-ecs/trainium2/not-healthy-since"
+    assert (parameter["Properties"]["Type"], parameter["Properties"]["Value"], parameter["Properties"]["Tier"]) == (
+        "String",
+        "{}",
+        "Standard",
+    )
+    statement = next(s for s in _statements(prod, "Trainium2UnitsHealthRole") if s.get("Sid") == "FailureRecord")
+    assert statement["Action"] == ["ssm:GetParameter", "ssm:PutParameter"]
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:aws:ssm:us-east-2:", {"Ref": "AWS::AccountId"}, ":parameter/inference-prod-ecs/trainium2/not-healthy-since"],
+        ]
+    }
+    ssm_statements = [s for s in _statements(prod, "Trainium2UnitsHealthRole") if "ssm:" in json.dumps(s["Action"])]
+    assert ssm_statements == [statement], "no other SSM rights"
+    health = next(
+        f["Properties"]
+        for f in prod.resources("ecs", "AWS::Lambda::Function").values()
+        if "UNITS" in f["Properties"]["Environment"]["Variables"]
+    )
+    assert health["Environment"]["Variables"]["FAILURE_RECORD_PARAMETER"] == {"Ref": logical_id}

@@ -7,12 +7,11 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra import checkov_skips, nag
+from infra import nag
+from infra.constructs import custom_resource
 from infra.constructs.logging import encrypted_log_group, logs_key
 from infra.constructs.storage import access_log_bucket
 
@@ -101,7 +100,14 @@ class BedrockInvocationLogging(Construct):
 
         self.state_parameter = f"/{stack.stack_name}/bedrock-invocation-logging"
         self.handler = self._handler()
-        provider = self._provider()
+        provider = custom_resource.provider(
+            self,
+            self.handler,
+            key=self.key,
+            resource="invocation-logging",
+            calls="Bedrock's logging configuration, SSM",
+            environment="the state parameter, the handler function",
+        )
         self.resource = cdk.CustomResource(
             self,
             "Configuration",
@@ -119,8 +125,7 @@ class BedrockInvocationLogging(Construct):
         )
         # The handler's log group must exist before its first run, or Lambda creates it unmanaged.
         self.resource.node.add_dependency(self.role, self.bucket, self.key, self.handler.log_group)
-        self._acknowledge_nist(provider)
-        self._skip_checkov(provider)
+        self._acknowledge_nist()
 
     def _payload_bucket(self, retention_days: int) -> s3.Bucket:
         """The private, versioned, TLS-only payload bucket, SSE-KMS with the logs key, objects kept ``retention_days``."""
@@ -149,26 +154,17 @@ class BedrockInvocationLogging(Construct):
         )
 
     def _handler(self) -> lambda_.Function:
-        """The custom resource's function; it logs to ``/aws/lambda/<its name>``, the group the provider framework names on failure."""
+        """The custom resource's function and what it may do: the logging configuration, passing the delivery role, its record."""
         stack = cdk.Stack.of(self)
-        handler = lambda_.Function(
+        handler = custom_resource.handler_function(
             self,
-            "Handler",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="handler.on_event",
-            code=lambda_.Code.from_asset(str(HANDLER_DIR)),
+            code=HANDLER_DIR,
+            description="Puts, restores or deletes the Bedrock model invocation logging configuration",
+            key=self.key,
             # Up to 8 attempts per call with backoff capped at 20 s (botocore standard retries), a few calls per request.
             timeout=cdk.Duration.minutes(5),
             environment={"STATE_PARAMETER": self.state_parameter},
-            description="Puts, restores or deletes the Bedrock model invocation logging configuration",
         )
-        handler_log_group = handler.node.find_child("LogGroup")
-        assert isinstance(handler_log_group, logs.LogGroup), "the @aws-cdk/aws-lambda:useCdkManagedLogGroup flag makes this group"
-        handler_log_group.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
-        cfn_log_group = handler_log_group.node.default_child
-        assert isinstance(cfn_log_group, logs.CfnLogGroup)
-        cfn_log_group.retention_in_days = 365
-        cfn_log_group.kms_key_id = self.key.key_arn
         handler.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvocationLoggingConfiguration",
@@ -208,40 +204,10 @@ class BedrockInvocationLogging(Construct):
             "Bedrock's *ModelInvocationLoggingConfiguration actions support no resource-level permissions "
             "(Service Authorization Reference).",
         )
-        nag.acknowledge(
-            handler,
-            nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),
-            "The handler writes only its own log group; the AWS basic execution policy is CDK's default for that.",
-        )
         return handler
 
-    def _provider(self) -> cr.Provider:
-        """CDK's provider framework around the handler, logging to a group of its own."""
-        stack = cdk.Stack.of(self)
-        framework_log_group = logs.LogGroup(
-            self,
-            "ProviderLogGroup",
-            retention=logs.RetentionDays.ONE_YEAR,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-            encryption_key=self.key,
-        )
-        provider = cr.Provider(self, "Provider", on_event_handler=self.handler, log_group=framework_log_group)
-        for finding in (
-            nag.managed_policy_finding("service-role/AWSLambdaBasicExecutionRole"),
-            "AwsSolutions-L1",
-        ):
-            nag.acknowledge(provider, finding, "CDK's custom-resource provider framework function: its runtime and role are CDK-managed.")
-        handler_id = stack.get_logical_id(self.handler.node.default_child)
-        nag.acknowledge(
-            provider,
-            f"AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
-            "The provider framework may invoke any version of this one handler function; the wildcard is the version suffix.",
-        )
-        return provider
-
-    def _acknowledge_nist(self, provider: cr.Provider) -> None:
+    def _acknowledge_nist(self) -> None:
         """This construct's NIST 800-53 rev 5 findings that a change of the resource would not make right."""
-        handler = self.handler
         nag.acknowledge(
             self.bucket,
             "NIST.800.53.R5-S3BucketReplicationEnabled",
@@ -249,43 +215,3 @@ class BedrockInvocationLogging(Construct):
             "bucket in another region, which this single-region stack does not own.",
         )
         nag.acknowledge(self.role, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("Writes to the invocation log group"))
-        for scope in (handler, provider):
-            nag.acknowledge(
-                scope, "NIST.800.53.R5-IAMNoInlinePolicy", nag.inline_policy_reason("This custom resource function's own calls")
-            )
-            nag.acknowledge(
-                scope,
-                "NIST.800.53.R5-LambdaConcurrency",
-                "Runs only when CloudFormation creates, updates or deletes the invocation-logging resource, once per stack operation.",
-            )
-            nag.acknowledge(
-                scope,
-                "NIST.800.53.R5-LambdaDLQ",
-                "A CloudFormation custom resource: a failed invocation fails that deployment, which CloudFormation reports and rolls "
-                "back; a dead-letter queue would keep events of a deployment already over.",
-            )
-            nag.acknowledge(
-                scope,
-                "NIST.800.53.R5-LambdaInsideVPC",
-                "Calls only AWS APIs (Bedrock's logging configuration, Lambda Invoke) and CloudFormation's response URL; the "
-                "bedrock stack has no VPC, and nothing it reaches is inside one.",
-            )
-
-    def _skip_checkov(self, provider: cr.Provider) -> None:
-        """checkov findings on the handler and CDK's provider framework function that hold by design."""
-        for scope, checks in (
-            (self.handler, ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
-            (provider, ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
-        ):
-            reasons = {
-                "CKV_AWS_115": "Runs only when CloudFormation creates, updates or deletes this one resource; reserved concurrency "
-                "would set account capacity aside for it.",
-                "CKV_AWS_116": "A CloudFormation custom resource: a failed event fails that stack operation, which CloudFormation "
-                "reports; nothing would replay a dead-lettered event.",
-                "CKV_AWS_117": "Calls only AWS APIs (Bedrock's logging configuration, SSM, Lambda) and CloudFormation's response "
-                "URL; the bedrock stack has no VPC.",
-                "CKV_AWS_173": "The environment holds names (the state parameter, the handler function), no secret; Lambda encrypts "
-                "environment variables at rest (Lambda Developer Guide, Data encryption at rest).",
-            }
-            for check_id in checks:
-                checkov_skips.skip(scope, "AWS::Lambda::Function", check_id, reasons[check_id])

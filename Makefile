@@ -32,7 +32,7 @@ help:
 	@echo "make plan [ENV=dev]    per model: instance type, layout, KV cache, \$$/hour; the environment's standing and ceiling cost"
 	@echo "make diff ENV=prod     cdk diff of every stack against the deployed ones (needs AWS credentials)"
 	@echo "make deploy ENV=prod   cdk deploy --all (needs AWS credentials and a bootstrapped account)"
-	@echo "make schemas           re-fetch the vendored CRDs (infra/k8s/crds) at their pinned commits and verify checksums"
+	@echo "make schemas           re-fetch the vendored CRDs (infra/k8s/crds) and IAM policies (infra/catalog/data/iam-policies) at their pinned commits and verify checksums"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -101,6 +101,12 @@ LWS_CHART = Chart("oci://registry.k8s.io/lws/charts/lws", "lws", "0.10.0")
 # version and appVersion). Its CRDs are templates, so `helm upgrade` upgrades them with the chart.
 KEDA_CHART = Chart("https://kedacore.github.io/charts", "keda", "2.20.2")
 
+# AWS Load Balancer Controller: chart 3.5.0 ships controller v3.5.0 (kubernetes-sigs/aws-load-balancer-controller
+# tag v3.5.0, commit 11eb202c, helm/aws-load-balancer-controller/Chart.yaml version and appVersion), published
+# to the eks-charts repository (docs/deploy/installation.md: helm repo add eks https://aws.github.io/eks-charts).
+# `helm install` applies the chart's crds/ and `helm upgrade` does not (installation.md): a bump applies them first.
+LOAD_BALANCER_CONTROLLER_CHART = Chart("https://aws.github.io/eks-charts", "aws-load-balancer-controller", "3.5.0")
+
 # Serving images, pinned. The public vLLM image has no Ray and no EFA libraries (removed upstream
 # around v0.19), so multi-node groups use the blueprint's own build, model-images/vllm-gpu
 # (a DockerImageAsset: built at deploy time, synth stays offline). vLLM Neuron plugin images

@@ -1,13 +1,15 @@
-"""Verify, or re-fetch on a pin bump, the upstream CRDs vendored in ``infra/k8s/crds/``.
+"""Verify, or re-fetch on a pin bump, the upstream files vendored unmodified: CRDs and IAM policies.
 
     python -m infra.tools.schemas             # offline: every vendored file matches its recorded sha256
     python -m infra.tools.schemas --fetch     # download each file at its pinned commit and compare
     python -m infra.tools.schemas --update    # after editing tag/commit in sources.json: download, write, re-hash
     python -m infra.tools.schemas --cache     # rewrite infra/k8s/crds/structural-schemas.json from the vendored files
 
-``infra/k8s/crds/sources.json`` records, for each file, the upstream repository, tag, commit, path,
-license and the sha256 of the file as vendored (unmodified). ``make schemas`` runs ``--fetch``;
-the test suite runs the offline check, so a hand edit of a vendored CRD fails ``make test``.
+``infra/k8s/crds/sources.json`` (the CRDs manifests are validated against) and
+``infra/catalog/data/iam-policies/sources.json`` (policies upstream publishes for its controllers)
+record, for each file, the upstream repository, tag, commit, path, license and the sha256 of the
+file as vendored (unmodified). ``make schemas`` runs ``--fetch``; the test suite runs the offline
+check, so a hand edit of a vendored file fails ``make test``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import hashlib
 import json
 import sys
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from infra.catalog import iam_policies
 from infra.k8s import schema
 from infra.tools import ROOT, ToolError, ToolParser
 
@@ -25,9 +30,32 @@ CRD_DIR = ROOT / "infra" / "k8s" / "crds"
 SOURCES = CRD_DIR / "sources.json"
 
 
+@dataclass(frozen=True)
+class Vendored:
+    """A folder of upstream files kept unmodified, and the provenance file listing them under ``key``."""
+
+    directory: Path
+    sources: Path
+    key: str
+    noun: str
+
+
+def vendored() -> tuple[Vendored, ...]:
+    """Every vendored folder: the CRDs, then the IAM policies."""
+    return (
+        Vendored(CRD_DIR, SOURCES, "crds", "CRDs"),
+        Vendored(iam_policies.POLICY_DIR, iam_policies.SOURCES, "policies", "IAM policies"),
+    )
+
+
+def records(folder: Vendored) -> list[dict[str, Any]]:
+    """The provenance records of one vendored folder."""
+    return list(json.loads(folder.sources.read_text(encoding="utf-8"))[folder.key])
+
+
 def sources() -> list[dict[str, Any]]:
     """The provenance records of the vendored CRDs."""
-    return list(json.loads(SOURCES.read_text(encoding="utf-8"))["crds"])
+    return records(vendored()[0])
 
 
 def sha256(data: bytes) -> str:
@@ -50,14 +78,16 @@ def _download(url: str) -> bytes:
 def check_vendored() -> list[str]:
     """Problems with the vendored files: missing, or not the bytes sources.json records."""
     problems = []
-    for source in sources():
-        path = CRD_DIR / source["file"]
-        if not path.exists():
-            problems.append(f"{path.relative_to(ROOT)}: missing; run `make schemas` with network access")
-        elif sha256(path.read_bytes()) != source["sha256"]:
-            problems.append(
-                f"{path.relative_to(ROOT)}: differs from {source['repo']}@{source['tag']}; restore it, vendored CRDs stay unmodified"
-            )
+    for folder in vendored():
+        for source in records(folder):
+            path = folder.directory / source["file"]
+            if not path.exists():
+                problems.append(f"{path.relative_to(ROOT)}: missing; run `make schemas` with network access")
+            elif sha256(path.read_bytes()) != source["sha256"]:
+                problems.append(
+                    f"{path.relative_to(ROOT)}: differs from {source['repo']}@{source['tag']}; "
+                    f"restore it, vendored {folder.noun} stay unmodified"
+                )
     return problems
 
 
@@ -74,6 +104,22 @@ def check_cache() -> list[str]:
     return []
 
 
+def _fetch(folder: Vendored, *, update: bool) -> list[str]:
+    """Download each file of ``folder`` at its pinned commit; compare it, or with ``update`` write it and record its sha256."""
+    sources_now = records(folder)
+    problems = []
+    for source in sources_now:
+        data = _download(upstream_url(source))
+        if update:
+            (folder.directory / source["file"]).write_bytes(data)
+            source["sha256"] = sha256(data)
+        elif sha256(data) != source["sha256"]:
+            problems.append(f"{source['file']}: upstream {source['repo']}@{source['commit'][:12]} has sha256 {sha256(data)}")
+    if update:
+        folder.sources.write_text(json.dumps({folder.key: sources_now}, indent=2) + "\n", encoding="utf-8")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ToolParser(prog="python -m infra.tools.schemas", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -82,19 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--cache", action="store_true", help="rewrite the structural schema cache synth validates against")
     try:
         args = parser.parse_args(argv)
-        records = sources()
+        counts = {folder: len(records(folder)) for folder in vendored()}
         problems = []
-        for source in records:
-            if not (args.fetch or args.update):
-                continue
-            data = _download(upstream_url(source))
-            if args.update:
-                (CRD_DIR / source["file"]).write_bytes(data)
-                source["sha256"] = sha256(data)
-            elif sha256(data) != source["sha256"]:
-                problems.append(f"{source['file']}: upstream {source['repo']}@{source['commit'][:12]} has sha256 {sha256(data)}")
-        if args.update:
-            SOURCES.write_text(json.dumps({"crds": records}, indent=2) + "\n", encoding="utf-8")
+        if args.fetch or args.update:
+            for folder in counts:
+                problems += _fetch(folder, update=args.update)
         problems.extend(check_vendored())
         if args.update or args.cache:
             schema.STRUCTURAL_CACHE.write_text(cache_text(), encoding="utf-8")
@@ -105,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{len(records)} CRDs in {CRD_DIR.relative_to(ROOT)} match sources.json" + (" and upstream" if args.fetch else ""))
+        also = " and upstream" if args.fetch else ""
+        for folder, count in counts.items():
+            print(f"{count} {folder.noun} in {folder.directory.relative_to(ROOT)} match sources.json{also}")
     return 1 if problems else 0
 
 

@@ -8,7 +8,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from infra import nag
+from infra import checkov_skips, nag
 from infra.catalog import iam_policies
 from infra.catalog.versions import LOAD_BALANCER_CONTROLLER_CHART
 from infra.constructs.helm import install_chart
@@ -65,6 +65,15 @@ WILDCARD_REASONS: dict[str, str] = {
         for lb in ("net", "app")
     },
 }
+
+
+# checkov's CKV_AWS_111 (write access without constraints), true of the published document.
+UNCONDITIONED_WRITES = (
+    f"{_PUBLISHED}. It grants some writes on * without a condition: CreateSecurityGroup, Authorize/RevokeSecurityGroupIngress, "
+    "listener, rule and listener-certificate changes, SetWebAcl, WAF/WAFv2 web ACL association and Shield protection. "
+    "Creating, modifying and deleting load balancers and target groups, and deleting security groups, need the "
+    "elbv2.k8s.aws/cluster tag."
+)
 
 
 def chart_values(*, cluster_name: str, region: str, vpc_id: str, node_selector: dict[str, str]) -> dict[str, Any]:
@@ -139,6 +148,7 @@ class LoadBalancerController(Construct):
         )
         for finding, reason in WILDCARD_REASONS.items():
             nag.acknowledge(self.policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        checkov_skips.skip(self.policy, "AWS::IAM::ManagedPolicy", "CKV_AWS_111", UNCONDITIONED_WRITES)
         association = eks.CfnPodIdentityAssociation(
             self,
             "PodIdentity",

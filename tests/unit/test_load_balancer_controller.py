@@ -356,3 +356,9 @@ def test_the_chart_waits_for_the_association_and_the_policy(synthesized) -> None
     _, chart = _one(template, "Custom::AWSCDK-EKS-HelmChart")
     (cluster_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::EKS::Cluster"]
     assert {association_id, policy_id, cluster_id} <= set(chart["DependsOn"])
+
+
+def test_checkovs_write_access_finding_is_skipped_with_the_published_reason(synthesized) -> None:
+    template, _ = synthesized
+    _, policy = _one(template, "AWS::IAM::ManagedPolicy")
+    assert policy["Metadata"]["checkov"] == {"skip": [{"id": "CKV_AWS_111", "comment": lbc.UNCONDITIONED_WRITES}]}

@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.catalog import bedrock as catalog
 from infra.config import BedrockConfig
 from infra.constructs.bedrock_access import BedrockGlobalInferenceAccess, GuardrailGrant, ModelGrant
+from infra.constructs.bedrock_enforced_guardrail import BedrockEnforcedGuardrail
 from infra.constructs.bedrock_guardrail import BedrockGuardrail
 from infra.constructs.bedrock_logging import BedrockInvocationLogging
 from infra.constructs.bedrock_model_access import BedrockModelAccessForm
@@ -69,5 +70,11 @@ class BedrockStack(cdk.Stack):
             )
             self.model_access_form = BedrockModelAccessForm(
                 self, "ModelAccessForm", form_data=config.model_access_form.form_data(), key=key
+            )
+        self.enforced_guardrail: BedrockEnforcedGuardrail | None = None
+        if self.guardrail is not None and config.guardrail is not None and config.guardrail.enforced_account_wide:
+            key = self.logging.key if self.logging else logs_key(self, "EnforcedGuardrailLogKey", description=f"{env_name} guardrail logs")
+            self.enforced_guardrail = BedrockEnforcedGuardrail(
+                self, "EnforcedGuardrail", guardrail_arn=self.guardrail.arn, version=self.guardrail.version.attr_version, key=key
             )
         cdk.CfnOutput(self, "InvokePolicyArn", value=self.access.policy.managed_policy_arn)

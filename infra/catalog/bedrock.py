@@ -286,3 +286,9 @@ GUARDRAIL_CFN_REGIONS = frozenset(
         "us-west-2",
     )
 )
+
+# Regions whose CloudFormation registry has AWS::Bedrock::EnforcedGuardrailConfiguration, from cfn-lint
+# 1.58.0's region schemas (kept equal to them by tests/unit/test_bedrock_catalog.py): the Regions whose
+# Bedrock offers the account-level enforced guardrail configuration (PutEnforcedGuardrailConfiguration)
+# as far as the schemas tell. It is every guardrail Region but me-central-1; af-south-1 has neither.
+ENFORCED_GUARDRAIL_REGIONS = GUARDRAIL_CFN_REGIONS - {"me-central-1"}

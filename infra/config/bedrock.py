@@ -85,12 +85,16 @@ class GuardrailConfig(_Strict):
     ``pii`` maps a PII entity type (``infra.catalog.bedrock.GUARDRAIL_PII_TYPES``) to BLOCK or
     ANONYMIZE. With ``enforced`` the invoke policy allows a call only when it names this guardrail's
     deployed version (``bedrock:GuardrailIdentifier``); without it the guardrail is only offered.
+    With ``enforced_account_wide`` the stack also makes the version the account's enforced guardrail
+    configuration in its Region, which Bedrock applies to every inference call of the account there,
+    whoever makes it and whatever it names.
     """
 
     pii: dict[str, str] = Field(min_length=1)
     blocked_input_message: str = "This request was blocked: it contains information this service may not process."
     blocked_output_message: str = "The response was blocked: it contained information this service may not return."
     enforced: bool = True
+    enforced_account_wide: bool = False
 
     @field_validator("pii")
     @classmethod

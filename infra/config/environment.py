@@ -16,7 +16,7 @@ from infra import bedrock_policy, planner
 from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions, system_instances
 from infra.config.base import _ACCOUNT, _ENV_NAME, DEFAULT_ENV, ConfigError, Problem, _retention, _shown, _Strict, _tag_char, sizing_dtype
-from infra.config.bedrock import BedrockConfig
+from infra.config.bedrock import BedrockConfig, GuardrailConfig
 from infra.config.eks import EksConfig
 from infra.config.models import ServedModelConfig
 from infra.config.network import NetworkConfig
@@ -271,6 +271,8 @@ class EnvironmentConfig(_Strict):
                 raise Problem(text, fix or "check infra/catalog/bedrock.py", field=f"bedrock.models[{index}].{field}")
         self.bedrock.invocation_logging.check_text_chosen()
         self._check_residency(self.bedrock)
+        if self.bedrock.guardrail is not None:
+            self._check_account_wide(self.bedrock.guardrail)
         if self.bedrock.guardrail is not None and self.region not in bedrock_catalog.GUARDRAIL_CFN_REGIONS:
             raise Problem(
                 f"CloudFormation has no AWS::Bedrock::Guardrail in {self.region}, and a guardrail must be in the Region of "
@@ -281,6 +283,31 @@ class EnvironmentConfig(_Strict):
             )
         anthropic = any(bedrock_catalog.MODELS[access.model].model_id.startswith("anthropic.") for access in self.bedrock.models)
         self.bedrock.check_model_access_form(anthropic)
+
+    def _check_account_wide(self, guardrail: GuardrailConfig) -> None:
+        if not guardrail.enforced_account_wide:
+            return
+        field = "bedrock.guardrail.enforced_account_wide"
+        if self.region not in bedrock_catalog.ENFORCED_GUARDRAIL_REGIONS:
+            guardrails = self.region in bedrock_catalog.GUARDRAIL_CFN_REGIONS
+            raise Problem(
+                f"Bedrock offers no account-level enforced guardrail configuration in {self.region}"
+                + ("" if guardrails else ", nor guardrails"),
+                (
+                    "set it to false; guardrail.enforced still holds the stack's own roles to the guardrail"
+                    if guardrails
+                    else "remove bedrock.guardrail"
+                )
+                + ", or deploy the environment in a Region of infra/catalog/bedrock.py ENFORCED_GUARDRAIL_REGIONS",
+                field=field,
+            )
+        if not guardrail.enforced:
+            raise Problem(
+                "every caller in the account then needs bedrock:ApplyGuardrail on the guardrail or gets AccessDeniedException, "
+                "and the invoke policy grants it only with guardrail.enforced",
+                "set bedrock.guardrail.enforced to true",
+                field=field,
+            )
 
     def _check_residency(self, bedrock: BedrockConfig) -> None:
         """Every inference profile sends prompts to other Regions: the environment must say it accepts where."""

@@ -11,6 +11,9 @@ reasons that name what the resource does and calls.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +25,34 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra import checkov_skips, nag
+
+
+def staged_code(folder: Path, extra: Mapping[str, bytes]) -> Path:
+    """A directory holding ``folder``'s files (bytecode caches left out) plus ``extra`` (relative path -> content), for a handler's asset.
+
+    The directory is named by a digest of everything in it, so the same inputs stage the same
+    directory once per machine and give the same asset hash.
+    """
+    files = {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    files.update(extra)
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    staged = Path(tempfile.gettempdir()) / f"inference-blueprint-asset-{digest.hexdigest()[:20]}"
+    if not staged.is_dir():
+        building = Path(tempfile.mkdtemp(prefix=staged.name + "."))
+        for name, content in files.items():
+            (building / name).parent.mkdir(parents=True, exist_ok=True)
+            (building / name).write_bytes(content)
+        try:
+            building.rename(staged)
+        except OSError:
+            shutil.rmtree(building)
+    return staged
 
 
 def handler_function(

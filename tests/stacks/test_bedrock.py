@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from cfnlint.api import ManualArgs, lint_file
 from conftest import CONTEXT, SHIPPED_ENVS, Synthesized, context_for
 
 import app as app_module
+from infra import checks, nag
 from infra.bedrock_policy import guardrail_identifier, guardrail_statements, invoke_statements
 from infra.catalog import bedrock as catalog
 from infra.config import ConfigError
@@ -402,6 +404,58 @@ def test_environments_without_a_guardrail_have_none(synth) -> None:
     result = synth("capetown")
     assert result.resources("bedrock", "AWS::Bedrock::Guardrail") == {}
     assert "GuardrailArn" not in result.template_json("bedrock")["Outputs"]
+
+
+# --- the account-level enforced guardrail ---
+
+
+def _account_wide(envs: dict[str, Any]) -> None:
+    envs["prod"]["bedrock"]["guardrail"]["enforced_account_wide"] = True
+
+
+def _synth_account_wide(synth) -> Synthesized:
+    return synth("prod", key="guardrail-account-wide", edit=_account_wide, **{nag.NIST_KEY: "true"})
+
+
+def test_account_wide_enforcement_is_nag_cfn_lint_and_blueprint_rule_clean(synth) -> None:
+    result = _synth_account_wide(synth)  # synth raises on an unacknowledged cdk-nag finding (AwsSolutions and NIST)
+    assert json.loads((result.outdir / "policy-validation-report.json").read_text())["pluginReports"] == []
+    path = result.outdir / "inference-prod-bedrock.template.json"
+    assert list(checks.findings(json.loads(path.read_text()))) == []
+    assert [m.rule.id for m in lint_file(path, config=ManualArgs(regions=["us-east-2"], ignore_checks=["W3005"]))] == []
+
+
+def test_account_wide_enforcement_puts_the_deployed_version_and_its_handler_may_call_only_the_three_actions(synth) -> None:
+    result = _synth_account_wide(synth)
+    guardrail_id, _ = _only(result, "AWS::Bedrock::Guardrail")
+    version_id, _ = _only(result, "AWS::Bedrock::GuardrailVersion")
+    (resource,) = result.resources("bedrock", "Custom::BedrockEnforcedGuardrailConfiguration").values()
+    assert {k: v for k, v in resource["Properties"].items() if k != "ServiceToken"} == {
+        "GuardrailArn": {"Fn::GetAtt": [guardrail_id, "GuardrailArn"]},
+        "GuardrailVersion": {"Fn::GetAtt": [version_id, "Version"]},
+    }
+    (policy,) = [p for k, p in result.resources("bedrock", "AWS::IAM::Policy").items() if k.startswith("EnforcedGuardrailHandler")]
+    # Service Authorization Reference, Amazon Bedrock actions: none of the three has a resource type, so "*" is all they take.
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "EnforcedGuardrail",
+            "Effect": "Allow",
+            "Action": [
+                "bedrock:DeleteEnforcedGuardrailConfiguration",
+                "bedrock:ListEnforcedGuardrailsConfiguration",
+                "bedrock:PutEnforcedGuardrailConfiguration",
+            ],
+            "Resource": "*",
+        }
+    ]
+    (function,) = [f for k, f in result.resources("bedrock", "AWS::Lambda::Function").items() if k.startswith("EnforcedGuardrailHandler")]
+    assert function["Properties"]["Environment"]["Variables"] == {"AWS_DATA_PATH": "/var/task/models"}
+    assert function["Properties"]["Timeout"] == 300
+
+
+def test_shipped_environments_enforce_no_guardrail_account_wide(synth) -> None:
+    for env in SHIPPED_ENVS:
+        assert synth(env).resources("bedrock", "Custom::BedrockEnforcedGuardrailConfiguration") == {}
 
 
 # --- the Anthropic use-case form ---

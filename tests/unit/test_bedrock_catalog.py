@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra.catalog.bedrock import (
+    ENFORCED_GUARDRAIL_REGIONS,
     GEOGRAPHIES,
     GEOGRAPHY_SOURCES,
     GLOBAL,
@@ -167,3 +168,14 @@ def test_guardrail_regions_are_those_cloudformation_has_both_types_in() -> None:
             both.add(path.stem)
     assert both == GUARDRAIL_CFN_REGIONS
     assert "af-south-1" not in GUARDRAIL_CFN_REGIONS and {"us-east-2", "us-west-2"} <= GUARDRAIL_CFN_REGIONS
+
+
+def test_enforced_guardrail_regions_are_those_cloudformation_has_the_configuration_type_in() -> None:
+    offered = {
+        path.stem
+        for path in (_cfn_schemas() / "providers").glob("*.json")
+        if "AWS::Bedrock::EnforcedGuardrailConfiguration" in json.loads(path.read_text())
+    }
+    assert offered == ENFORCED_GUARDRAIL_REGIONS
+    assert {"me-central-1"} == GUARDRAIL_CFN_REGIONS - ENFORCED_GUARDRAIL_REGIONS
+    assert "af-south-1" not in ENFORCED_GUARDRAIL_REGIONS and "us-east-2" in ENFORCED_GUARDRAIL_REGIONS

@@ -204,6 +204,42 @@ def test_a_guardrail_in_cape_town_is_refused() -> None:
     )
 
 
+def test_account_wide_enforcement_in_cape_town_is_refused_naming_the_region() -> None:
+    # cfn-lint's af-south-1 schema has neither AWS::Bedrock::Guardrail nor AWS::Bedrock::EnforcedGuardrailConfiguration.
+    bedrock = {
+        "models": [{"model": "sonnet-4.5"}],
+        "invocation_logging": {"text": False},
+        "cross_region_routing": "global",
+        "guardrail": {"pii": {"EMAIL": "BLOCK"}, "enforced_account_wide": True},
+    }
+    assert _error(bedrock) == (
+        "environments.cape.bedrock.guardrail.enforced_account_wide: Bedrock offers no account-level enforced guardrail configuration "
+        "in af-south-1, nor guardrails; remove bedrock.guardrail, or deploy the environment in a Region of infra/catalog/bedrock.py "
+        "ENFORCED_GUARDRAIL_REGIONS"
+    )
+
+
+def test_account_wide_enforcement_where_only_guardrails_are_offered_is_refused() -> None:
+    # me-central-1's schema has AWS::Bedrock::Guardrail but not AWS::Bedrock::EnforcedGuardrailConfiguration.
+    bedrock = {**_US_EAST_2, "models": [{"model": "sonnet-4.5"}], "cross_region_routing": "global"}
+    assert _error({**bedrock, "guardrail": {"pii": {"EMAIL": "BLOCK"}, "enforced_account_wide": True}}, "me-central-1") == (
+        "environments.cape.bedrock.guardrail.enforced_account_wide: Bedrock offers no account-level enforced guardrail configuration "
+        "in me-central-1; set it to false; guardrail.enforced still holds the stack's own roles to the guardrail, or deploy the "
+        "environment in a Region of infra/catalog/bedrock.py ENFORCED_GUARDRAIL_REGIONS"
+    )
+
+
+def test_account_wide_enforcement_needs_the_invoke_policy_to_grant_apply_guardrail() -> None:
+    guardrail = {"pii": {"EMAIL": "BLOCK"}, "enforced": False, "enforced_account_wide": True}
+    assert _error({**_US_EAST_2, "guardrail": guardrail}, "us-east-2") == (
+        "environments.cape.bedrock.guardrail.enforced_account_wide: every caller in the account then needs bedrock:ApplyGuardrail on "
+        "the guardrail or gets AccessDeniedException, and the invoke policy grants it only with guardrail.enforced; set "
+        "bedrock.guardrail.enforced to true"
+    )
+    config = _load({**_US_EAST_2, "guardrail": {**guardrail, "enforced": True}}, "us-east-2")
+    assert config.bedrock is not None and config.bedrock.guardrail is not None and config.bedrock.guardrail.enforced_account_wide
+
+
 def test_prod_ships_an_enforced_pii_guardrail() -> None:
     guardrail = load({**CONTEXT, "env": "prod"}).bedrock.guardrail  # type: ignore[union-attr]
     assert guardrail is not None and guardrail.enforced

@@ -52,7 +52,7 @@ def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = No
     )
     config = load({key: app.node.try_get_context(key) for key in CONTEXT_KEYS})
     stacks = build(app, config)
-    check_manifests(stacks.eks.stack_name, stacks.eks.manifests)
+    check_manifests(stacks.eks.stack_name, stacks.eks.checked_objects)
     nag.add_checks(app)
     checks.add_checks(app)
     return app, stacks

@@ -13,6 +13,7 @@ from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
 from infra.constructs.device_plugins import AcceleratorDevicePlugins
 from infra.constructs.karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from infra.constructs.karpenter import Karpenter
+from infra.constructs.load_balancer_controller import LoadBalancerController
 from infra.constructs.serving import ModelDeployment, ModelServing
 from infra.constructs.vllm_metrics import NAMESPACE as METRICS_NAMESPACE
 from infra.constructs.vllm_metrics import VllmMetrics
@@ -28,6 +29,7 @@ class EksStack(cdk.Stack):
         node_pools: tuple[NodePoolConfig, ...],
         cluster_name: str,
         vpc: ec2.IVpc,
+        vpc_cidr: str,
         tags: dict[str, str],
         models: list[ModelDeployment],
         vllm_latency: bool = True,
@@ -54,6 +56,18 @@ class EksStack(cdk.Stack):
             efa=any(p.efa for p in node_pools),
             after=self.cluster.system_nodes,
         )
+        self.load_balancer_controller = None
+        if models and config.front_door.enabled:
+            self.load_balancer_controller = LoadBalancerController(
+                self,
+                "LoadBalancerController",
+                cluster=self.cluster.cluster,
+                cluster_name=cluster_name,
+                vpc_id=vpc.vpc_id,
+                region=self.region,
+                node_selector=dict([SYSTEM_NODE_LABEL]),
+                after=self.cluster.system_nodes,
+            )
         self.serving = ModelServing(
             self,
             "Serving",
@@ -64,6 +78,9 @@ class EksStack(cdk.Stack):
             kubernetes_version=config.kubernetes_version,
             cluster_name=cluster_name,
             scrape_namespaces=(METRICS_NAMESPACE,),
+            front_door=config.front_door,
+            front_door_sources=config.front_door.allowed_cidrs or (vpc_cidr,),
+            front_door_after=[self.load_balancer_controller.chart] if self.load_balancer_controller else [],
         )
         for plugin in self.device_plugins.charts.values():
             self.serving.node.add_dependency(plugin)
@@ -86,4 +103,12 @@ class EksStack(cdk.Stack):
     @property
     def manifests(self) -> list[dict[str, Any]]:
         """Every Kubernetes object this stack applies through KubernetesManifest (Helm charts aside)."""
-        return [*self.karpenter.manifests, *self.serving.manifests, *self.vllm_metrics.manifests]
+        front_door = self.serving.front_door.manifests if self.serving.front_door is not None else []
+        return [*self.karpenter.manifests, *self.serving.manifests, *front_door, *self.vllm_metrics.manifests]
+
+    @property
+    def checked_objects(self) -> list[dict[str, Any]]:
+        """What synth validates against the CRDs: the applied objects, and the InferencePools the
+        EPP charts render from values derived from ``infra.k8s.gateway.inference_pool``."""
+        pools = self.serving.front_door.pools if self.serving.front_door is not None else []
+        return [*self.manifests, *pools]

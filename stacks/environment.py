@@ -51,6 +51,7 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
         node_pools=config.node_pools,
         cluster_name=config.cluster_name,
         vpc=network.network.vpc,
+        vpc_cidr=config.network.cidr,
         tags={"inference-blueprint:environment": config.name, **config.tags},
         models=[ModelDeployment(model=m, pool=config.pool(m.pool), plan=config.plan(m)) for m in config.models],  # type: ignore[arg-type]
         vllm_latency=config.observability.vllm_latency,

@@ -5,11 +5,14 @@ a pod selected by no Ingress policy accepts everything; a pod selected by one or
 connection when any rule of any of them matches it: a rule matches when one of its ``from`` peers
 selects the source (``podSelector`` alone: pods of the policy's namespace; ``namespaceSelector``
 alone: every pod of the selected namespaces; both: those pods of those namespaces) and, when the
-rule lists ``ports``, the port is one of them (no ``ports``: every port).
+rule lists ``ports``, the port is one of them (no ``ports``: every port). An ``ipBlock`` peer
+matches a source given by address (``{"ip": ...}``, e.g. a client behind the NLB) inside its
+``cidr`` and outside its ``except`` ranges.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 
@@ -18,6 +21,14 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def _peer_matches(peer: dict[str, Any], policy_namespace: str, source: dict[str, Any]) -> bool:
+    if "ipBlock" in peer or "ip" in source:
+        if "ipBlock" not in peer or "ip" not in source:
+            return False
+        address = ipaddress.ip_address(source["ip"])
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
     namespace_labels = {"kubernetes.io/metadata.name": source["namespace"]}
     if "namespaceSelector" in peer:
         in_namespace = _selects(peer["namespaceSelector"], namespace_labels)

@@ -107,6 +107,20 @@ KEDA_CHART = Chart("https://kedacore.github.io/charts", "keda", "2.20.2")
 # `helm install` applies the chart's crds/ and `helm upgrade` does not (installation.md): a bump applies them first.
 LOAD_BALANCER_CONTROLLER_CHART = Chart("https://aws.github.io/eks-charts", "aws-load-balancer-controller", "3.5.0")
 
+# The front door (docs/front-door.md). agentgateway v1.4.1: its CRDs and its controller as two charts
+# (agentgateway/agentgateway tag v1.4.1, commit 163ea214, .github/workflows/release.yml pushes both to
+# cr.agentgateway.dev/charts; controller/install/helm/*/Chart.yaml). The llm-d router's gateway-mode
+# chart renders one model's InferencePool and its endpoint picker (llm-d/llm-d-router tag v0.10.0,
+# commit 71f4f099, hack/push-chart.sh pushes to ghcr.io/llm-d/charts and sets the release's EPP image in
+# the pushed values). The blueprint names that image too, so a chart pulled from elsewhere cannot run
+# the source tree's default (``main``, pullPolicy Always, config/charts/routerlib/values.yaml).
+AGENTGATEWAY_CRDS_CHART = Chart("oci://cr.agentgateway.dev/charts/agentgateway-crds", "agentgateway-crds", "v1.4.1")
+AGENTGATEWAY_CHART = Chart("oci://cr.agentgateway.dev/charts/agentgateway", "agentgateway", "v1.4.1")
+EPP_CHART = Chart("oci://ghcr.io/llm-d/charts/llm-d-router-gateway", "llm-d-router-gateway", "v0.10.0")
+EPP_IMAGE = ("ghcr.io/llm-d", "llm-d-router-endpoint-picker", "v0.10.0")
+# Kubernetes' pause image: the whole of the gateway's API-key mirror pod (infra.k8s.gateway.key_mirror).
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
+
 # Serving images, pinned. The public vLLM image has no Ray and no EFA libraries (removed upstream
 # around v0.19), so multi-node groups use the blueprint's own build, model-images/vllm-gpu
 # (a DockerImageAsset: built at deploy time, synth stays offline). vLLM Neuron plugin images

@@ -36,7 +36,7 @@ from infra.config.bedrock import (
     ModelAccessForm,
     ServiceAccountRef,
 )
-from infra.config.eks import EksConfig, SystemNodesConfig
+from infra.config.eks import EksConfig, FrontDoorConfig, SystemNodesConfig
 from infra.config.environment import EnvironmentConfig, load, validate_environment
 from infra.config.models import AutoscalingConfig, ServedModelConfig, WeightsConfig
 from infra.config.network import NetworkConfig
@@ -64,6 +64,7 @@ __all__ = [
     "DisruptionBudgetConfig",
     "EksConfig",
     "EnvironmentConfig",
+    "FrontDoorConfig",
     "GuardrailConfig",
     "InvocationLoggingConfig",
     "ModelAccessForm",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -60,6 +61,56 @@ class SystemNodesConfig(_Strict):
         return instance_arch(self.instance_types[0])
 
 
+# What a VPC may use (Amazon VPC User Guide, "VPC CIDR blocks": RFC 1918 ranges and RFC 6598's
+# 100.64.0.0/10) and IPv6 unique local addresses (RFC 4193).
+_PRIVATE_RANGES = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+_CERTIFICATE_ARN = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>[0-9]{12}):certificate/[0-9a-f-]{36}$")
+
+
+class FrontDoorConfig(_Strict):
+    """The gateway every EKS-served model is reached through (``infra.constructs.front_door``).
+
+    An internal NLB in front of agentgateway, which checks the serving API key, reads the ``model``
+    of each OpenAI-compatible request and sends it to that model's InferencePool, whose endpoint
+    picker chooses the replica by queue and KV-cache load."""
+
+    enabled: bool = True
+    certificate_arn: str | None = Field(default=None, description="ACM certificate: the NLB terminates TLS on 443")
+    allowed_cidrs: tuple[str, ...] = Field(default=(), description="who may reach the NLB; default: the VPC's CIDR")
+    proxy_replicas: int = Field(default=2, ge=1, le=20)
+    epp_replicas: int = Field(default=1, ge=1, le=5, description="per model; more than 1 elects a leader")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not _CERTIFICATE_ARN.match(value):
+            raise Problem(
+                f"'{value}' is not an ACM certificate ARN",
+                "use arn:aws:acm:<region>:<account>:certificate/<id> of a certificate in the environment's region",
+            )
+        return value
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _allowed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                net = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise Problem(f"'{cidr}' is not a network ({exc})", "use CIDRs such as 10.0.0.0/16") from None
+            if not any(net.version == r.version and net.subnet_of(r) for r in _PRIVATE_RANGES):  # type: ignore[arg-type]
+                raise Problem(
+                    f"'{cidr}' is not a private network, and the front door's NLB is internal",
+                    "list the private CIDRs of the VPCs or networks your clients call from",
+                )
+        return value
+
+    @property
+    def certificate_region(self) -> str | None:
+        match = _CERTIFICATE_ARN.match(self.certificate_arn or "")
+        return match["region"] if match else None
+
+
 class EksConfig(_Strict):
     """The EKS control plane, its access, logs, system nodes and add-ons."""
 
@@ -72,6 +123,7 @@ class EksConfig(_Strict):
     control_plane_log_retention_days: int = 90
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     addon_versions: dict[Literal[CORE_ADDONS], str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    front_door: FrontDoorConfig = FrontDoorConfig()
 
     _check_retention = field_validator("control_plane_log_retention_days")(_retention)
 

@@ -138,6 +138,7 @@ class EnvironmentConfig(_Strict):
                     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key)
                     else f"observability.bedrock_tpm_quotas.{key}",
                 )
+        self._check_front_door()
         self._check_pools()
         self._check_bedrock()
         self._check_models()
@@ -307,6 +308,25 @@ class EnvironmentConfig(_Strict):
                 "and the invoke policy grants it only with guardrail.enforced",
                 "set bedrock.guardrail.enforced to true",
                 field=field,
+            )
+
+    def _check_front_door(self) -> None:
+        """ACM certificates are regional: a load balancer uses one requested or imported in its own
+        Region (ACM user guide, "Supported Regions"), and of its own account."""
+        door = self.eks.front_door
+        region = door.certificate_region
+        if region is not None and region != self.region:
+            raise Problem(
+                f"the certificate is in {region} but the environment deploys to {self.region}",
+                f"request or import the certificate in ACM in {self.region} and use its ARN",
+                field="eks.front_door.certificate_arn",
+            )
+        account = (door.certificate_arn or "").split(":")[4:5]
+        if self.account is not None and account and account[0] != self.account:
+            raise Problem(
+                f"the certificate belongs to account {account[0]} but the environment deploys to {self.account}",
+                "use a certificate of the environment's own account",
+                field="eks.front_door.certificate_arn",
             )
 
     def _check_residency(self, bedrock: BedrockConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,12 @@ from constructs import Construct, IConstruct
 
 from infra import nag, serving_plan
 from infra.catalog.versions import KEDA_CHART, LWS_CHART
-from infra.config import MODEL_IMAGES, NodePoolConfig, ServedModelConfig
+from infra.config import MODEL_IMAGES, FrontDoorConfig, NodePoolConfig, ServedModelConfig
+from infra.constructs.front_door import FrontDoor
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.constructs.storage import access_log_bucket, weights_bucket
-from infra.k8s import admission, autoscaling, serving_access, vllm
+from infra.k8s import admission, autoscaling, gateway, serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = serving_plan.SERVICE_ACCOUNT
@@ -75,6 +77,9 @@ class ModelServing(Construct):
         kubernetes_version: str,
         cluster_name: str,
         scrape_namespaces: tuple[str, ...] = (),
+        front_door: FrontDoorConfig | None = None,
+        front_door_sources: Sequence[str] = (),
+        front_door_after: Sequence[IConstruct] = (),
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -97,6 +102,7 @@ class ModelServing(Construct):
             description="KMS key of the weights bucket: uploaders need kms:GenerateDataKey and kms:Decrypt on it",
         )
 
+        self.front_door: FrontDoor | None = None
         self.lws_chart = None
         if any(d.plan.layout.nodes > 1 for d in deployments):
             self.lws_chart = install_chart(
@@ -149,8 +155,12 @@ class ModelServing(Construct):
         for deployment, spec in specs:
             by_namespace.setdefault(spec.namespace, []).append((deployment, spec))
         # Each namespace enforces the strictest Pod Security level its workloads meet (infra.k8s.admission).
+        routed = front_door is not None and front_door.enabled
         labels = {
-            name: admission.namespace_labels([vllm.manifests(spec)[0] for _, spec in members], kubernetes_version)
+            name: admission.namespace_labels(
+                [vllm.manifests(spec)[0] for _, spec in members] + [gateway.epp_pod_as_rendered(spec) for _, spec in members if routed],
+                kubernetes_version,
+            )
             for name, members in by_namespace.items()
         }
         namespaces = {
@@ -166,6 +176,7 @@ class ModelServing(Construct):
             policy.node.add_dependency(after)
             for name in bound:
                 namespaces[name].node.add_dependency(policy)
+        model_manifests: dict[str, IConstruct] = {}
         for deployment, spec in specs:
             objects = [
                 *vllm.manifests(spec),
@@ -183,6 +194,7 @@ class ModelServing(Construct):
                 self, f"{construct_id(deployment.model.name)}Model", cluster=cluster, manifest=objects, overwrite=True
             )
             manifest.node.add_dependency(namespaces[spec.namespace], after)
+            model_manifests[spec.name] = manifest
             if spec.multi_node and self.lws_chart is not None:
                 manifest.node.add_dependency(self.lws_chart)
             scaling = serving_plan.autoscaling_spec(deployment.model, deployment.plan, cluster_name=cluster_name, region=stack.region)
@@ -193,6 +205,22 @@ class ModelServing(Construct):
                     self, f"{construct_id(deployment.model.name)}Autoscaling", cluster=cluster, manifest=scaling_objects, overwrite=True
                 )
                 scaler.node.add_dependency(manifest, self.keda_chart)
+
+        if front_door is not None and front_door.enabled:
+            self.front_door = FrontDoor(
+                self,
+                "FrontDoor",
+                cluster=cluster,
+                config=front_door,
+                specs=[spec for _, spec in specs],
+                model_manifests=model_manifests,
+                api_key=self.api_key,
+                node_selector=system_node_selector,
+                source_ranges=front_door_sources,
+                scrape_namespaces=scrape_namespaces,
+                kubernetes_version=kubernetes_version,
+                after=[after, *front_door_after],
+            )
 
     def _keda(self, cluster: eks.Cluster, node_selector: dict[str, str], cluster_name: str) -> eks.HelmChart:
         """KEDA on the system nodes; its operator reads CloudWatch metrics with a role of its own."""

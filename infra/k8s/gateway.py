@@ -27,8 +27,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from infra.k8s import vllm
+from infra.catalog.versions import EPP_IMAGE, PAUSE_IMAGE
+from infra.k8s import pod_security, serving_access, vllm
 from infra.k8s.serving_access import NAMESPACE_NAME_LABEL
+from infra.k8s.skips import checkov_annotations
 
 GATEWAY_API = "gateway.networking.k8s.io"
 INFERENCE_API = "inference.networking.k8s.io"
@@ -38,8 +40,22 @@ MODEL_HEADER = "X-Gateway-Model-Name"
 OPENAI_PATH_PREFIX = "/v1/"
 EPP_PORT = 9002
 EPP_POD_LABEL = "llm-d-router-gateway"
+# The request's model, from its JSON body (the expression agentgateway's CEL benchmark names "bbr",
+# crates/agentgateway/src/cel/benches.rs).
+MODEL_EXPRESSION = "json(request.body).model"
 # A generation can stream for minutes; the llm-d router chart's HTTPRoute uses the same request timeout.
-REQUEST_TIMEOUT = "300s"
+REQUEST_TIMEOUT_S = 300
+AGENTGATEWAY_API = "agentgateway.dev"
+# The GatewayClass agentgateway's controller creates and reconciles itself (values.yaml ``gatewayClassName``:
+# empty means the built-in default, "agentgateway").
+CLASS_NAME = "agentgateway"
+PROXY_METRICS_PORT = 15020  # the proxy's static metrics port (controller/pkg/helm/agentgateway/templates/_helpers.tpl)
+TARGET_GROUP_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+SOURCE_RANGES = "service.beta.kubernetes.io/load-balancer-source-ranges"
+SSL_CERT = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
+SSL_PORTS = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
+SSL_POLICY = "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 INTERNAL_NLB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-type": "external",
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
@@ -47,21 +63,11 @@ INTERNAL_NLB_ANNOTATIONS = {
 }
 
 
-def gateway_class(name: str) -> dict[str, Any]:
-    """The class agentgateway's controller reconciles."""
+def _listener(port: int, route_namespaces: Sequence[str]) -> dict[str, Any]:
     return {
-        "apiVersion": f"{GATEWAY_API}/v1",
-        "kind": "GatewayClass",
-        "metadata": {"name": name},
-        "spec": {"controllerName": CONTROLLER_NAME},
-    }
-
-
-def _listener(tls_secret: str | None, route_namespaces: Sequence[str]) -> dict[str, Any]:
-    listener: dict[str, Any] = {
-        "name": "https" if tls_secret else "http",
-        "protocol": "HTTPS" if tls_secret else "HTTP",
-        "port": 443 if tls_secret else 80,
+        "name": "http",
+        "protocol": "HTTP",
+        "port": port,
         "allowedRoutes": {
             "kinds": [{"group": GATEWAY_API, "kind": "HTTPRoute"}],
             "namespaces": {
@@ -72,24 +78,57 @@ def _listener(tls_secret: str | None, route_namespaces: Sequence[str]) -> dict[s
             },
         },
     }
-    if tls_secret:
-        listener["tls"] = {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": tls_secret}]}
-    return listener
+
+
+def listener_port(certificate_arn: str | None) -> int:
+    """443 when the NLB terminates TLS, 80 otherwise. The NLB's listener port is the Service port,
+    which agentgateway takes from the Gateway listener's."""
+    return 443 if certificate_arn else 80
+
+
+def nlb_annotations(*, source_ranges: Sequence[str], certificate_arn: str | None) -> dict[str, str]:
+    """The proxy Service's annotations for the AWS Load Balancer Controller (v3.5.0,
+    docs/guide/service/annotations.md):
+
+    - an internal NLB with IP targets;
+    - client IP preserved, without which ``load-balancer-source-ranges`` "will be ignored"
+      (preservation is off by default for IP targets), so only ``source_ranges`` reach the listener;
+    - with a certificate, TLS terminated on 443 with ACM's certificate and a TLS 1.3/1.2-only policy
+      (the default, ELBSecurityPolicy-2016-08, still accepts TLS 1.0)."""
+    annotations = dict(INTERNAL_NLB_ANNOTATIONS)
+    annotations[TARGET_GROUP_ATTRIBUTES] = "preserve_client_ip.enabled=true"
+    annotations[SOURCE_RANGES] = ",".join(source_ranges)
+    if certificate_arn:
+        annotations[SSL_CERT] = certificate_arn
+        annotations[SSL_PORTS] = str(listener_port(certificate_arn))
+        annotations[SSL_POLICY] = TLS_POLICY
+    return annotations
 
 
 def gateway(
-    *, name: str, namespace: str, class_name: str, route_namespaces: Sequence[str], tls_secret: str | None = None
+    *,
+    name: str,
+    namespace: str,
+    class_name: str,
+    route_namespaces: Sequence[str],
+    source_ranges: Sequence[str],
+    certificate_arn: str | None = None,
+    parameters: str | None = None,
 ) -> dict[str, Any]:
-    """One listener, HTTPS on 443 with the certificate in ``tls_secret`` (a TLS Secret of the Gateway's
-    namespace) or HTTP on 80 without; routes only from ``route_namespaces``; its Service an internal NLB."""
+    """One HTTP listener (TLS, when configured, ends at the NLB); routes only from
+    ``route_namespaces``; its Service an internal NLB open to ``source_ranges``; its proxy
+    deployment shaped by the ``AgentgatewayParameters`` named ``parameters``."""
+    infrastructure: dict[str, Any] = {"annotations": nlb_annotations(source_ranges=source_ranges, certificate_arn=certificate_arn)}
+    if parameters:
+        infrastructure["parametersRef"] = {"group": AGENTGATEWAY_API, "kind": "AgentgatewayParameters", "name": parameters}
     return {
         "apiVersion": f"{GATEWAY_API}/v1",
         "kind": "Gateway",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "gatewayClassName": class_name,
-            "infrastructure": {"annotations": dict(INTERNAL_NLB_ANNOTATIONS)},
-            "listeners": [_listener(tls_secret, route_namespaces)],
+            "infrastructure": infrastructure,
+            "listeners": [_listener(listener_port(certificate_arn), route_namespaces)],
         },
     }
 
@@ -127,6 +166,12 @@ def inference_pool(spec: vllm.ServingSpec) -> dict[str, Any]:
     }
 
 
+def request_timeout(spec: vllm.ServingSpec) -> str:
+    """The route's request timeout: the llm-d chart's 300 s, or the model's drain time when longer,
+    so a stream the pod would let finish on scale-down is not cut at the gateway first."""
+    return f"{max(REQUEST_TIMEOUT_S, spec.drain_seconds)}s"
+
+
 def http_route(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: str) -> dict[str, Any]:
     """OpenAI-compatible requests (``/v1/...``) whose body names this model go to its pool."""
     match = {
@@ -143,7 +188,7 @@ def http_route(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: 
                 {
                     "matches": [match],
                     "backendRefs": [{"group": INFERENCE_API, "kind": "InferencePool", "name": spec.name}],
-                    "timeouts": {"request": REQUEST_TIMEOUT},
+                    "timeouts": {"request": request_timeout(spec)},
                 }
             ],
         },
@@ -186,3 +231,235 @@ def manifests(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: s
         http_route(spec, gateway_name=gateway_name, gateway_namespace=gateway_namespace),
         *front_door_ingress(spec, gateway_name=gateway_name, gateway_namespace=gateway_namespace),
     ]
+
+
+def proxy_parameters(*, name: str, namespace: str, replicas: int, node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """How agentgateway runs the Gateway's proxies: ``replicas`` spread over zones and nodes of the
+    system node group, each with the RuntimeDefault seccomp profile (which agentgateway's own pod
+    template leaves out; the rest of it already meets ``restricted``: non-root, no privilege
+    escalation, all capabilities dropped), and a disruption budget keeping one serving.
+
+    The overlays are strategic-merge patches on the Deployment agentgateway renders
+    (``AgentgatewayParameters.spec.deployment.spec``, CRD v1.4.1)."""
+    selector = {GATEWAY_NAME_LABEL: name}
+    spread = [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+    spec: dict[str, Any] = {
+        "deployment": {
+            "spec": {
+                "replicas": replicas,
+                "template": {
+                    "spec": {
+                        "nodeSelector": dict(node_selector),
+                        "topologySpreadConstraints": spread,
+                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    }
+                },
+            }
+        },
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    }
+    if replicas > 1:
+        spec["podDisruptionBudget"] = {"spec": {"minAvailable": 1}}
+    return {
+        "apiVersion": f"{AGENTGATEWAY_API}/v1alpha1",
+        "kind": "AgentgatewayParameters",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _gateway_target(gateway_name: str) -> list[dict[str, str]]:
+    return [{"group": GATEWAY_API, "kind": "Gateway", "name": gateway_name}]
+
+
+def request_policy(*, name: str, namespace: str, gateway_name: str, api_key_secret: str) -> dict[str, Any]:
+    """Before a route is chosen (``phase: PreRouting``, which only a Gateway-targeted policy may use):
+
+    - the caller must present a serving API key (``Authorization: Bearer``, the policy's default
+      location; ``mode: Strict``) that the Secret ``api_key_secret`` lists;
+    - the request body's ``model`` becomes the ``X-Gateway-Model-Name`` header the routes match.
+      agentgateway buffers the body for an expression that reads ``request.body``
+      (crates/agentgateway/src/cel/mod.rs ``maybe_buffer_request_body``), up to the listener's buffer
+      limit (``body_buffer_policy``).
+
+    Field names and the PreRouting rule: agentgateway.dev_agentgatewaypolicies.yaml, v1.4.1."""
+    return {
+        "apiVersion": f"{AGENTGATEWAY_API}/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "targetRefs": _gateway_target(gateway_name),
+            "traffic": {
+                "phase": "PreRouting",
+                "apiKeyAuthentication": {"mode": "Strict", "secretRef": {"name": api_key_secret}},
+                "transformation": {"request": {"set": [{"name": MODEL_HEADER, "value": MODEL_EXPRESSION}]}},
+            },
+        },
+    }
+
+
+def body_buffer_size(max_model_len: int) -> str:
+    """How much of a request body the proxy may buffer to read its ``model``: 16 bytes per token of
+    the longest context served (a prompt that fills it, JSON-escaped, with room for the other
+    fields), never below agentgateway's own default of 2 MiB (``frontend.http.maxBufferSize``).
+    A body beyond the limit cannot be read, so its request would match no route."""
+    mebibytes = max(2, -(-16 * max_model_len // 2**20))
+    return f"{mebibytes}Mi"
+
+
+def body_buffer_policy(*, name: str, namespace: str, gateway_name: str, max_model_len: int) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{AGENTGATEWAY_API}/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"targetRefs": _gateway_target(gateway_name), "frontend": {"http": {"maxBufferSize": body_buffer_size(max_model_len)}}},
+    }
+
+
+KEY_MIRROR = "api-key-mirror"
+
+
+def key_mirror(*, namespace: str, node_selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A pod that only mounts the API key's SecretProviderClass, so that the Secrets Store CSI
+    driver keeps the Kubernetes Secret the request policy reads (``serving_access.API_KEY_SECRET``)
+    in step with Secrets Manager: the driver mirrors a secret only while a pod mounts it
+    (secrets-store-csi-driver docs, "Sync as Kubernetes Secret"). Its service account's Pod
+    Identity role may read that one secret."""
+    labels = {"app.kubernetes.io/name": KEY_MIRROR}
+    container_security = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 65535,
+    }
+    skips = checkov_annotations(
+        {
+            "CKV_K8S_8": "The pause container serves nothing to probe; the pod exists only to hold the CSI mount of the API key",
+            "CKV_K8S_9": "The pause container serves nothing to probe; the pod exists only to hold the CSI mount of the API key",
+        }
+    )
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": KEY_MIRROR, "namespace": namespace, "labels": labels, "annotations": skips},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": KEY_MIRROR,
+                    "automountServiceAccountToken": False,
+                    "nodeSelector": dict(node_selector),
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": "pause",
+                            "image": PAUSE_IMAGE,
+                            "securityContext": container_security,
+                            "resources": {"requests": {"cpu": "5m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "32Mi"}},
+                            "volumeMounts": [{"name": "api-key", "mountPath": serving_access.API_KEY_MOUNT, "readOnly": True}],
+                        }
+                    ],
+                    "volumes": [serving_access.api_key_volume()],
+                },
+            },
+        },
+    }
+    return [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": KEY_MIRROR, "namespace": namespace}}, deployment]
+
+
+def gateway_ingress(
+    *, namespace: str, gateway_name: str, port: int, sources: Sequence[str], scrapers: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The gateway namespace denies ingress by default; the proxies take the listener's port from
+    ``sources`` (the NLB keeps client addresses, ``nlb_annotations``) and their metrics port from
+    the scraper namespaces."""
+    proxies = {GATEWAY_NAME_LABEL: gateway_name}
+    listener = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"{gateway_name}-listener", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": proxies},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"ipBlock": {"cidr": cidr}} for cidr in sources], "ports": [{"protocol": "TCP", "port": port}]},
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}} for name in scrapers],
+                    "ports": [{"protocol": "TCP", "port": PROXY_METRICS_PORT}],
+                },
+            ],
+        },
+    }
+    return [serving_access.default_deny_ingress(namespace), listener]
+
+
+def epp_values(spec: vllm.ServingSpec, *, replicas: int, node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """Values for the llm-d router's gateway chart, released as ``spec.name`` in the model's namespace,
+    so that it renders exactly ``inference_pool(spec)`` (routerlib/templates/_inferencepool.yaml:
+    named after the release, selector ``router.modelServers.matchLabels``, ``targetPorts``,
+    ``protocol: http`` -> ``appProtocol: http``, picker ``<release>-epp`` on ``extProcPort``,
+    ``failureMode``), and its EPP runs the pinned image on the system nodes. EPP metrics are served
+    without a bearer token (``monitoring.prometheus.auth.enabled: false``) for the in-cluster scraper,
+    which the serving namespace's network policies alone admit."""
+    pool = inference_pool(spec)["spec"]
+    picker = pool["endpointPickerRef"]
+    registry, repository, tag = EPP_IMAGE
+    return {
+        "router": {
+            "modelServers": {
+                "type": "vllm",
+                "protocol": pool["appProtocol"],
+                "targetPorts": [{"number": port["number"]} for port in pool["targetPorts"]],
+                "matchLabels": dict(pool["selector"]["matchLabels"]),
+            },
+            "inferencePool": {"create": True, "failureMode": picker["failureMode"]},
+            "epp": {
+                "replicas": replicas,
+                "extProcPort": picker["port"]["number"],
+                "image": {"registry": registry, "repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
+                "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in node_selector.items()]}
+                            ]
+                        }
+                    }
+                },
+            },
+            "monitoring": {"prometheus": {"enabled": False, "auth": {"enabled": False}}},
+        },
+        "provider": {"name": "none"},
+        "httpRoute": {"create": False},
+    }
+
+
+def epp_pod_as_rendered(spec: vllm.ServingSpec) -> dict[str, Any]:
+    """The security-relevant part of the EPP Deployment the chart renders, for the namespace's Pod
+    Security level: no pod or container securityContext, which the chart offers no value to set
+    (llm-d-router v0.10.0 routerlib/templates/_deployment.yaml), so the EPP meets ``baseline`` but
+    not ``restricted``, and a namespace with a front-door model enforces baseline."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": epp_name(spec), "namespace": spec.namespace},
+        "spec": {
+            "template": {
+                "spec": {
+                    "serviceAccountName": epp_name(spec),
+                    "containers": [{"name": "epp", "image": ":".join(("/".join(EPP_IMAGE[:2]), EPP_IMAGE[2]))}],
+                }
+            }
+        },
+    }
+
+
+def epp_pod_security_level(spec: vllm.ServingSpec) -> str:
+    return pod_security.enforce_level([epp_pod_as_rendered(spec)])

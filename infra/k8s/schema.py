@@ -37,6 +37,8 @@ CRD_FILES: dict[tuple[str, str], str] = {
     ("gateway.networking.k8s.io", "HTTPRoute"): "gateway.networking.k8s.io_httproutes.yaml",
     ("gateway.networking.k8s.io", "ReferenceGrant"): "gateway.networking.k8s.io_referencegrants.yaml",
     ("inference.networking.k8s.io", "InferencePool"): "inference.networking.k8s.io_inferencepools.yaml",
+    ("agentgateway.dev", "AgentgatewayPolicy"): "agentgateway.dev_agentgatewaypolicies.yaml",
+    ("agentgateway.dev", "AgentgatewayParameters"): "agentgateway.dev_agentgatewayparameters.yaml",
 }
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -42,6 +42,61 @@ def test_every_mistake_of_a_draft_is_reported_in_json_words() -> None:
     ]
 
 
+_CERT = "arn:aws:acm:{region}:111122223333:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+@pytest.mark.parametrize(
+    ("front_door", "line"),
+    [
+        (
+            {"certificate_arn": "arn:aws:iam::111122223333:server-certificate/x"},
+            "environments.dev.eks.front_door.certificate_arn: 'arn:aws:iam::111122223333:server-certificate/x' is not an ACM "
+            "certificate ARN; use arn:aws:acm:<region>:<account>:certificate/<id> of a certificate in the environment's region",
+        ),
+        (
+            {"certificate_arn": _CERT.format(region="eu-west-1")},
+            "environments.dev.eks.front_door.certificate_arn: the certificate is in eu-west-1 but the environment deploys to "
+            "us-west-2; request or import the certificate in ACM in us-west-2 and use its ARN",
+        ),
+        (
+            {"allowed_cidrs": ["203.0.113.0/24"]},
+            "environments.dev.eks.front_door.allowed_cidrs: '203.0.113.0/24' is not a private network, and the front door's NLB "
+            "is internal; list the private CIDRs of the VPCs or networks your clients call from",
+        ),
+        (
+            {"allowed_cidrs": ["10.0.0.1/16"]},
+            "environments.dev.eks.front_door.allowed_cidrs: '10.0.0.1/16' is not a network",
+        ),
+        ({"proxy_replicas": 0}, "environments.dev.eks.front_door.proxy_replicas: must be at least 1, got 0"),
+    ],
+)
+def test_front_door_mistakes_fail_with_one_line(front_door: dict[str, Any], line: str) -> None:
+    def edit(env: dict[str, Any]) -> None:
+        env["eks"]["front_door"] = front_door
+
+    (first, *_) = _lines("dev", edit)
+    assert first.startswith(line), first
+
+
+def test_a_certificate_of_another_account_is_refused_when_the_account_is_known() -> None:
+    def edit(env: dict[str, Any]) -> None:
+        env["eks"]["front_door"] = {"certificate_arn": _CERT.format(region="us-west-2")}
+        env["account"] = "444455556666"
+
+    assert _lines("dev", edit)[0] == (
+        "environments.dev.eks.front_door.certificate_arn: the certificate belongs to account 111122223333 but the environment "
+        "deploys to 444455556666; use a certificate of the environment's own account"
+    )
+
+
+def test_a_vpc_in_shared_address_space_may_be_a_front_door_client() -> None:
+    """RFC 6598's 100.64.0.0/10 is a valid VPC CIDR (Amazon VPC User Guide, "VPC CIDR blocks")."""
+
+    context = copy.deepcopy(CONTEXT)
+    context["environments"]["dev"]["eks"]["front_door"] = {"allowed_cidrs": ["100.64.0.0/16", "10.0.0.0/8"]}
+    assert load({**context, "env": "dev"}).eks.front_door.allowed_cidrs == ("100.64.0.0/16", "10.0.0.0/8")
+
+
 @pytest.mark.parametrize(
     ("edit", "line"),
     [

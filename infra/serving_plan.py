@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from infra import deployability, planner, serving_args, unit_serving
 from infra.catalog import instances
 from infra.catalog.versions import NEURON_ENGINES, default_serving_image
-from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig
+from infra.config import EnvironmentConfig, NodePoolConfig, ServedModelConfig, UnitPoolConfig
 from infra.k8s import autoscaling, serving_access, vllm
 from infra.k8s import karpenter as k8s_karpenter
 from infra.planner import Plan
@@ -39,8 +40,10 @@ OWNED_FLAG_FIX = {
 REFUSED_FLAG_FIX = {
     "--api-key": "the API key comes from Secrets Manager at run time; one in the configuration would sit in clear text in "
     "the templates and manifests",
-    "--data-parallel-size": "the planner sizes one engine per replica and group; scale with replicas",
-    "--headless": "LeaderWorkerSet workers run without the API server; the blueprint adds it to them alone",
+    "--data-parallel-size": "the planner sizes one engine per replica and group, and an ECS unit takes it from unit_size; "
+    "scale with replicas, or units",
+    "--headless": "LeaderWorkerSet workers and data-parallel unit followers run without the API server; the blueprint adds it "
+    "to them alone",
 }
 
 
@@ -155,6 +158,19 @@ def overridden_flags(own: Sequence[str], extra: Sequence[str], *, accepted: Mapp
             yield flag, OWNED_FLAG_FIX.get(flag, "the blueprint derives it from the plan and the pool")
 
 
+def unit_member_problems(pool: UnitPoolConfig, plan: Plan, table: Mapping[str, Any]) -> Iterator[str]:
+    """Each argument of a unit member the image's vLLM rejects, as ``the leader's arguments: <problem>`` (or a
+    follower's), read with examples of the run-time flags the entrypoint adds (``unit_serving.DP_RUNTIME_EXAMPLE``)."""
+    for rank, who in ((0, "the leader's"), (1, "a follower's")):
+        command = unit_serving.member_command(pool, plan, rank)
+        if command is None:
+            continue
+        if pool.runtime == "data-parallel":
+            command = command + unit_serving.DP_RUNTIME_EXAMPLE
+        for problem in serving_args.check_vllm_args(command, accepted=table):
+            yield f"{who} arguments: {problem}"
+
+
 def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
     """(key path, problem, what to do) for everything in ``config``'s serving that would not start."""
     demands: dict[str, list[tuple[str, int]]] = {}
@@ -197,16 +213,13 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
         # The blueprint's image runs a known release; a user's own image is read with the pinned table.
         known = unit_pool.image == "build:neuron-unit" and serving_args.data_path(version).exists()
         table = serving_args.accepted_args(version) if known else None
-        own = unit_serving.leader_command(unit_pool.model_copy(update={"extra_args": ()}), plan_unit)
+        bare = unit_pool.model_copy(update={"extra_args": ()})
+        own = [*unit_serving.leader_command(bare, plan_unit), *(unit_serving.member_command(bare, plan_unit, 1) or [])]
         for flag, why in overridden_flags(own, unit_pool.extra_args, accepted=table):
             yield f"unit_pools[{index}].extra_args", f"{flag} is set by the blueprint ({why})", f"remove {flag} from extra_args"
-        if known:
-            for problem in serving_args.check_vllm_args(unit_serving.leader_command(unit_pool, plan_unit), accepted=table):
-                yield (
-                    f"unit_pools[{index}].extra_args",
-                    f"vLLM {version} would reject the leader's arguments: {problem}",
-                    "fix or remove the flag",
-                )
+        if table is not None:
+            for problem in unit_member_problems(unit_pool, plan_unit, table):
+                yield f"unit_pools[{index}].extra_args", f"vLLM {version} would reject {problem}", "fix or remove the flag"
     for index, pool in enumerate(config.node_pools):
         assert pool.limits is not None
         for problem in deployability.pool_limit_problems(pool.limits.accelerators, pool.types):

@@ -227,11 +227,11 @@ class EnvironmentConfig(_Strict):
                 )
 
     def plan_unit(self, pool: UnitPoolConfig) -> planner.Plan:
-        """The planner's layout for a unit pool's model across one unit's instances."""
+        """The planner's layout of one engine of a unit pool: on one instance (data-parallel), or across the unit."""
         return planner.plan(
             pool.architecture,
             pool.instance_type,
-            nodes=pool.unit_size,
+            nodes=pool.engine_instances,
             tensor_parallel=pool.tensor_parallel,
             pipeline_parallel=pool.pipeline_parallel,
             max_model_len=pool.max_model_len,
@@ -258,6 +258,13 @@ class EnvironmentConfig(_Strict):
             try:
                 self.plan_unit(pool)
             except planner.PlanError as exc:
+                if pool.runtime == "data-parallel" and exc.field in ("instance_type", "nodes"):
+                    raise Problem(
+                        f"{exc.problem}; with runtime data-parallel every member holds the whole model",
+                        "lower max_model_len until one instance holds it, or set runtime ray-pipeline to spread one engine "
+                        "over the unit (no Neuron document for the pinned SDK describes that; unverified)",
+                        field=f"{where}.runtime",
+                    ) from None
                 field = {"nodes": "unit_size"}.get(exc.field or "", exc.field or "architecture")
                 raise Problem(exc.problem, exc.fix, field=f"{where}.{field}") from None
 

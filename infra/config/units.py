@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from infra import planner
 from infra.catalog import instances
-from infra.catalog.versions import ECS_NEURON_AMI_PARAMETERS, ECS_NEURON_AMI_RELEASE
+from infra.catalog.versions import ECS_NEURON_AMI_PARAMETERS, ECS_NEURON_AMI_RELEASE, NEURON_ENGINES
 from infra.config.base import _K8S_NAME, Problem, _Strict
 from infra.config.models import ServedModelConfig, WeightsConfig
 
 # ECS-optimized AL2023 Neuron AMI names, e.g. al2023-ami-ecs-neuron-hvm-2023.0.20260805-kernel-6.1-x86_64.
 _NEURON_AMI_NAME = re.compile(r"^al2023-ami-ecs-neuron-hvm-2023\.\d+\.\d{8}-kernel-\d+\.\d+-x86_64$")
+
+# How a unit's members serve (model-images/neuron-unit/README.md, "Runtimes"):
+# - data-parallel: every member runs the whole model on its own instance (tensor parallel over its
+#   NeuronCores), one vLLM data-parallel rank each; the leader's API server balances across them.
+# - ray-pipeline: one engine across the unit, Ray's executor, pipeline stages on separate instances.
+#   No Neuron document for the pinned SDK describes it: opt-in, unverified.
+UnitRuntime = Literal["data-parallel", "ray-pipeline"]
+UNVERIFIED_RUNTIMES: tuple[str, ...] = ("ray-pipeline",)
 
 
 class UnitWeightsConfig(_Strict):
@@ -64,6 +73,7 @@ class UnitPoolConfig(_Strict):
     volume_gib: int = Field(default=1000, ge=100, le=16384)
     capacity_reservation_id: str | None = Field(default=None, description="an On-Demand Capacity Reservation or Capacity Block id")
     ami_release: str = Field(default=ECS_NEURON_AMI_RELEASE, description="ECS-optimized AL2023 Neuron AMI name every instance runs")
+    runtime: UnitRuntime = Field(default="data-parallel", description="data-parallel (one model copy per member) or ray-pipeline")
 
     @field_validator("name")
     @classmethod
@@ -125,6 +135,32 @@ class UnitPoolConfig(_Strict):
     _dtype = field_validator("dtype")(ServedModelConfig._dtype.__func__)  # type: ignore[attr-defined]
 
     @model_validator(mode="after")
+    def _runtime(self) -> UnitPoolConfig:
+        """data-parallel rests on the vLLM Neuron plugin's documentation (Neuron 2.33 docs, vllm-neuron
+        Llama 3 recipe: data parallelism supported, pipeline parallelism not); the NxD Inference line
+        of trn1 documents neither (its overview: multi-node inference "will be supported in future
+        Neuron releases")."""
+        if self.runtime != "data-parallel":
+            return self
+        engine = NEURON_ENGINES[self.spec.family]
+        if int(engine.plugin.split(".")[0]) == 0:
+            raise Problem(
+                f"runtime data-parallel needs the vLLM Neuron plugin (trn2), whose documentation covers data parallelism; "
+                f"{self.instance_type} runs the NxD Inference line (vLLM {engine.vllm}), whose documentation has neither "
+                "vLLM data parallelism nor multi-node inference",
+                "use trn2.48xlarge, or set runtime ray-pipeline (not verified on any documented path)",
+                field="runtime",
+            )
+        if self.pipeline_parallel not in (None, 1):
+            raise Problem(
+                f"pipeline_parallel {self.pipeline_parallel} with runtime data-parallel: every member serves the whole model on "
+                "its own instance, and the vLLM Neuron plugin does not support pipeline parallelism",
+                "remove pipeline_parallel, or set runtime ray-pipeline (not verified on any documented path)",
+                field="pipeline_parallel",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _capacity(self) -> UnitPoolConfig:
         needed = self.units * self.unit_size
         if self.max_instances is not None and needed > self.max_instances:
@@ -147,6 +183,11 @@ class UnitPoolConfig(_Strict):
     @property
     def maximum(self) -> int:
         return self.max_instances if self.max_instances is not None else self.instances
+
+    @property
+    def engine_instances(self) -> int:
+        """Instances one vLLM engine spans: one with data-parallel, the whole unit with ray-pipeline."""
+        return 1 if self.runtime == "data-parallel" else self.unit_size
 
     @property
     def slots(self) -> tuple[str, ...]:

@@ -1,7 +1,10 @@
 """ECS multi-node inference units: one pool of topology-adjacent Neuron instances, served as units.
 
-A *unit* is a leader task (Ray head + ``vllm serve``, the OpenAI endpoint) plus ``unit_size - 1``
-follower tasks (Ray workers holding their share of the model), one task per instance. A pool has
+A *unit* is a leader task (``vllm serve``, the OpenAI endpoint) plus ``unit_size - 1`` follower
+tasks, one task per instance. With the default runtime, ``data-parallel``, every member holds the
+whole model as one vLLM data-parallel rank and the leader's API server balances requests across
+them; with ``ray-pipeline`` (opt-in, unverified) the leader is also the Ray head and the followers
+Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A pool has
 ``units`` fixed unit slots, ``<pool>-0``, ``<pool>-1``, ...:
 
 - The instances come from one Auto Scaling group (an ECS capacity provider with managed scaling and
@@ -16,8 +19,9 @@ follower tasks (Ray workers holding their share of the model), one task per inst
   constrained to instances with ``unit-id == <slot>``. Every task reserves more than half of an
   instance's CPU, so two members never share an instance whichever services they belong to.
 - Every member has a container health check (``infra/unit_healthcheck.py``): the leader passes
-  once vLLM answers ``GET /health``, a follower while its raylet runs; during the pool's start-up
-  grace both pass while their start-up processes run, so a long model load is never cut short.
+  once vLLM answers ``GET /health``, a follower while its engine (data-parallel) or raylet
+  (ray-pipeline) runs; during the pool's start-up grace both pass while their start-up processes
+  run, so a long model load is never cut short.
 - The leader registers in Cloud Map (SRV, the only record type host networking allows; Cloud Map
   adds the A record it points to) and in the pool's internal NLB target group; followers get the
   SRV name and their rank.
@@ -60,10 +64,11 @@ from constructs import Construct
 from infra import checkov_skips, nag
 from infra.catalog.versions import POWERTOOLS_LAYER_PARAMETER, ecs_neuron_ami_parameter
 from infra.config import MODEL_IMAGES, UnitPoolConfig
+from infra.config.units import UNVERIFIED_RUNTIMES
 from infra.constructs.helm import construct_id
 from infra.constructs.neuron_monitor import NeuronMonitorDaemon
 from infra.planner import Plan
-from infra.unit_serving import MODEL_DIR, leader_command
+from infra.unit_serving import MODEL_DIR, member_command
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 CONTAINER = "member"
@@ -73,7 +78,8 @@ UNITS_NAMESPACE = "InferenceBlueprint/Units"
 MONITOR_IMAGE = "build:neuron-monitor"
 HEALTHCHECK_SOURCE = Path(__file__).resolve().parents[1] / "unit_healthcheck.py"
 # Process names (infra/unit_healthcheck.py) of model-images/neuron-unit: its entrypoint script, then
-# what it execs: `vllm serve` on the leader, `ray start --block` (and its raylet) on a follower.
+# what it execs: `vllm serve` on every data-parallel member and on a ray-pipeline leader, `ray start
+# --block` (and its raylet) on a ray-pipeline follower.
 ENTRYPOINT_PROCESS = "neuron-unit-entrypoint.sh"
 
 
@@ -101,7 +107,8 @@ def member_environment(pool: UnitPoolConfig, *, rank: int, leader_srv: str | Non
         "ROLE": "leader" if rank == 0 else "follower",
         "UNIT_SIZE": str(pool.unit_size),
         "RANK": str(rank),
-        # Weights sync and Ray start-up both run inside the pool's start-up budget.
+        "UNIT_RUNTIME": pool.runtime,
+        # Weights sync and joining the leader (its data-parallel or Ray port) run inside the pool's start-up budget.
         "JOIN_TIMEOUT": str(pool.startup_grace_minutes * 60),
         "VLLM_CACHE_ROOT": f"{MODEL_DIR}/.cache/vllm",
         "HF_HOME": f"{MODEL_DIR}/.cache/huggingface",
@@ -114,17 +121,37 @@ def member_environment(pool: UnitPoolConfig, *, rank: int, leader_srv: str | Non
     return {**env, **pool.env}
 
 
-def health_check_command(pool: UnitPoolConfig, rank: int) -> list[str]:
-    """The member's container health check: ``python3 -c <infra/unit_healthcheck.py> <options>``.
+def health_check_options(pool: UnitPoolConfig, rank: int) -> list[str]:
+    """What makes member ``rank`` healthy (``infra/unit_healthcheck.py`` options, ``--grace`` aside).
 
-    The leader is ready when vLLM answers ``GET /health`` on the serving port, a follower while its
-    raylet runs; until the pool's start-up grace has passed, the entrypoint or what it execs running
-    is enough."""
+    The leader is ready when vLLM answers ``GET /health`` on the serving port. A data-parallel
+    follower is a headless engine with no HTTP server: it is alive while its ``vllm`` process runs,
+    and its engine's readiness shows in the leader's ``/health``, whose API server needs every rank.
+    A ray-pipeline follower is alive while its raylet runs. Until the pool's start-up grace has
+    passed, the entrypoint running is enough (for the leader and a ray-pipeline follower, also what
+    it execs: ``vllm``, ``ray``)."""
     if rank == 0:
-        options = ["--port", str(pool.serving_port), "--starting", ENTRYPOINT_PROCESS, "vllm"]
-    else:
-        options = ["--ready", "raylet", "--starting", ENTRYPOINT_PROCESS, "ray"]
-    return ["CMD", "python3", "-c", HEALTHCHECK_SOURCE.read_text(), "--grace", str(pool.startup_grace_minutes * 60), *options]
+        return ["--port", str(pool.serving_port), "--starting", ENTRYPOINT_PROCESS, "vllm"]
+    if pool.runtime == "data-parallel":
+        return ["--ready", "vllm", "--starting", ENTRYPOINT_PROCESS]
+    return ["--ready", "raylet", "--starting", ENTRYPOINT_PROCESS, "ray"]
+
+
+def health_check_command(pool: UnitPoolConfig, rank: int) -> list[str]:
+    """The member's container health check: ``python3 -c <infra/unit_healthcheck.py> <options>``."""
+    grace = ["--grace", str(pool.startup_grace_minutes * 60)]
+    return ["CMD", "python3", "-c", HEALTHCHECK_SOURCE.read_text(), *grace, *health_check_options(pool, rank)]
+
+
+def runtime_note(pool: UnitPoolConfig) -> str | None:
+    """The synth-time warning for a pool whose runtime no Neuron document for the pinned SDK describes."""
+    if pool.runtime not in UNVERIFIED_RUNTIMES:
+        return None
+    return (
+        f"unit pool {pool.name}: runtime {pool.runtime} (one vLLM engine over Ray, pipeline stages on separate instances) is "
+        "not described by the Neuron documentation of the pinned SDK and is unverified; prove a unit on real capacity "
+        "first (model-images/neuron-unit/README.md)"
+    )
 
 
 def member_health_check(pool: UnitPoolConfig, rank: int) -> ecs.HealthCheck:
@@ -184,6 +211,8 @@ class InferenceUnitPool(Construct):
         super().__init__(scope, id)
         self.pool = pool
         self.log_key = log_key
+        if (note := runtime_note(pool)) is not None:
+            cdk.Annotations.of(self).add_warning_v2("inference-blueprint:unverified-unit-runtime", note)
         spec = pool.spec
         cards = min(spec.network_cards, spec.efa_interfaces)
 
@@ -519,7 +548,7 @@ class InferenceUnitPool(Construct):
             memory_reservation_mib=spec.memory_gib * 1024 // 2,
             environment=member_environment(pool, rank=rank, leader_srv=leader_srv, model_s3_uri=model_s3_uri),
             secrets={"HF_TOKEN": ecs.Secret.from_secrets_manager(token)} if token is not None else None,
-            command=leader_command(pool, plan) if rank == 0 else None,
+            command=member_command(pool, plan, rank),
             linux_parameters=linux,
             ulimits=[
                 ecs.Ulimit(name=ecs.UlimitName.MEMLOCK, soft_limit=-1, hard_limit=-1),

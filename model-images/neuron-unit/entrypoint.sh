@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
 # Start one member of a multi-node inference unit on Trainium (ECS tasks, one per instance).
 #
-#   ROLE=leader    starts the Ray head, waits until UNIT_SIZE nodes joined, then execs
-#                  `vllm serve "$@"` (the container's arguments are vLLM engine arguments).
+# UNIT_RUNTIME=data-parallel (the default): every member holds the whole model on its own instance
+# and runs `vllm serve "$@"` as one vLLM data-parallel rank; the container's arguments carry the
+# layout (--data-parallel-size, --data-parallel-size-local 1, on followers --data-parallel-start-rank
+# and --headless), and this script adds what is known only at run time:
+# --data-parallel-address (the leader's address) and --data-parallel-rpc-port.
+#   ROLE=leader    execs `vllm serve` (the API server and data-parallel rank 0).
 #   ROLE=follower  finds the leader (LEADER_ADDRESS, or the Cloud Map SRV record LEADER_SRV), waits
-#                  for its Ray port, then execs `ray start --address ... --block`.
+#                  for its data-parallel RPC port, then execs the headless `vllm serve`.
+#
+# UNIT_RUNTIME=ray-pipeline (opt-in, unverified): one engine over a Ray cluster of the unit.
+#   ROLE=leader    starts the Ray head, waits until UNIT_SIZE nodes joined, then execs
+#                  `vllm serve "$@" --distributed-executor-backend ray`.
+#   ROLE=follower  finds the leader, waits for its Ray port, then execs `ray start --address ... --block`.
 #
 # Tasks run in ECS `host` network mode, so every address here is an instance address. In host mode
 # Cloud Map can only register the leader service as an SRV record; its target is the A record
 # `<instance-id>.<service>.<namespace>` that Cloud Map creates alongside. A follower given
 # LEADER_SRV resolves SRV -> target -> IPv4 (dnspython, in the image) and retries until
 # JOIN_TIMEOUT, since the leader may not be registered yet. Only the target is used, not the
-# record's port (the Ray port is RAY_PORT).
+# record's port.
 #
 # Environment:
 #   ROLE            leader | follower                                      (required)
 #   UNIT_SIZE       number of members, leader included, >= 1               (required)
 #   RANK            0 for the leader, 1..UNIT_SIZE-1 for followers         (required)
+#   UNIT_RUNTIME    data-parallel | ray-pipeline                           (default: data-parallel)
 #   LEADER_ADDRESS  leader host name or IP, reachable from every member    (follower: this or LEADER_SRV)
 #   LEADER_SRV      leader's SRV name <service>.<namespace>, e.g.          (follower: used when
 #                   trainium-0.trainium.inference-prod.internal             LEADER_ADDRESS is empty)
 #   NODE_IP         this member's IP for Ray and vLLM                      (default: first of hostname -I,
 #                   with host networking normally the instance's primary private IP; set it when not)
-#   RAY_PORT        Ray GCS port on the leader                             (default: 6379)
+#   DP_RPC_PORT     the leader's data-parallel handshake port              (default: 13345)
+#   RAY_PORT        Ray GCS port on the leader (ray-pipeline)              (default: 6379)
 #   JOIN_TIMEOUT    seconds to wait for the leader or for all members      (default: 900)
-#   NEURON_RT_ROOT_COMM_PORT  port for Neuron collectives bootstrap        (default: 63423)
+#   NEURON_RT_ROOT_COMM_PORT  Neuron collectives bootstrap (ray-pipeline)  (default: 63423)
 #   MODEL_S3_URI    s3://bucket/prefix/ of the weights; with MODEL_DIR, every member syncs it
 #   MODEL_DIR       local directory the weights are synced to (a host volume, so restarts reuse it)
 set -euo pipefail
@@ -48,11 +59,18 @@ LEADER_ADDRESS="${LEADER_ADDRESS:-}"
 LEADER_SRV="${LEADER_SRV:-}"
 UNIT_SIZE="$(uint UNIT_SIZE "${UNIT_SIZE:-}")"
 RANK="$(uint RANK "${RANK:-}")"
+UNIT_RUNTIME="${UNIT_RUNTIME:-data-parallel}"
 RAY_PORT="$(uint RAY_PORT "${RAY_PORT:-6379}")"
+DP_RPC_PORT="$(uint DP_RPC_PORT "${DP_RPC_PORT:-13345}")"
 JOIN_TIMEOUT="$(uint JOIN_TIMEOUT "${JOIN_TIMEOUT:-900}")"
 ((UNIT_SIZE >= 1)) || die "UNIT_SIZE must be >= 1"
 # One deadline for a follower's whole join: finding the leader and reaching its Ray port.
 JOIN_DEADLINE=$((SECONDS + JOIN_TIMEOUT))
+
+case "${UNIT_RUNTIME}" in
+    data-parallel | ray-pipeline) ;;
+    *) die "UNIT_RUNTIME must be 'data-parallel' or 'ray-pipeline', got '${UNIT_RUNTIME}'" ;;
+esac
 
 case "${ROLE}" in
     leader)
@@ -110,8 +128,9 @@ if [[ "${ROLE}" == "follower" && -z "${LEADER_ADDRESS}" ]]; then
     log "leader ${LEADER_SRV} is at ${LEADER_ADDRESS}"
 fi
 
-# Multi-node defaults for EFA and Neuron collectives; anything set in the task definition wins.
-if ((UNIT_SIZE > 1)); then
+# Neuron collectives across instances (ray-pipeline only: data-parallel ranks share no Neuron
+# collectives, each engine stays on its own instance). Anything set in the task definition wins.
+if [[ "${UNIT_RUNTIME}" == "ray-pipeline" ]] && ((UNIT_SIZE > 1)); then
     root_host="${LEADER_ADDRESS:-${NODE_IP}}"
     export NEURON_RT_ROOT_COMM_ID="${NEURON_RT_ROOT_COMM_ID:-${root_host}:${NEURON_RT_ROOT_COMM_PORT:-63423}}"
     export FI_PROVIDER="${FI_PROVIDER:-efa}"
@@ -156,13 +175,30 @@ start_leader() {
     exec vllm serve "$@" "${extra[@]}"
 }
 
-start_follower() {
+# Waits until host:port accepts connections, within the follower's join deadline; $3 names it.
+wait_for_leader() {
+    local host="$1" port="$2" what="$3"
     # shellcheck disable=SC2310  # a failed probe only means "not yet"
-    until port_open "${LEADER_ADDRESS}" "${RAY_PORT}"; do
-        ((SECONDS < JOIN_DEADLINE)) || die "leader ${LEADER_ADDRESS}:${RAY_PORT} not reachable within ${JOIN_TIMEOUT}s"
-        log "waiting for leader ${LEADER_ADDRESS}:${RAY_PORT}"
+    until port_open "${host}" "${port}"; do
+        ((SECONDS < JOIN_DEADLINE)) || die "leader ${what} ${host}:${port} not reachable within ${JOIN_TIMEOUT}s"
+        log "waiting for leader ${what} ${host}:${port}"
         sleep 5
     done
+}
+
+start_data_parallel() {
+    local address="${NODE_IP}"
+    if [[ "${ROLE}" == "follower" ]]; then
+        address="${LEADER_ADDRESS}"
+        wait_for_leader "${address}" "${DP_RPC_PORT}" "data-parallel RPC port"
+    fi
+    local -a extra=(--data-parallel-address "${address}" --data-parallel-rpc-port "${DP_RPC_PORT}")
+    log "exec vllm serve $* ${extra[*]}"
+    exec vllm serve "$@" "${extra[@]}"
+}
+
+start_follower() {
+    wait_for_leader "${LEADER_ADDRESS}" "${RAY_PORT}" "Ray port"
     log "joining Ray cluster at ${LEADER_ADDRESS}:${RAY_PORT}"
     # --block keeps this process in the foreground: it exits (and the task stops) when the Ray
     # node dies, so ECS notices a lost member.
@@ -180,7 +216,9 @@ if [[ -n "${MODEL_S3_URI:-}" ]]; then
     aws s3 sync --only-show-errors --no-progress "${MODEL_S3_URI}" "${MODEL_DIR}" || die "could not sync ${MODEL_S3_URI}"
 fi
 
-if [[ "${ROLE}" == "leader" ]]; then
+if [[ "${UNIT_RUNTIME}" == "data-parallel" ]]; then
+    start_data_parallel "$@"
+elif [[ "${ROLE}" == "leader" ]]; then
     start_leader "$@"
 else
     (($# == 0)) || log "ignoring arguments on a follower: $*"

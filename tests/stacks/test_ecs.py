@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Annotations, Match
 from conftest import Synthesized
 
 from infra import unit_healthcheck
@@ -120,8 +120,49 @@ def test_members_have_container_health_checks_that_outlast_the_model_load(prod: 
     check = ["CMD", "python3", "-c", source, "--grace", "2700"]
     assert _health_checks(prod) == {
         "trainium2-0/leader": {"Command": [*check, "--port", "8000", "--starting", "neuron-unit-entrypoint.sh", "vllm"], **timing},
-        "trainium2-0/follower-1": {"Command": [*check, "--ready", "raylet", "--starting", "neuron-unit-entrypoint.sh", "ray"], **timing},
+        # prod runs the default data-parallel runtime: a follower is a headless engine, alive while vllm runs.
+        "trainium2-0/follower-1": {"Command": [*check, "--ready", "vllm", "--starting", "neuron-unit-entrypoint.sh"], **timing},
     }
+
+
+def _commands(result: Synthesized) -> dict[str, list[str] | None]:
+    """Each member container's arguments (``Command``), by its log stream prefix."""
+    out = {}
+    for task in _tasks(result).values():
+        (container,) = task["ContainerDefinitions"]
+        out[container["LogConfiguration"]["Options"]["awslogs-stream-prefix"]] = container.get("Command")
+    return out
+
+
+def test_data_parallel_members_each_serve_the_model_as_one_rank(prod: Synthesized) -> None:
+    commands = _commands(prod)
+    leader, follower = commands["trainium2-0/leader"], commands["trainium2-0/follower-1"]
+    assert leader is not None and follower is not None
+    dp = ["--data-parallel-size", "2", "--data-parallel-size-local", "1"]
+    assert leader[-4:] == dp and "--tensor-parallel-size" in leader and leader[leader.index("--tensor-parallel-size") + 1] == "64"
+    assert follower == [*leader, "--data-parallel-start-rank", "1", "--headless"]
+    assert {_env(t["ContainerDefinitions"][0])["UNIT_RUNTIME"] for t in _tasks(prod).values()} == {"data-parallel"}
+
+
+def test_ray_pipeline_is_opt_in_with_a_synth_warning(synth, prod: Synthesized) -> None:
+    def ray(envs: dict[str, Any]) -> None:
+        envs["prod"]["unit_pools"][0]["runtime"] = "ray-pipeline"
+
+    result = synth("prod", key="ray-pipeline", edit=ray)
+    commands = _commands(result)
+    assert commands["trainium2-0/follower-1"] is None
+    leader = commands["trainium2-0/leader"]
+    assert leader is not None and leader[leader.index("--pipeline-parallel-size") + 1] == "2"
+    checks = _health_checks(result)
+    assert checks["trainium2-0/follower-1"]["Command"][-5:] == ["--ready", "raylet", "--starting", "neuron-unit-entrypoint.sh", "ray"]
+    assert {_env(t["ContainerDefinitions"][0])["UNIT_RUNTIME"] for t in _tasks(result).values()} == {"ray-pipeline"}
+    warnings = Annotations.from_stack(result.stacks.ecs).find_warning("*", Match.any_value())
+    assert [w.entry.data for w in warnings] == [
+        "unit pool trainium2: runtime ray-pipeline (one vLLM engine over Ray, pipeline stages on separate instances) is not "
+        "described by the Neuron documentation of the pinned SDK and is unverified; prove a unit on real capacity first "
+        "(model-images/neuron-unit/README.md) [ack: inference-blueprint:unverified-unit-runtime]"
+    ]
+    assert Annotations.from_stack(prod.stacks.ecs).find_warning("*", Match.any_value()) == []
 
 
 def test_security_group_allows_all_traffic_between_members(prod: Synthesized) -> None:

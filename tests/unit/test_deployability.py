@@ -158,3 +158,32 @@ def test_a_unit_leader_flag_the_unit_images_vllm_rejects_fails_synth() -> None:
     # build:neuron-unit runs the trn2 Neuron DLC, vLLM 0.29.0: its own argument table decides.
     text = _error("prod", lambda env: env["unit_pools"][0].update(extra_args=["--max-num-sequences", "8"]))
     assert text.startswith("environments.prod.unit_pools[0].extra_args: vLLM 0.29.0 would reject the leader's arguments: "), text
+
+
+def test_every_data_parallel_members_arguments_are_ones_the_unit_images_vllm_accepts() -> None:
+    # vLLM 0.29.0 (the trn2 Neuron DLC's): --data-parallel-size/-size-local/-start-rank/-address/-rpc-port
+    # and --headless are in its table; docs/serving/data_parallel_deployment.md shows the multi-node launch.
+    from infra import serving_args, unit_serving
+
+    config = _load("prod", lambda env: env["unit_pools"][0].update(unit_size=3))
+    pool = config.unit_pools[0]
+    table = serving_args.accepted_args("0.29.0")
+    for rank in range(pool.unit_size):
+        command = unit_serving.member_command(pool, config.plan_unit(pool), rank)
+        assert command is not None
+        assert serving_args.check_vllm_args(command + unit_serving.DP_RUNTIME_EXAMPLE, accepted=table) == [], rank
+    assert list(serving_plan.unit_member_problems(pool, config.plan_unit(pool), table)) == []
+
+
+def test_data_parallel_flags_in_extra_args_are_refused() -> None:
+    start = _error("prod", lambda env: env["unit_pools"][0].update(extra_args=["--data-parallel-start-rank", "0"]))
+    assert start.startswith(
+        "environments.prod.unit_pools[0].extra_args: --data-parallel-start-rank is set by the blueprint (the blueprint derives "
+        "it from the plan and the pool); remove --data-parallel-start-rank from extra_args"
+    ), start
+    text = _error("prod", lambda env: env["unit_pools"][0].update(extra_args=["--headless"]))
+    assert text.startswith(
+        "environments.prod.unit_pools[0].extra_args: --headless is set by the blueprint (LeaderWorkerSet workers and "
+        "data-parallel unit followers run without the API server; the blueprint adds it to them alone); remove --headless "
+        "from extra_args"
+    ), text

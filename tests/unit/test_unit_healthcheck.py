@@ -78,6 +78,7 @@ def run(*options: str) -> tuple[int, str]:
 
 LEADER = ("--grace", "2700", "--starting", "neuron-unit-entrypoint.sh", "vllm")
 FOLLOWER = ("--grace", "2700", "--ready", "raylet", "--starting", "neuron-unit-entrypoint.sh", "ray")
+DP_FOLLOWER = ("--grace", "2700", "--ready", "vllm", "--starting", "neuron-unit-entrypoint.sh")
 
 
 def test_age_and_names_from_proc(tmp_path: Path) -> None:
@@ -150,6 +151,31 @@ def test_leader_without_vllm_or_entrypoint_is_unhealthy_even_within_the_grace(tm
 )
 def test_follower(tmp_path: Path, age: float, processes: list[list[bytes]], expected: tuple[int, str]) -> None:
     assert run("--proc", str(fake_proc(tmp_path, age=age, processes=processes)), *FOLLOWER) == expected
+
+
+@pytest.mark.parametrize(
+    ("age", "processes", "expected"),
+    [
+        (99_999, [VLLM], (0, "healthy")),  # a headless data-parallel engine runs: alive
+        (120, [ENTRYPOINT], (0, "healthy")),  # still syncing weights or waiting for the leader
+        (2700, [ENTRYPOINT], (1, "not ready 2700s after start (grace 2700s)")),
+        (120, [RAY, RAYLET], (1, "none of the start-up processes runs")),
+    ],
+)
+def test_data_parallel_follower(tmp_path: Path, age: float, processes: list[list[bytes]], expected: tuple[int, str]) -> None:
+    assert run("--proc", str(fake_proc(tmp_path, age=age, processes=processes)), *DP_FOLLOWER) == expected
+
+
+def test_followers_options_follow_the_runtime() -> None:
+    from infra.config import UnitPoolConfig
+
+    fields = {"name": "trn2", "instance_type": "trn2.48xlarge", "unit_size": 2, "architecture": "llama-3.1-405b"}
+    default = UnitPoolConfig.model_validate({**fields, "weights": {"hub_id": "a/b"}})
+    ray = UnitPoolConfig.model_validate({**fields, "weights": {"hub_id": "a/b"}, "runtime": "ray-pipeline"})
+    assert tuple(health_check_command(default, 1)[4:]) == DP_FOLLOWER
+    assert tuple(health_check_command(ray, 1)[4:]) == FOLLOWER
+    leader = ("--grace", "2700", "--port", "8000", "--starting", "neuron-unit-entrypoint.sh", "vllm")
+    assert tuple(health_check_command(default, 0)[4:]) == tuple(health_check_command(ray, 0)[4:]) == leader
 
 
 @pytest.mark.skipif(not Path("/proc/1/stat").exists(), reason="needs Linux /proc")

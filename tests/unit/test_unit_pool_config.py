@@ -10,7 +10,7 @@ from conftest import CONTEXT
 
 from infra.config import ConfigError, EnvironmentConfig, load
 from infra.constructs.ecs_unit import cpu_units, member_environment, network_interfaces
-from infra.unit_serving import leader_command
+from infra.unit_serving import leader_command, member_command
 
 UNIT = {
     "name": "trn2",
@@ -137,14 +137,86 @@ def test_bad_log_retention() -> None:
     assert _error([UNIT], unit_log_retention_days=10).startswith("environments.prod.unit_log_retention_days: 10 is not a CloudWatch")
 
 
-def test_the_planner_lays_the_model_across_the_unit() -> None:
+RAY = {**UNIT, "runtime": "ray-pipeline"}
+
+
+def test_data_parallel_is_the_default_and_holds_the_model_on_one_instance() -> None:
+    # Neuron 2.33 documents Llama 3.1 405B on one trn2.48xlarge at tensor parallel 64 (NxD Inference
+    # tutorial "Deploying Llama3.1 405B (Trn2)"); vllm-neuron's Llama 3 recipe marks PP unsupported.
     config = _with([UNIT])
+    pool = config.unit_pools[0]
+    assert (pool.runtime, pool.engine_instances) == ("data-parallel", 1)
+    plan = config.plan_unit(pool)
+    assert (plan.layout.nodes, plan.layout.tensor_parallel, plan.layout.pipeline_parallel) == (1, 64, 1)
+
+
+def test_ray_pipeline_lays_one_engine_across_the_unit() -> None:
+    config = _with([RAY])
     plan = config.plan_unit(config.unit_pools[0])
     assert (plan.layout.nodes, plan.layout.tensor_parallel, plan.layout.pipeline_parallel) == (2, 64, 2)
 
 
+def test_a_model_one_instance_cannot_hold_fails_data_parallel_but_not_ray_pipeline() -> None:
+    big = {**UNIT, "dtype": "float32"}
+    assert _error([big]) == (
+        "environments.prod.unit_pools[0].runtime: llama-3.1-405b needs 1859.9 GiB (weights 1511.9 + KV 252.0 for 32768 tokens + "
+        "overhead 96.0) but 1 x trn2.48xlarge offers 1382.4 GiB usable (the best layout tried: 64 logical NeuronCores, "
+        "tensor_parallel 64, pipeline_parallel 1, gpu_memory_utilization 0.90); with runtime data-parallel every member holds "
+        "the whole model; lower max_model_len until one instance holds it, or set runtime ray-pipeline to spread one engine "
+        "over the unit (no Neuron document for the pinned SDK describes that; unverified)"
+    )
+    assert _with([{**big, "runtime": "ray-pipeline"}]).unit_pools[0].runtime == "ray-pipeline"
+
+
+def test_data_parallel_refuses_pipeline_stages() -> None:
+    assert _error([{**UNIT, "pipeline_parallel": 2}]) == (
+        "environments.prod.unit_pools[0].pipeline_parallel: pipeline_parallel 2 with runtime data-parallel: every member serves "
+        "the whole model on its own instance, and the vLLM Neuron plugin does not support pipeline parallelism; remove "
+        "pipeline_parallel, or set runtime ray-pipeline (not verified on any documented path)"
+    )
+
+
+def test_data_parallel_needs_the_vllm_neuron_plugin_line() -> None:
+    # trn1 runs the NxD Inference DLC (vLLM 0.16.0); NxD Inference's overview says multi-node
+    # inference "will be supported in future Neuron releases".
+    trn1 = {**UNIT, "instance_type": "trn1.32xlarge", "architecture": "llama-3.1-8b"}
+    assert _error([trn1]) == (
+        "environments.prod.unit_pools[0].runtime: runtime data-parallel needs the vLLM Neuron plugin (trn2), whose "
+        "documentation covers data parallelism; trn1.32xlarge runs the NxD Inference line (vLLM 0.16.0), whose documentation "
+        "has neither vLLM data parallelism nor multi-node inference; use trn2.48xlarge, or set runtime ray-pipeline (not "
+        "verified on any documented path)"
+    )
+    assert _with([{**trn1, "runtime": "ray-pipeline"}]).unit_pools[0].runtime == "ray-pipeline"
+
+
+def test_runtime_names_are_checked() -> None:
+    assert _error([{**UNIT, "runtime": "torchrun"}]).startswith("environments.prod.unit_pools[0].runtime: ")
+
+
+def test_data_parallel_member_commands() -> None:
+    config = _with([{**UNIT, "units": 1, "unit_size": 3, "extra_args": ["--enable-prefix-caching"]}])
+    pool = config.unit_pools[0]
+    plan = config.plan_unit(pool)
+    base = member_command(pool, plan, 0)
+    assert base is not None and base[0] == "/models/trn2"
+    pairs = dict(zip(base[1::2], base[2::2], strict=False))
+    assert (pairs["--tensor-parallel-size"], pairs["--pipeline-parallel-size"]) == ("64", "1")
+    dp = ["--data-parallel-size", "3", "--data-parallel-size-local", "1"]
+    assert base[-5:] == [*dp, "--enable-prefix-caching"]
+    assert member_command(pool, plan, 2) == [*base[:-5], *dp, "--data-parallel-start-rank", "2", "--headless", "--enable-prefix-caching"]
+    assert leader_command(pool, plan) == base
+
+
+def test_ray_pipeline_member_commands() -> None:
+    config = _with([RAY])
+    pool = config.unit_pools[0]
+    plan = config.plan_unit(pool)
+    assert "--data-parallel-size" not in leader_command(pool, plan)
+    assert member_command(pool, plan, 1) is None
+
+
 def test_leader_command_and_member_environment() -> None:
-    config = _with([{**UNIT, "max_model_len": 8192, "extra_args": ["--enable-prefix-caching"], "env": {"NEURON_RT_LOG_LEVEL": "INFO"}}])
+    config = _with([{**RAY, "max_model_len": 8192, "extra_args": ["--enable-prefix-caching"], "env": {"NEURON_RT_LOG_LEVEL": "INFO"}}])
     pool = config.unit_pools[0]
     command = leader_command(pool, config.plan_unit(pool))
     assert command[0] == "/models/trn2"
@@ -157,6 +229,9 @@ def test_leader_command_and_member_environment() -> None:
     follower = member_environment(pool, rank=1, leader_srv="trn2-0.units.prod.inference.internal", model_s3_uri="s3://b/llama-405b/")
     assert (leader["ROLE"], leader["RANK"], leader["UNIT_SIZE"]) == ("leader", "0", "2") and "LEADER_SRV" not in leader
     assert (follower["ROLE"], follower["RANK"], follower["LEADER_SRV"]) == ("follower", "1", "trn2-0.units.prod.inference.internal")
+    assert leader["UNIT_RUNTIME"] == follower["UNIT_RUNTIME"] == "ray-pipeline"
+    default = _with([UNIT]).unit_pools[0]
+    assert member_environment(default, rank=1, leader_srv="x", model_s3_uri=None)["UNIT_RUNTIME"] == "data-parallel"
     assert follower["MODEL_DIR"] == "/models/trn2" and follower["NEURON_RT_LOG_LEVEL"] == "INFO"
     assert follower["JOIN_TIMEOUT"] == "2700"
 

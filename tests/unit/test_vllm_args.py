@@ -223,10 +223,13 @@ def _rendered_ecs() -> list[str]:
 
 
 def _entrypoint_extra() -> list[str]:
-    """The flags model-images/neuron-unit/entrypoint.sh adds to the leader's vllm serve."""
+    """The flags model-images/neuron-unit/entrypoint.sh adds to a member's vllm serve (values dropped)."""
     script = (ROOT / "model-images" / "neuron-unit" / "entrypoint.sh").read_text(encoding="utf-8")
-    [extra] = re.findall(r"extra=\((--[^)]*)\)", script)
-    return extra.split()
+    lists = re.findall(r"extra=\((--[^)]*)\)", script)
+    assert len(lists) == 2, lists  # ray-pipeline's leader, and every data-parallel member
+    # The run-time values, as examples of their kind.
+    values = {'"${address}"': "10.0.0.10", '"${DP_RPC_PORT}"': "13345"}
+    return [values.get(token, token) for extra in lists for token in extra.split()]
 
 
 def test_flags_the_project_renders_are_in_the_table() -> None:

@@ -23,12 +23,15 @@ Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A po
   (ray-pipeline) runs; during the pool's start-up grace both pass while their start-up processes
   run, so a long model load is never cut short.
 - The leader registers in Cloud Map (SRV, the only record type host networking allows; Cloud Map
-  adds the A record it points to) and in the pool's internal NLB target group; followers get the
-  SRV name and their rank.
-- The health Lambda (``lambda/unit_health``) stops every task of a unit with a broken member, so
-  the unit comes back whole, and publishes ``HealthyUnits``/``UnhealthyUnits``. Since when each
-  unit has been not healthy is kept in one SSM parameter per pool, so a crash-looping member
-  (restarted young by ECS each time) does not reset the start-up grace.
+  adds the A record it points to); followers get the SRV name and their rank. The leader service
+  has no load balancer: ECS would replace the leader task alone when its target turned unhealthy.
+- The health Lambda (``lambda/unit_health``) registers the leader of each whole unit in the pool's
+  internal NLB target group (its instance at the serving port), deregisters a broken unit's leader
+  first and stops every task of the unit once the target has drained, so the unit comes back
+  whole; members' impaired instances are set DRAINING in ECS and Unhealthy in the Auto Scaling
+  group, which replaces them. It publishes ``HealthyUnits``/``UnhealthyUnits``. What it keeps
+  between runs (since when each unit has been not healthy, its registered target, when it formed,
+  when its drain began) is one SSM parameter per pool.
 - A daemon service (``NeuronMonitorDaemon``, ``model-images/neuron-monitor``) runs neuron-monitor on
   every instance of the pool and publishes NeuronCore utilization through the units' log group.
 - Slots update one after another (CloudFormation dependencies between slots), and a slot's
@@ -81,6 +84,10 @@ HEALTHCHECK_SOURCE = Path(__file__).resolve().parents[1] / "unit_healthcheck.py"
 # what it execs: `vllm serve` on every data-parallel member and on a ray-pipeline leader, `ray start
 # --block` (and its raylet) on a ray-pipeline follower.
 ENTRYPOINT_PROCESS = "neuron-unit-entrypoint.sh"
+DEREGISTRATION_DELAY = cdk.Duration.minutes(5)
+# How long the health function waits for a deregistered leader's target to drain before it stops
+# the unit anyway: the delay, plus one run of the function.
+DRAIN_MARGIN = cdk.Duration.minutes(1)
 
 
 @dataclass(frozen=True)
@@ -266,8 +273,9 @@ class InferenceUnitPool(Construct):
             port=pool.serving_port,
             protocol=elbv2.Protocol.TCP,
             target_type=elbv2.TargetType.INSTANCE,
-            # In-flight generations finish before a replaced leader stops getting traffic.
-            deregistration_delay=cdk.Duration.minutes(5),
+            # In-flight generations finish before a replaced leader stops getting traffic; the
+            # health function stops a unit's tasks only once its leader's target has drained.
+            deregistration_delay=DEREGISTRATION_DELAY,
             health_check=elbv2.HealthCheck(
                 protocol=elbv2.Protocol.HTTP,
                 path="/health",
@@ -593,7 +601,6 @@ class InferenceUnitPool(Construct):
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            health_check_grace_period=cdk.Duration.minutes(pool.startup_grace_minutes) if rank == 0 else None,
             cloud_map_options=ecs.CloudMapOptions(
                 name=slot,
                 cloud_map_namespace=namespace,
@@ -607,8 +614,6 @@ class InferenceUnitPool(Construct):
         )
         cdk.Tags.of(service).add("inference-blueprint:unit", slot)
         cdk.Tags.of(service).add("inference-blueprint:unit-rank", str(rank))
-        if rank == 0:
-            self.target_group.add_target(service.load_balancer_target(container_name=CONTAINER, container_port=pool.serving_port))
         return UnitMember(slot=slot, rank=rank, service=service)
 
     # -- Lambdas -------------------------------------------------------------------------------
@@ -657,7 +662,8 @@ class InferenceUnitPool(Construct):
         nag.acknowledge(
             function,
             "NIST.800.53.R5-LambdaInsideVPC",
-            "The function calls only the ECS, EC2, Elastic Load Balancing and Systems Manager (Parameter Store) APIs and reaches "
+            "The function calls only the ECS, EC2, Elastic Load Balancing, Auto Scaling and Systems Manager (Parameter Store) "
+            "APIs and reaches "
             "nothing inside the VPC; attaching it would add ENIs and ec2:CreateNetworkInterface rights without a resource there "
             "to protect.",
         )
@@ -755,6 +761,7 @@ class InferenceUnitPool(Construct):
                 "TARGET_GROUP_ARN": self.target_group.target_group_arn,
                 "SERVING_PORT": str(pool.serving_port),
                 "STARTUP_GRACE_SECONDS": str(pool.startup_grace_minutes * 60),
+                "DRAIN_TIMEOUT_SECONDS": str(DEREGISTRATION_DELAY.to_seconds() + DRAIN_MARGIN.to_seconds()),
                 "FAILURE_RECORD_PARAMETER": self.failure_record.parameter_name,
                 "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "unit-health",
@@ -780,15 +787,51 @@ class InferenceUnitPool(Construct):
             )
         )
         function.add_to_role_policy(
-            iam.PolicyStatement(sid="FailureRecord", actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[record_arn])
+            iam.PolicyStatement(
+                sid="DrainFaultyInstances",
+                actions=["ecs:UpdateContainerInstancesState"],
+                resources=[arn("container-instance")],
+                conditions=in_cluster,
+            )
         )
         function.add_to_role_policy(
-            iam.PolicyStatement(sid="TargetHealth", actions=["elasticloadbalancing:DescribeTargetHealth"], resources=["*"])
+            iam.PolicyStatement(sid="FailureRecord", actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[record_arn])
+        )
+        # Service Authorization Reference: elasticloadbalancing:RegisterTargets and DeregisterTargets
+        # take the targetgroup resource type; DescribeTargetHealth and ec2:DescribeInstanceStatus
+        # take none; autoscaling:SetInstanceHealth takes the autoScalingGroup resource type.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="LeaderTargets",
+                actions=["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                resources=[self.target_group.target_group_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="Observe",
+                actions=["elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus"],
+                resources=["*"],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReplaceFaultyInstances",
+                actions=["autoscaling:SetInstanceHealth"],
+                resources=[self.auto_scaling_group.auto_scaling_group_arn],
+            )
+        )
+        nag.acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::{_asg_arn_pattern(self.auto_scaling_group)}]",
+            "The pool's own Auto Scaling group, by name: the wildcard stands for the group's id, which CloudFormation does not "
+            "return and which an autoScalingGroup ARN puts before the name (Service Authorization Reference, Amazon EC2 Auto Scaling).",
         )
         nag.acknowledge(
             function.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "elasticloadbalancing:DescribeTargetHealth supports no resource-level permissions (Service Authorization Reference).",
+            "elasticloadbalancing:DescribeTargetHealth and ec2:DescribeInstanceStatus support no resource-level permissions "
+            "(Service Authorization Reference).",
         )
         for resource in ("container-instance", "task"):
             nag.acknowledge(
@@ -821,7 +864,7 @@ def _skip_checkov_function_findings(function: lambda_.Function) -> None:
         ),
         (
             "CKV_AWS_117",
-            "Calls only AWS APIs (ECS, EC2, Elastic Load Balancing, Systems Manager, CloudWatch); it reaches nothing inside the VPC.",
+            "Calls only AWS APIs (ECS, EC2, Elastic Load Balancing, Auto Scaling, Systems Manager); it reaches nothing inside the VPC.",
         ),
         (
             "CKV_AWS_173",
@@ -842,6 +885,18 @@ def _in_cluster(cluster: ecs.Cluster, resource: str) -> str:
     return cdk.Stack.of(cluster).format_arn(
         service="ecs", resource=resource, resource_name=f"{cluster.cluster_name}/*", arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME
     )
+
+
+def _part(value: str, pseudo: str) -> str:
+    """A concrete ARN part as it is, an unresolved one as cdk-nag prints it: ``<AWS::<pseudo>>``."""
+    return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+
+def _asg_arn_pattern(group: autoscaling.AutoScalingGroup) -> str:
+    """How cdk-nag prints the group's ARN, ``arn:...:autoscaling:<region>:<account>:autoScalingGroup:*:autoScalingGroupName/<name>``."""
+    stack = cdk.Stack.of(group)
+    partition, region, account = _part(stack.partition, "Partition"), _part(stack.region, "Region"), _part(stack.account, "AccountId")
+    return f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/<{_ref(group)}>"
 
 
 def _cluster_arn_pattern(cluster: ecs.Cluster, resource: str) -> str:

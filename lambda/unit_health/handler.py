@@ -1,17 +1,30 @@
-"""Replace broken ECS inference units as a whole. Runs every minute, one function per unit pool.
+"""Serve and replace ECS inference units as a whole. Runs every minute, one function per unit pool.
 
 For each unit of ``UNITS`` it lists the tasks of every member service (desired status RUNNING),
-resolves where they run, asks the target group how the leader's target (instance, serving port)
-is doing, and lets ``units.assess`` decide, with since when earlier runs have seen the unit not
-healthy (``record.FailureRecord``, one SSM parameter per pool): a crash-looping member, restarted
-young by ECS every time, no longer resets the start-up grace. An unhealthy unit has every task of
-every member stopped, so ECS starts the whole unit afresh; its failure record is cleared first. An
+resolves where they run, asks EC2 whether those instances are impaired and the target group how
+the unit's target (instance, serving port) is doing, and lets ``units.assess`` decide, with what
+earlier runs kept (``record.FailureRecord``, one SSM parameter per pool): since when the unit has
+been not healthy (a crash-looping member, restarted young by ECS every time, no longer resets the
+start-up grace), and whether and when it registered the unit's leader. ``units.next_step`` then
+says what to do, and the record is written before it is done:
+
+- a whole unit has its leader registered in the target group by this function (ECS registers
+  nothing: the leader service has no load balancer, so ECS never replaces the leader alone on a
+  target health verdict);
+- a condemned unit has its leader deregistered first, and every task of every member stopped on a
+  later run once the target has drained (or the drain timed out), so ECS starts the whole unit
+  afresh; members' instances that are impaired, or whose ECS agent is disconnected, are set to
+  DRAINING in ECS (nothing is placed there again) and marked Unhealthy in their Auto Scaling
+  group, which replaces them; the topology function then forms the unit anew.
+
+Targets registered in the group that belong to no unit are deregistered at the end of a run. An
 AWS error on one unit is logged and counted, and that unit is left alone; the run fails only when
 no unit could be checked.
 
 Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse_units``),
-``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, ``FAILURE_RECORD_PARAMETER``
-(the SSM parameter's name), and for Powertools ``POWERTOOLS_METRICS_NAMESPACE`` and
+``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, ``DRAIN_TIMEOUT_SECONDS`` (the
+target group's deregistration delay plus a margin), ``FAILURE_RECORD_PARAMETER`` (the SSM
+parameter's name), and for Powertools ``POWERTOOLS_METRICS_NAMESPACE`` and
 ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
@@ -39,8 +52,8 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from record import CorruptRecord, FailureRecord
-from units import Health, Member, Task, UnitSpec, UnitState, Verdict, assess, next_not_healthy_since, parse_units
+from record import CorruptRecord, Entry, FailureRecord
+from units import OUT_OF_SERVICE, Health, Member, Step, Task, UnitSpec, UnitState, Verdict, assess, next_step, parse_units
 
 logger = Logger()
 # Powertools adds a ``service`` dimension from POWERTOOLS_SERVICE_NAME unless the service is set
@@ -84,6 +97,7 @@ class Settings:
     port: int
     grace: timedelta
     failure_record: str
+    drain: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -95,7 +109,17 @@ class Settings:
             port=int(env["SERVING_PORT"]),
             grace=timedelta(seconds=int(env["STARTUP_GRACE_SECONDS"])),
             failure_record=env["FAILURE_RECORD_PARAMETER"],
+            drain=timedelta(seconds=int(env["DRAIN_TIMEOUT_SECONDS"])),
         )
+
+
+@dataclass(frozen=True)
+class Clients:
+    ecs: Any
+    elbv2: Any
+    ssm: Any
+    ec2: Any
+    autoscaling: Any
 
 
 def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
@@ -117,24 +141,57 @@ def _tasks(ecs: Any, cluster: str, service: str) -> list[dict[str, Any]]:
     return [t for t in described if t.get("desiredStatus") == "RUNNING"]  # not stopped since listed
 
 
-def _instance_ids(ecs: Any, cluster: str, container_instance_arns: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _container_instances(ecs: Any, cluster: str, container_instance_arns: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
     for batch in _batches(sorted(set(container_instance_arns))):
         response = ecs.describe_container_instances(cluster=cluster, containerInstances=batch)
         for ci in response["containerInstances"]:
-            found[ci["containerInstanceArn"]] = ci["ec2InstanceId"]
+            found[ci["containerInstanceArn"]] = ci
     missing = set(container_instance_arns) - set(found)
     if missing:
         raise InconsistentRead(f"DescribeContainerInstances did not return {sorted(missing)}, where running tasks are placed")
     return found
 
 
-def observe(ecs: Any, elbv2: Any, settings: Settings, spec: UnitSpec) -> UnitState:
-    """What ECS and the target group report about one unit."""
+def impaired(ec2: Any, instance_ids: list[str]) -> dict[str, str]:
+    """``instance id -> fault`` for the instances whose EC2 instance or system status check reports
+    ``impaired`` (EC2 API Reference, InstanceStatusSummary: ok, impaired, insufficient-data,
+    not-applicable, initializing); an instance missing from the answer has no fault on record."""
+    faults: dict[str, str] = {}
+    for batch in _batches(sorted(set(instance_ids))):
+        for page in ec2.get_paginator("describe_instance_status").paginate(InstanceIds=batch, IncludeAllInstances=True):
+            for status in page["InstanceStatuses"]:
+                checks = [
+                    name
+                    for name, key in (("system", "SystemStatus"), ("instance", "InstanceStatus"))
+                    if status.get(key, {}).get("Status") == "impaired"
+                ]
+                if checks:
+                    faults[status["InstanceId"]] = f"impaired ({' and '.join(checks)} status check)"
+    return faults
+
+
+def _target_health(elbv2: Any, settings: Settings, instance_ids: list[str]) -> dict[str, str]:
+    if not instance_ids:
+        return {}
+    response = elbv2.describe_target_health(
+        TargetGroupArn=settings.target_group_arn, Targets=[{"Id": i, "Port": settings.port} for i in sorted(set(instance_ids))]
+    )
+    return {
+        d["Target"]["Id"]: d["TargetHealth"]["State"]
+        for d in response["TargetHealthDescriptions"]
+        if d["Target"].get("Port", settings.port) == settings.port
+    }
+
+
+def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) -> UnitState:
+    """What ECS, EC2 and the target group report about one unit; ``entry.target`` is looked up too."""
+    ecs = clients.ecs
     described = {service: _tasks(ecs, settings.cluster, service) for service in spec.services}
-    instances = _instance_ids(
+    container_instances = _container_instances(
         ecs, settings.cluster, [t["containerInstanceArn"] for ts in described.values() for t in ts if t.get("containerInstanceArn")]
     )
+    instances = {arn: ci["ec2InstanceId"] for arn, ci in container_instances.items()}
     members = {
         service: Member(
             service,
@@ -144,29 +201,32 @@ def observe(ecs: Any, elbv2: Any, settings: Settings, spec: UnitSpec) -> UnitSta
                     last_status=t.get("lastStatus", ""),
                     started_at=t.get("startedAt"),
                     instance_id=instances.get(t.get("containerInstanceArn", "")),
+                    health_status=t.get("healthStatus", "UNKNOWN"),
                 )
                 for t in tasks
             ),
         )
         for service, tasks in described.items()
     }
+    placed = sorted({t.instance_id for m in members.values() for t in m.tasks if t.instance_id})
     leader = members[spec.leader]
-    targets = sorted({t.instance_id for t in leader.running if t.instance_id})
-    health: dict[str, str] = {}
-    if targets:
-        response = elbv2.describe_target_health(
-            TargetGroupArn=settings.target_group_arn, Targets=[{"Id": i, "Port": settings.port} for i in targets]
-        )
-        for d in response["TargetHealthDescriptions"]:
-            if d["Target"].get("Port", settings.port) == settings.port:
-                health[d["Target"]["Id"]] = d["TargetHealth"]["State"]
-    return UnitState(spec.unit_id, leader, tuple(members[f] for f in spec.followers), health)
+    looked_up = [t.instance_id for t in leader.running if t.instance_id] + ([entry.target] if entry.target else [])
+    return UnitState(
+        spec.unit_id,
+        leader,
+        tuple(members[f] for f in spec.followers),
+        _target_health(clients.elbv2, settings, looked_up),
+        impaired(clients.ec2, placed) if placed else {},
+        tuple(sorted(ci["ec2InstanceId"] for ci in container_instances.values() if ci.get("agentConnected") is False)),
+        {ci["ec2InstanceId"]: arn for arn, ci in container_instances.items()},
+    )
 
 
-def replace(ecs: Any, cluster: str, verdict: Verdict) -> None:
-    """Stop every task of the unit; try them all even if one fails, then raise the first error."""
+def replace(ecs: Any, cluster: str, verdict: Verdict, stop: tuple[str, ...] | None = None) -> None:
+    """Stop every task of the unit (``stop``, default the verdict's); try them all even if one
+    fails, then raise the first error."""
     failed: list[ClientError] = []
-    for arn in verdict.stop:
+    for arn in verdict.stop if stop is None else stop:
         try:
             ecs.stop_task(cluster=cluster, task=arn, reason=verdict.stop_reason)
         except ClientError as error:
@@ -176,69 +236,126 @@ def replace(ecs: Any, cluster: str, verdict: Verdict) -> None:
         raise failed[0]
 
 
-def _load(record: FailureRecord, units: tuple[UnitSpec, ...]) -> dict[str, datetime] | None:
-    """The pool's failure record of the units it has now, or None when it cannot be read."""
+def take_out(clients: Clients, cluster: str, instances: Mapping[str, str]) -> None:
+    """Set the instances' container instances to DRAINING (ECS places no new task there) and mark
+    the instances Unhealthy in their Auto Scaling group, which terminates and replaces them
+    (Amazon EC2 Auto Scaling API Reference, SetInstanceHealth; scale-in protection does not stop a
+    health check replacement). The grace period is not respected: the fault was seen, not guessed.
+    ``instances``: ``instance id -> container instance ARN``."""
+    if not instances:
+        return
+    clients.ecs.update_container_instances_state(cluster=cluster, containerInstances=sorted(instances.values()), status="DRAINING")
+    for instance_id in sorted(instances):
+        clients.autoscaling.set_instance_health(InstanceId=instance_id, HealthStatus="Unhealthy", ShouldRespectGracePeriod=False)
+
+
+def _load(record: FailureRecord, units: tuple[UnitSpec, ...]) -> dict[str, Entry] | None:
+    """The pool's record of the units it has now, or None when it cannot be read."""
     try:
-        return {unit: t for unit, t in record.load().items() if unit in {u.unit_id for u in units}}
+        return {unit: e for unit, e in record.load().items() if unit in {u.unit_id for u in units}}
     except RECORD_ERRORS as error:
         logger.exception("failure record unreadable: every unit is left alone", extra={"parameter": record.name, "error": str(error)})
         return None
 
 
-def _keep(record: FailureRecord, since: dict[str, datetime], unit_id: str, value: datetime | None) -> None:
-    """Write ``value`` as the unit's entry if it differs, and update ``since`` once written."""
-    if since.get(unit_id) == value:
+def _keep(record: FailureRecord, entries: dict[str, Entry], unit_id: str, value: Entry) -> None:
+    """Write ``value`` as the unit's entry if it differs, and update ``entries`` once written."""
+    if entries.get(unit_id, Entry()) == value:
         return
-    changed = {u: t for u, t in since.items() if u != unit_id} | ({unit_id: value} if value else {})
+    changed = {u: e for u, e in entries.items() if u != unit_id} | ({} if value.empty else {unit_id: value})
     record.save(changed)
-    since.clear()
-    since.update(changed)
+    entries.clear()
+    entries.update(changed)
+
+
+def act(clients: Clients, settings: Settings, state: UnitState, verdict: Verdict, step: Step) -> None:
+    """Do ``step``'s calls, in its order."""
+    targets = settings.target_group_arn
+    if step.deregister:
+        clients.elbv2.deregister_targets(TargetGroupArn=targets, Targets=[{"Id": i, "Port": settings.port} for i in step.deregister])
+    if step.register:
+        clients.elbv2.register_targets(TargetGroupArn=targets, Targets=[{"Id": step.register, "Port": settings.port}])
+    take_out(clients, settings.cluster, {i: state.container_instances[i] for i in step.faulty})
+    if step.stop:
+        replace(clients.ecs, settings.cluster, verdict, step.stop)
+
+
+def sweep(elbv2: Any, settings: Settings, entries: dict[str, Entry]) -> list[str]:
+    """Deregister the targets on the serving port that no unit's entry holds (left by ECS before
+    the function registered leaders, or by a unit whose record was reset); the ids deregistered."""
+    kept = {e.target for e in entries.values() if e.target}
+    response = elbv2.describe_target_health(TargetGroupArn=settings.target_group_arn)
+    stray = sorted(
+        d["Target"]["Id"]
+        for d in response["TargetHealthDescriptions"]
+        if d["Target"].get("Port", settings.port) == settings.port
+        and d["Target"]["Id"] not in kept
+        and d["TargetHealth"]["State"] not in OUT_OF_SERVICE
+    )
+    if stray:
+        elbv2.deregister_targets(TargetGroupArn=settings.target_group_arn, Targets=[{"Id": i, "Port": settings.port} for i in stray])
+    return stray
 
 
 def check(
-    ecs: Any,
-    elbv2: Any,
-    ssm: Any,
+    clients: Clients,
     settings: Settings,
     now: datetime | None = None,
     remaining_ms: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
-    """Check every unit of the pool, replace the unhealthy ones, record the metrics; the summary.
+    """Check every unit of the pool, register, drain and replace as ``units.next_step`` says, record
+    the metrics; the summary.
 
     ``remaining_ms`` is the invocation's time left; units not reached before ``RESERVE_MS`` is all
     that is left are skipped (left for the next run, counted in ``UnitsSkipped``)."""
     now = now or datetime.now(UTC)
-    record = FailureRecord(ssm, settings.failure_record)
-    since = _load(record, settings.units)
+    record = FailureRecord(clients.ssm, settings.failure_record)
+    entries = _load(record, settings.units)
     counts = dict.fromkeys(Health, 0)
     replaced: list[str] = []
+    draining: list[str] = []
     errors: list[str] = []
     skipped: list[str] = []
     for spec in settings.units:
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             skipped.append(spec.unit_id)
             continue
-        if since is None:
+        if entries is None:
             errors.append(spec.unit_id)
             continue
         verdict: Verdict | None = None
         try:
-            before = since.get(spec.unit_id)
-            verdict = assess(observe(ecs, elbv2, settings, spec), now=now, grace=settings.grace, not_healthy_since=before)
-            counts[verdict.health] += 1
+            entry = entries.get(spec.unit_id, Entry())
+            state = observe(clients, settings, spec, entry)
+            verdict = assess(state, now=now, grace=settings.grace, not_healthy_since=entry.not_healthy_since, formed_at=entry.formed_at)
+            step = next_step(verdict, state, entry, now, settings.drain)
+            health = Health.UNHEALTHY if step.draining or step.stop else verdict.health
+            counts[health] += 1
             logger.info(
                 "unit checked",
                 extra={
                     "unit": spec.unit_id,
-                    "health": verdict.health.value,
+                    "health": health.value,
                     "why": verdict.why,
-                    "not_healthy_since": before.isoformat() if before else None,
+                    "not_healthy_since": entry.not_healthy_since.isoformat() if entry.not_healthy_since else None,
+                    "formed_at": entry.formed_at.isoformat() if entry.formed_at else None,
                 },
             )
-            _keep(record, since, spec.unit_id, next_not_healthy_since(verdict, before, now))
-            if verdict.health is Health.UNHEALTHY:
-                logger.warning("replacing unit", extra={"unit": spec.unit_id, "reason": verdict.stop_reason, "tasks": list(verdict.stop)})
-                replace(ecs, settings.cluster, verdict)
+            _keep(record, entries, spec.unit_id, step.entry)
+            if step.deregister or step.stop:
+                logger.warning(
+                    "replacing unit",
+                    extra={
+                        "unit": spec.unit_id,
+                        "reason": verdict.stop_reason,
+                        "deregister": list(step.deregister),
+                        "tasks": list(step.stop),
+                    },
+                )
+            act(clients, settings, state, verdict, step)
+            if step.draining:
+                draining.append(spec.unit_id)
+            elif step.stop:
                 replaced.append(spec.unit_id)
         except (*AWS_ERRORS, *RECORD_ERRORS) as error:
             errors.append(spec.unit_id)
@@ -252,6 +369,7 @@ def check(
             )
     if skipped:
         logger.warning("out of time: units left for the next run", extra={"units": skipped})
+    stray = _sweep(clients, settings, entries, errors, skipped)
 
     metrics.add_dimension(name="ClusterName", value=settings.cluster)
     metrics.add_dimension(name="UnitPool", value=settings.pool)
@@ -267,7 +385,9 @@ def check(
         **{health.value: n for health, n in counts.items()},
         "errors": errors,
         "replaced": replaced,
+        "draining": draining,
         "skipped": skipped,
+        "stray_targets": stray,
     }
     logger.info("unit health summary", extra=summary)
     if settings.units and errors and len(errors) == len(settings.units) - len(skipped):
@@ -275,12 +395,22 @@ def check(
     return summary
 
 
-def clients() -> tuple[Any, Any, Any]:
-    return boto3.client("ecs"), boto3.client("elbv2"), boto3.client("ssm")
+def _sweep(clients: Clients, settings: Settings, entries: dict[str, Entry] | None, errors: list[str], skipped: list[str]) -> list[str]:
+    """``sweep`` after a run that read the record and reached every unit; stray targets deregistered."""
+    if entries is None or errors or skipped:
+        return []
+    try:
+        return sweep(clients.elbv2, settings, entries)
+    except AWS_ERRORS as error:
+        logger.exception("stray target sweep failed", extra={"error": str(error)})
+        return []
+
+
+def clients() -> Clients:
+    return Clients(*(boto3.client(name) for name in ("ecs", "elbv2", "ssm", "ec2", "autoscaling")))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    ecs, elbv2, ssm = clients()
-    return check(ecs, elbv2, ssm, Settings.from_env(os.environ), remaining_ms=context.get_remaining_time_in_millis)
+    return check(clients(), Settings.from_env(os.environ), remaining_ms=context.get_remaining_time_in_millis)

@@ -1,38 +1,82 @@
-"""Since when each unit of a pool has been not healthy, kept between runs of the health function.
+"""What the health function keeps between runs about each unit of a pool.
 
-One SSM String parameter per pool holds a JSON object ``{"<unit id>": "<ISO 8601 time>"}``; ``{}``
-when no unit has a failure on record. The function runs one invocation at a time (reserved
-concurrency 1), so a read followed by a write never races another run.
+One SSM String parameter per pool holds a JSON object ``{"<unit id>": {...}}``, each entry with
+any of ``since`` (first seen not healthy), ``target`` (the instance the function registered as the
+unit's leader target), ``formed`` (when it did) and ``draining`` (when it deregistered that target
+to replace the unit), ISO 8601 times with UTC offset; ``{}`` when no unit has anything on record. An
+entry that is a bare time string (the record's earlier form) is read as ``since``. The function
+runs one invocation at a time (reserved concurrency 1), so a read followed by a write never races
+another run.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+TIMES = {"since": "not_healthy_since", "formed": "formed_at", "draining": "draining_since"}
+
 
 class CorruptRecord(Exception):
-    """The parameter holds something other than ``{"<unit id>": "<ISO 8601 time with UTC offset>"}``."""
+    """The parameter holds something other than the record described above."""
 
 
-def parse(raw: str) -> dict[str, datetime]:
+@dataclass(frozen=True)
+class Entry:
+    """One unit's record; every field None when there is nothing to keep."""
+
+    not_healthy_since: datetime | None = None
+    target: str | None = None
+    formed_at: datetime | None = None
+    draining_since: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Entry()
+
+
+def _time(raw: Any) -> datetime:
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not an ISO 8601 time")
+    value = datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        raise ValueError(f"{raw!r}: a time without UTC offset")
+    return value
+
+
+def _entry(raw: Any) -> Entry:
+    if isinstance(raw, str):
+        return Entry(not_healthy_since=_time(raw))
+    if not isinstance(raw, dict) or set(raw) - {*TIMES, "target"}:
+        raise ValueError(f"{raw!r} is not a unit entry")
+    target = raw.get("target")
+    if target is not None and not isinstance(target, str):
+        raise ValueError(f"target {target!r} is not an instance id")
+    times = {field: _time(raw[key]) for key, field in TIMES.items() if raw.get(key) is not None}
+    return Entry(target=target, **times)
+
+
+def parse(raw: str) -> dict[str, Entry]:
     """The record in ``raw``; raises CorruptRecord when it is not one."""
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        since = {str(unit): datetime.fromisoformat(value) for unit, value in data.items()}
+        return {str(unit): _entry(value) for unit, value in data.items()}
     except (ValueError, TypeError) as error:
         raise CorruptRecord(f"failure record {raw[:200]!r}: {error}") from error
-    if any(t.tzinfo is None for t in since.values()):
-        raise CorruptRecord(f"failure record {raw[:200]!r}: a time without UTC offset")
-    return since
 
 
-def render(since: Mapping[str, datetime]) -> str:
-    return json.dumps({unit: since[unit].isoformat() for unit in sorted(since)}, separators=(",", ":"))
+def _render(entry: Entry) -> dict[str, str]:
+    out = {key: getattr(entry, field).isoformat() for key, field in TIMES.items() if getattr(entry, field) is not None}
+    return {**out, "target": entry.target} if entry.target is not None else out
+
+
+def render(entries: Mapping[str, Entry]) -> str:
+    return json.dumps({unit: _render(entries[unit]) for unit in sorted(entries) if not entries[unit].empty}, separators=(",", ":"))
 
 
 class FailureRecord:
@@ -42,8 +86,8 @@ class FailureRecord:
         self.ssm = ssm
         self.name = name
 
-    def load(self) -> dict[str, datetime]:
+    def load(self) -> dict[str, Entry]:
         return parse(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
 
-    def save(self, since: Mapping[str, datetime]) -> None:
-        self.ssm.put_parameter(Name=self.name, Value=render(since), Overwrite=True)
+    def save(self, entries: Mapping[str, Entry]) -> None:
+        self.ssm.put_parameter(Name=self.name, Value=render(entries), Overwrite=True)

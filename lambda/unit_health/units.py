@@ -1,14 +1,21 @@
-"""Decide an inference unit's health from what ECS and the load balancer report. Pure: no AWS calls.
+"""Decide an inference unit's health from what ECS, EC2 and the load balancer report. Pure: no AWS calls.
 
-A unit is one leader ECS service (host networking, registered in the pool's NLB target group at the
-serving port) and N-1 follower services, one task each. It serves only when every member runs and
-the leader's target is healthy; a unit with a broken member is replaced as a whole (every task of
-every member is stopped, so ECS starts them all together), because a restarted member cannot
-rejoin the others mid-flight.
+A unit is one leader ECS service (host networking) and N-1 follower services, one task each. The
+health function, not ECS, registers the leader in the pool's NLB target group (its instance at the
+serving port) once the unit is *whole*: every member has a RUNNING task, none reports an UNHEALTHY
+container, none sits on a faulty instance. From then on the unit is *formed* (the time is kept
+between runs). It serves only while whole and its target is healthy; a unit with a broken member
+is replaced as a whole (every task of every member is stopped, so ECS starts them all together),
+because a restarted member cannot rejoin the others mid-flight.
 
 The verdict for one unit, first match wins:
 
 - ``waiting``: no member has a RUNNING task (nothing placed yet, or waiting for capacity).
+- ``unhealthy`` at once: a member's instance is faulty (``UnitState.faulty``), or the unit has
+  formed and since then a member has stopped running, reports an UNHEALTHY container or has a
+  task started after the forming (ECS restarted it): such a unit can never serve again.
+- ``starting``: the unit is whole but has not formed and its leader is not registered: this run
+  registers it.
 - ``healthy``: every member has a RUNNING task and the leader's target is ``healthy``.
 - ``starting``: the youngest RUNNING task started less than the startup grace ago, and the unit
   was first seen not healthy less than the grace ago.
@@ -33,8 +40,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from record import Entry
+
 RUNNING = "RUNNING"
+UNHEALTHY_CONTAINER = "UNHEALTHY"  # ECS task healthStatus: an essential container failed its health check
 HEALTHY_TARGET = "healthy"
+UNREGISTERED = "unused"  # DescribeTargetHealth's state for a target not registered (reason Target.NotRegistered)
 MISSING_TARGET = "missing"  # the leader has no RUNNING task, so no target to look up
 MAX_REASON = 255  # ECS StopTask ``reason``
 
@@ -67,10 +78,15 @@ class Task:
     last_status: str
     started_at: datetime | None = None
     instance_id: str | None = None  # EC2 instance of its container instance, once placed
+    health_status: str = "UNKNOWN"  # ECS task healthStatus: HEALTHY, UNHEALTHY or UNKNOWN
 
     @property
     def running(self) -> bool:
         return self.last_status == RUNNING
+
+    @property
+    def unhealthy(self) -> bool:
+        return self.health_status == UNHEALTHY_CONTAINER
 
 
 @dataclass(frozen=True)
@@ -87,18 +103,35 @@ class Member:
 
 @dataclass(frozen=True)
 class UnitState:
-    """What one check saw of a unit. ``target_health`` maps the leader's instance ids to the state
-    of their target (instance, serving port) in the target group: healthy, initial, unhealthy,
-    unused, draining or unavailable."""
+    """What one check saw of a unit. ``target_health`` maps instance ids (the leader's, and the
+    target the unit had registered) to the state of their target (instance, serving port) in the
+    target group: healthy, initial, unhealthy, unused, draining or unavailable. ``faulty`` maps the
+    members' instances that show a fault to what it is; an instance whose ECS agent is disconnected
+    is not faulty (agents reconnect after an update), but is taken out with its unit when the unit
+    is stopped, since ECS cannot stop its task meanwhile."""
 
     unit_id: str
     leader: Member
     followers: tuple[Member, ...] = ()
     target_health: Mapping[str, str] = field(default_factory=dict)
+    faulty: Mapping[str, str] = field(default_factory=dict)
+    disconnected: tuple[str, ...] = ()  # members' instances whose ECS agent is not connected
+    container_instances: Mapping[str, str] = field(default_factory=dict)  # members' instance id -> container instance ARN
 
     @property
     def members(self) -> tuple[Member, ...]:
         return (self.leader, *self.followers)
+
+    @property
+    def whole(self) -> bool:
+        """Every member has a RUNNING task, none reports an UNHEALTHY container or sits on a faulty instance."""
+        return all(m.running and not any(t.unhealthy for t in m.running) for m in self.members) and not self.faulty
+
+    @property
+    def leader_instance(self) -> str | None:
+        """The instance of the leader's youngest RUNNING task (the one ECS keeps), if placed."""
+        placed = [t for t in self.leader.running if t.instance_id]
+        return max(placed, key=lambda t: (t.started_at is not None, t.started_at or datetime.min)).instance_id if placed else None
 
     @property
     def leader_target(self) -> str:
@@ -138,12 +171,37 @@ def problems(state: UnitState) -> list[str]:
     return found
 
 
-def assess(state: UnitState, *, now: datetime, grace: timedelta, not_healthy_since: datetime | None = None) -> Verdict:
-    """The verdict for one unit at ``now``, given the model load time budget ``grace`` and since when
-    earlier runs have seen the unit not healthy (None: this run is the first)."""
+def broken(state: UnitState, formed_at: datetime | None) -> list[str]:
+    """Why the unit can never serve again: a faulty instance, or a member lost, unhealthy or
+    restarted since the unit formed at ``formed_at`` (None: it has not formed)."""
+    found = [f"instance {i} {why}" for i, why in sorted(state.faulty.items())]
+    if formed_at is None:
+        return found
+    for member in state.members:
+        if not member.running:
+            found.append(f"{member.service} lost after the unit formed")
+        elif any(t.unhealthy for t in member.running):
+            found.append(f"{member.service} container unhealthy")
+        elif any(t.started_at is not None and t.started_at > formed_at for t in member.running):
+            found.append(f"{member.service} restarted after the unit formed")
+    return found
+
+
+def assess(
+    state: UnitState, *, now: datetime, grace: timedelta, not_healthy_since: datetime | None = None, formed_at: datetime | None = None
+) -> Verdict:
+    """The verdict for one unit at ``now``, given the model load time budget ``grace``, since when
+    earlier runs have seen the unit not healthy (None: this run is the first) and when it formed
+    (None: it has not)."""
     running = [t for m in state.members for t in m.running]
     if not running:
         return Verdict(state.unit_id, Health.WAITING)
+    stop = tuple(t.arn for m in state.members for t in m.tasks)
+    fatal = broken(state, formed_at)
+    if fatal:
+        return Verdict(state.unit_id, Health.UNHEALTHY, "; ".join(fatal), stop)
+    if formed_at is None and state.whole and state.leader_target == UNREGISTERED:
+        return Verdict(state.unit_id, Health.STARTING, "whole: its leader is being registered")
     wrong = problems(state)
     if not wrong:
         return Verdict(state.unit_id, Health.HEALTHY)
@@ -154,7 +212,6 @@ def assess(state: UnitState, *, now: datetime, grace: timedelta, not_healthy_sin
     if now - youngest < grace and failing < grace:
         return Verdict(state.unit_id, Health.STARTING, why)
     age, limit = int((now - youngest).total_seconds()), int(grace.total_seconds())
-    stop = tuple(t.arn for m in state.members for t in m.tasks)
     if now - youngest >= grace:
         return Verdict(state.unit_id, Health.UNHEALTHY, f"{why} (youngest task {age}s old, grace {limit}s)", stop)
     since = int(failing.total_seconds())
@@ -167,6 +224,48 @@ def next_not_healthy_since(verdict: Verdict, since: datetime | None, now: dateti
     if verdict.health is Health.STARTING:
         return since or now
     return None
+
+
+# Target states in which the load balancer no longer routes new connections to the target.
+OUT_OF_SERVICE = frozenset({"unused", "draining"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one run does to a unit after its verdict, in this order: keep ``entry`` (written before
+    any call), deregister, register, take the ``faulty`` instances out (ECS draining, then unhealthy
+    in their Auto Scaling group), stop ``stop``. ``draining``: the unit waits for its target to drain."""
+
+    entry: Entry
+    register: str | None = None
+    deregister: tuple[str, ...] = ()
+    faulty: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()
+    draining: bool = False
+
+
+def next_step(verdict: Verdict, state: UnitState, entry: Entry, now: datetime, drain: timedelta) -> Step:
+    """The step for one unit. A condemned unit (unhealthy, or draining since an earlier run) first
+    has its target deregistered; its tasks are stopped on a later run, once the target is out of
+    service and no longer ``draining``, or ``drain`` after the deregistration (the target group's
+    deregistration delay plus a margin), whichever comes first. A whole unit that is not condemned
+    has its leader registered, and is formed from then on."""
+    target_state = state.target_health.get(entry.target, "unused") if entry.target else "unused"
+    if verdict.health is Health.UNHEALTHY or entry.draining_since is not None:
+        if entry.target and target_state not in OUT_OF_SERVICE:
+            kept = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=entry.draining_since or now)
+            return Step(kept, deregister=(entry.target,), draining=True)
+        if target_state == "draining" and entry.draining_since is not None and now - entry.draining_since < drain:
+            return Step(entry, draining=True)
+        culprits = tuple(sorted({*state.faulty, *state.disconnected}))
+        return Step(Entry(), faulty=culprits, stop=tuple(t.arn for m in state.members for t in m.tasks))
+    if verdict.health is Health.WAITING:
+        return Step(Entry(), deregister=(entry.target,) if entry.target and target_state not in OUT_OF_SERVICE else ())
+    since = next_not_healthy_since(verdict, entry.not_healthy_since, now)
+    leader = state.leader_instance
+    if state.whole and leader is not None and (entry.target is None or target_state in OUT_OF_SERVICE):
+        return Step(Entry(since, leader, entry.formed_at or now), register=leader)
+    return Step(Entry(since, entry.target, entry.formed_at))
 
 
 def parse_units(raw: str) -> tuple[UnitSpec, ...]:

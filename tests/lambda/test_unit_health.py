@@ -2,9 +2,11 @@
 
 Where moto falls short the tests fill in, on moto's own backend: moto's ``ListTasks`` ignores
 ``serviceName`` (the filter is patched in, on the ``service:<name>`` task group ECS gives service
-tasks), its tasks carry no ``startedAt`` (set on the backend task), and its registered targets are
-always healthy (a not-healthy leader is a deregistered target, ``unused``). Errors come from
-botocore's Stubber. The failure record is the SSM parameter the stack creates, ``{}`` at first.
+tasks), its tasks carry no ``startedAt`` (set on the backend task), its registered targets are
+always healthy and its deregistered ones at once ``unused`` (``Aws.registered``/``Aws.deregistered``
+set other states, per target), and its EC2 instance status is never impaired (an after-call hook
+edits the answer). Errors come from botocore's Stubber. The failure record is the SSM parameter
+the stack creates, ``{}`` at first.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
+from moto.elbv2.models import FakeTargetGroup
 from moto.moto_api import state_manager
 
 FOLDER = Path(__file__).resolve().parents[2] / "lambda" / "unit_health"
@@ -41,6 +44,7 @@ with pytest.MonkeyPatch.context() as load_env:
 units = sys.modules["units"]
 record = sys.modules["record"]
 Health, Member, Task, UnitState = units.Health, units.Member, units.Task, units.UnitState
+Entry = record.Entry
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=2700)
@@ -69,8 +73,8 @@ def state(
     return UnitState("trainium-0", members[0], tuple(members[1:]), {"i-0": target})
 
 
-def assess(s: Any, now: datetime = NOW) -> Any:
-    return units.assess(s, now=now, grace=GRACE)
+def assess(s: Any, now: datetime = NOW, formed_at: datetime | None = None) -> Any:
+    return units.assess(s, now=now, grace=GRACE, formed_at=formed_at)
 
 
 @pytest.mark.parametrize("size", [2, 4])
@@ -101,9 +105,46 @@ def test_leader_target_initial(started: datetime, health: Any) -> None:
 
 @pytest.mark.parametrize("target", ["unhealthy", "unused", "draining", "unavailable"])
 def test_leader_target_not_healthy_past_grace_is_unhealthy(target: str) -> None:
-    verdict = assess(state(4, target=target))
+    verdict = assess(state(4, target=target), formed_at=OLD)
     assert verdict.health is Health.UNHEALTHY and len(verdict.stop) == 4
     assert verdict.stop_reason.startswith(f"inference unit trainium-0 replaced as a whole: leader target {target}")
+
+
+def test_a_whole_unit_not_yet_formed_is_starting_while_its_leader_is_registered() -> None:
+    verdict = assess(state(2, target="unused"))
+    assert (verdict.health, verdict.why, verdict.stop) == (Health.STARTING, "whole: its leader is being registered", ())
+    assert assess(state(2, target="unused", status={1: "PENDING"})).health is Health.UNHEALTHY, "not whole: the clocks decide"
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"missing": (1,)}, "follower-1 lost after the unit formed"),
+        ({"starts": {1: NOW - timedelta(minutes=1)}}, "follower-1 restarted after the unit formed"),
+        ({"starts": {0: NOW - timedelta(minutes=1)}}, "leader restarted after the unit formed"),
+    ],
+)
+def test_a_formed_unit_that_loses_or_restarts_a_member_is_unhealthy_at_once(change: dict[str, Any], why: str) -> None:
+    s = state(2, started=NOW - timedelta(minutes=5), **change)
+    verdict = assess(s, formed_at=NOW - timedelta(minutes=5))
+    assert (verdict.health, verdict.why) == (Health.UNHEALTHY, why)
+    assert assess(s).health is not Health.UNHEALTHY, "within the grace and not formed: not yet"
+
+
+def test_a_faulty_instance_makes_the_unit_unhealthy_at_once_and_never_whole() -> None:
+    s = state(2, started=YOUNG)
+    s = UnitState(s.unit_id, s.leader, s.followers, s.target_health, {"i-1": "impaired (system status check)"})
+    verdict = assess(s)
+    assert (verdict.health, verdict.why, len(verdict.stop)) == (Health.UNHEALTHY, "instance i-1 impaired (system status check)", 2)
+    assert not s.whole
+
+
+def test_an_unhealthy_container_keeps_the_unit_from_being_whole() -> None:
+    s = state(2, started=YOUNG)
+    follower = Member("follower-1", (Task("arn:task/1", "RUNNING", YOUNG, "i-1", "UNHEALTHY"),))
+    s = UnitState(s.unit_id, s.leader, (follower,), {"i-0": "unused"})
+    assert not s.whole and assess(s).health is Health.STARTING
+    assert assess(s, formed_at=YOUNG).why == "follower-1 container unhealthy"
 
 
 def test_leader_target_not_registered_counts_as_missing() -> None:
@@ -164,11 +205,11 @@ def test_any_healthy_leader_task_makes_the_target_healthy() -> None:
 
 
 def test_a_crash_loop_past_the_grace_since_first_failure_is_unhealthy() -> None:
-    s = state(2, target="unused", starts={1: NOW - timedelta(seconds=20)})
+    s = state(2, target="unhealthy", starts={1: NOW - timedelta(seconds=20)})
     first_failure = NOW - GRACE
     verdict = units.assess(s, now=NOW, grace=GRACE, not_healthy_since=first_failure)
     assert verdict.health is Health.UNHEALTHY and verdict.stop == ("arn:task/0", "arn:task/1")
-    assert verdict.why == "leader target unused (not healthy for 2700s, grace 2700s; youngest task 20s old)"
+    assert verdict.why == "leader target unhealthy (not healthy for 2700s, grace 2700s; youngest task 20s old)"
     assert units.assess(s, now=NOW, grace=GRACE, not_healthy_since=first_failure + timedelta(seconds=1)).health is Health.STARTING
 
 
@@ -183,7 +224,16 @@ def test_the_failure_record_starts_is_kept_and_is_cleared() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["[]", "not json", '{"trainium-0": "yesterday"}', '{"trainium-0": "2025-06-01T12:00:00"}', '{"trainium-0": 3}'],
+    [
+        "[]",
+        "not json",
+        '{"trainium-0": "yesterday"}',
+        '{"trainium-0": "2025-06-01T12:00:00"}',
+        '{"trainium-0": 3}',
+        '{"trainium-0": {"target": 3}}',
+        '{"trainium-0": {"formed": "2025-06-01T12:00:00"}}',
+        '{"trainium-0": {"sinse": "2025-06-01T12:00:00+00:00"}}',
+    ],
 )
 def test_a_corrupt_record_is_refused(raw: str) -> None:
     with pytest.raises(record.CorruptRecord):
@@ -191,9 +241,12 @@ def test_a_corrupt_record_is_refused(raw: str) -> None:
 
 
 def test_the_record_round_trips() -> None:
-    since = {"trainium-1": NOW, "trainium-0": OLD}
-    assert record.render(since) == '{"trainium-0":"2025-06-01T09:00:00+00:00","trainium-1":"2025-06-01T12:00:00+00:00"}'
-    assert record.parse(record.render(since)) == since
+    entries = {"trainium-1": Entry(NOW), "trainium-0": Entry(None, "i-0abc", OLD, NOW), "trainium-2": Entry()}
+    assert record.render(entries) == (
+        '{"trainium-0":{"formed":"2025-06-01T09:00:00+00:00","draining":"2025-06-01T12:00:00+00:00","target":"i-0abc"},'
+        '"trainium-1":{"since":"2025-06-01T12:00:00+00:00"}}'
+    )
+    assert record.parse(record.render(entries)) == {u: e for u, e in entries.items() if u != "trainium-2"}
 
 
 def test_stop_reason_fits_ecs_limit() -> None:
@@ -227,6 +280,7 @@ REGION = "us-east-2"
 CLUSTER = "inference-prod-trainium"
 PORT = 8000
 PARAMETER = "/inference-prod-units/trainium/not-healthy-since"
+DRAIN = timedelta(seconds=360)  # the stack's: deregistration delay 300 s plus 60 s
 
 
 def _ago(**delta: float) -> datetime:
@@ -241,6 +295,13 @@ class Aws:
     elbv2: Any
     target_group: str
     ssm: Any
+    autoscaling: Any
+    registered: dict[str, str]  # instance id -> target state while registered (moto: healthy)
+    deregistered: dict[str, str]  # instance id -> target state once deregistered (moto: unused)
+
+    @property
+    def clients(self) -> Any:
+        return handler.Clients(self.ecs, self.elbv2, self.ssm, self.ec2, self.autoscaling)
 
 
 @dataclass(frozen=True)
@@ -258,11 +319,25 @@ def _list_tasks_by_service(original):
     return list_tasks
 
 
+def _target_states(original, registered: dict[str, str], deregistered: dict[str, str]):
+    def health_for(self, target, ec2_backend):
+        status = original(self, target, ec2_backend)
+        states = registered if target["Id"] in self.targets else deregistered
+        if target["Id"] in states:
+            status.status = states[target["Id"]]
+        return status
+
+    return health_for
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", _list_tasks_by_service(EC2ContainerServiceBackend.list_tasks))
+    registered: dict[str, str] = {}
+    deregistered: dict[str, str] = {}
+    monkeypatch.setattr(FakeTargetGroup, "health_for", _target_states(FakeTargetGroup.health_for, registered, deregistered))
     state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})  # tasks stay as set
     try:
         with mock_aws():
@@ -275,14 +350,16 @@ def aws(monkeypatch: pytest.MonkeyPatch):
             tg = elbv2.create_target_group(Name="trainium", Protocol="TCP", Port=PORT, VpcId=vpc, TargetType="instance")
             ssm = boto3.client("ssm", region_name=REGION)
             ssm.put_parameter(Name=PARAMETER, Value="{}", Type="String")
-            yield Aws(ecs, ec2, elbv2, tg["TargetGroups"][0]["TargetGroupArn"], ssm)
+            autoscaling = boto3.client("autoscaling", region_name=REGION)
+            yield Aws(ecs, ec2, elbv2, tg["TargetGroups"][0]["TargetGroupArn"], ssm, autoscaling, registered, deregistered)
     finally:
         state_manager.unset_transition("ecs::task")
 
 
-def _unit(aws: Aws, unit_id: str, size: int) -> tuple[dict[str, Any], list[Placed]]:
-    """Services and container instances for one unit; the leader's instance registered as a target."""
-    ids = [i["InstanceId"] for i in aws.ec2.run_instances(ImageId="ami-12c6146b", MinCount=size, MaxCount=size)["Instances"]]
+def _unit(aws: Aws, unit_id: str, size: int, ids: list[str] | None = None) -> tuple[dict[str, Any], list[Placed]]:
+    """Services and container instances for one unit (on ``ids``, default new instances); no target registered."""
+    if ids is None:
+        ids = [i["InstanceId"] for i in aws.ec2.run_instances(ImageId="ami-12c6146b", MinCount=size, MaxCount=size)["Instances"]]
     placed = []
     for n, instance_id in enumerate(ids):
         document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn1.32xlarge"})
@@ -290,8 +367,21 @@ def _unit(aws: Aws, unit_id: str, size: int) -> tuple[dict[str, Any], list[Place
         service = f"{unit_id}-leader" if n == 0 else f"{unit_id}-follower-{n}"
         aws.ecs.create_service(cluster=CLUSTER, serviceName=service, taskDefinition="vllm", desiredCount=1)
         placed.append(Placed(service, ci["containerInstanceArn"], instance_id))
-    aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": ids[0], "Port": PORT}])
     return {"leader": placed[0].service, "followers": [p.service for p in placed[1:]]}, placed
+
+
+def _formed(aws: Aws, entries: dict[str, tuple[Placed, datetime]]) -> None:
+    """What an earlier run leaves for units that formed: each leader's instance registered, and
+    ``unit id -> Entry(target, formed_at)`` in the record."""
+    for leader, _ in entries.values():
+        aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": leader.instance_id, "Port": PORT}])
+    value = record.render({u: Entry(target=leader.instance_id, formed_at=at) for u, (leader, at) in entries.items()})
+    aws.ssm.put_parameter(Name=PARAMETER, Value=value, Overwrite=True)
+
+
+def _registered(aws: Aws) -> list[str]:
+    """Instance ids registered in the target group (moto lists registered targets only)."""
+    return sorted(d["Target"]["Id"] for d in aws.elbv2.describe_target_health(TargetGroupArn=aws.target_group)["TargetHealthDescriptions"])
 
 
 def _start(aws: Aws, members: list[Placed], started: datetime, status: str = "RUNNING") -> list[str]:
@@ -319,6 +409,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, target_group: str, unit_map: dict[str,
         "SERVING_PORT": str(PORT),
         "STARTUP_GRACE_SECONDS": str(int(GRACE.total_seconds())),
         "FAILURE_RECORD_PARAMETER": PARAMETER,
+        "DRAIN_TIMEOUT_SECONDS": str(int(DRAIN.total_seconds())),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -368,7 +459,8 @@ def test_replaces_the_unhealthy_unit_only_and_emits_emf(
     healthy, healthy_members = _unit(aws, "trainium-0", 4)
     broken, broken_members = _unit(aws, "trainium-1", 2)
     _start(aws, healthy_members, _ago(hours=3))
-    doomed = _start(aws, broken_members[:1], _ago(hours=3))  # follower never came back
+    _formed(aws, {"trainium-0": (healthy_members[0], _ago(hours=2))})
+    doomed = _start(aws, broken_members[:1], _ago(hours=3))  # follower never came back: the unit never formed
     _env(monkeypatch, aws.target_group, {"trainium-0": healthy, "trainium-1": broken})
     capsys.readouterr()
 
@@ -383,8 +475,11 @@ def test_replaces_the_unhealthy_unit_only_and_emits_emf(
         "unhealthy": 1,
         "errors": [],
         "replaced": ["trainium-1"],
+        "draining": [],
         "skipped": [],
+        "stray_targets": [],
     }
+    assert _registered(aws) == [healthy_members[0].instance_id], "the broken unit was never registered"
     stopped = _stopped(aws)
     assert set(stopped) == set(doomed)
     assert stopped[doomed[0]].startswith("inference unit trainium-1 replaced as a whole: follower trainium-1-follower-1 not running")
@@ -405,27 +500,53 @@ def test_replaces_the_unhealthy_unit_only_and_emits_emf(
     assert all(m["Unit"] == "Count" for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"])
 
 
-def test_unhealthy_leader_target_stops_every_member_and_a_second_run_does_not(
+def test_a_failing_leader_is_drained_then_its_whole_unit_is_stopped_never_the_leader_alone(
     aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """ELB User Guide for Network Load Balancers, "Target groups", Deregistration delay: a
+    deregistered target is ``draining`` until in-flight requests finish or the delay ends. The
+    leader's service has no load balancer (stack test), so only this function reacts to its target."""
     unit, members = _unit(aws, "trainium-0", 4)
-    first = _start(aws, members, _ago(hours=3))
-    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
+    first = _start(aws, members, NOW - timedelta(hours=3))
+    _formed(aws, {"trainium-0": (members[0], NOW - timedelta(hours=2))})
+    leader = members[0].instance_id
+    aws.registered[leader] = "unhealthy"
+    aws.deregistered[leader] = "draining"
     _env(monkeypatch, aws.target_group, {"trainium-0": unit})
 
-    assert _invoke()["replaced"] == ["trainium-0"]
-    assert set(_stopped(aws)) == set(first)
-    assert all(r.startswith("inference unit trainium-0 replaced as a whole: leader target unused") for r in _stopped(aws).values())
+    summary = _check(aws, NOW)
+    assert (summary["unhealthy"], summary["draining"], summary["replaced"]) == (1, ["trainium-0"], [])
+    assert _registered(aws) == [] and _stopped(aws) == {}, "deregistered first; nothing stopped while it drains"
+    assert _record(aws) == {"trainium-0": Entry(target=leader, formed_at=NOW - timedelta(hours=2), draining_since=NOW)}
 
-    assert _invoke()["waiting"] == 1, "stopped tasks are not listed; ECS has not placed new ones yet"
-    aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
-    _start(aws, members[:2], _ago(seconds=30))
+    later = NOW + DRAIN - timedelta(seconds=1)
+    assert _check(aws, later)["draining"] == ["trainium-0"] and _stopped(aws) == {}, "still draining within the timeout"
+
+    aws.deregistered[leader] = "unused"  # drained
+    summary = _check(aws, later)
+    assert (summary["replaced"], summary["draining"]) == (["trainium-0"], [])
+    assert set(_stopped(aws)) == set(first), "every member of the unit, the leader with them"
+    assert all(r.startswith("inference unit trainium-0 replaced as a whole: leader target unused") for r in _stopped(aws).values())
+    assert _record(aws) == {}, "the fresh unit starts with nothing on record"
+
+    assert _check(aws, later)["waiting"] == 1, "stopped tasks are not listed; ECS has not placed new ones yet"
+    _start(aws, members[:2], later - timedelta(seconds=30))
     _start(aws, members[2:], None, status="PENDING")  # type: ignore[arg-type]
-    capsys.readouterr()
-    assert _invoke()["starting"] == 1
-    assert set(_stopped(aws)) == set(first), "nothing stopped again"
-    [blob] = _emf(capsys)
-    assert _counts(blob)["StartingUnits"] == 1.0 and _counts(blob)["UnitsReplaced"] == 0.0
+    assert _check(aws, later)["starting"] == 1
+    assert set(_stopped(aws)) == set(first) and _registered(aws) == [], "nothing stopped again; not whole, not registered"
+
+
+def test_a_drain_that_outlasts_the_timeout_stops_the_unit_anyway(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit, members = _unit(aws, "trainium-0", 2)
+    tasks = _start(aws, members, NOW - timedelta(hours=3))
+    _formed(aws, {"trainium-0": (members[0], NOW - timedelta(hours=2))})
+    aws.registered[members[0].instance_id] = "unhealthy"
+    aws.deregistered[members[0].instance_id] = "draining"
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+
+    assert _check(aws, NOW)["draining"] == ["trainium-0"]
+    assert _check(aws, NOW + DRAIN)["replaced"] == ["trainium-0"]
+    assert set(_stopped(aws)) == set(tasks)
 
 
 def test_nothing_placed_is_waiting(aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -459,7 +580,7 @@ def test_an_error_on_one_unit_leaves_it_alone_and_checks_the_next(
     _env(monkeypatch, aws.target_group, {"trainium-0": first, "trainium-1": second})
     elbv2 = boto3.client("elbv2", region_name=REGION)
     stub = _denied_then_unhealthy(elbv2, second_members[0].instance_id)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, elbv2, aws.ssm))
+    monkeypatch.setattr(handler, "clients", lambda: handler.Clients(aws.ecs, elbv2, aws.ssm, aws.ec2, aws.autoscaling))
     capsys.readouterr()
 
     summary = _invoke()
@@ -481,7 +602,7 @@ def test_every_unit_failing_fails_the_invocation_but_still_emits(
         ssm_stub.add_response("get_parameter", _parameter("{}"))
         for _ in range(2):
             ecs_stub.add_client_error("list_tasks", service_error_code="ThrottlingException", http_status_code=400)
-        monkeypatch.setattr(handler, "clients", lambda: (ecs, elbv2, ssm))
+        monkeypatch.setattr(handler, "clients", lambda: handler.Clients(ecs, elbv2, ssm, None, None))
         unit_map = {f"trainium-{n}": {"leader": f"l{n}", "followers": [f"f{n}"]} for n in range(2)}
         _env(monkeypatch, "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/t/0", unit_map)
         capsys.readouterr()
@@ -528,7 +649,7 @@ def test_a_read_timeout_after_retries_leaves_that_unit_alone_and_the_next_is_sti
             raise ReadTimeoutError(endpoint_url=request.url)
 
     aws.elbv2.meta.events.register("before-send.elastic-load-balancing-v2.DescribeTargetHealth", time_out)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, aws.ssm))
+    monkeypatch.setattr(handler, "clients", lambda: aws.clients)
     capsys.readouterr()
 
     summary = _invoke()
@@ -546,6 +667,7 @@ def test_an_inconsistent_read_never_replaces_a_healthy_unit(aws: Aws, monkeypatc
     unit, members = _unit(aws, "trainium-0", 2)
     other, other_members = _unit(aws, "trainium-1", 2)
     running = _start(aws, members, _ago(hours=3)) + _start(aws, other_members, _ago(hours=3))
+    _formed(aws, {"trainium-0": (members[0], _ago(hours=2)), "trainium-1": (other_members[0], _ago(hours=2))})
     _env(monkeypatch, aws.target_group, {"trainium-0": unit, "trainium-1": other})
     real = aws.ecs.describe_container_instances
     lagging_instance = members[0].container_instance
@@ -558,7 +680,7 @@ def test_an_inconsistent_read_never_replaces_a_healthy_unit(aws: Aws, monkeypatc
         }
 
     monkeypatch.setattr(aws.ecs, "describe_container_instances", lagging)
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, aws.ssm))
+    monkeypatch.setattr(handler, "clients", lambda: aws.clients)
 
     summary = _invoke()
 
@@ -575,7 +697,7 @@ def test_units_not_reached_in_time_are_left_for_the_next_run(aws: Aws, monkeypat
     _env(monkeypatch, aws.target_group, units)
     left = iter([60_000, 20_000, handler.RESERVE_MS - 1])  # what get_remaining_time_in_millis returns before each unit
 
-    summary = handler.check(aws.ecs, aws.elbv2, aws.ssm, handler.Settings.from_env(handler.os.environ), remaining_ms=lambda: next(left))
+    summary = handler.check(aws.clients, handler.Settings.from_env(handler.os.environ), remaining_ms=lambda: next(left))
 
     assert summary["skipped"] == ["trainium-2"] and summary["errors"] == []
 
@@ -590,7 +712,8 @@ def _record(aws: Aws) -> dict[str, datetime]:
 def _check(aws: Aws, now: datetime, ssm: Any = None) -> dict[str, Any]:
     """One run at ``now``; the metrics it added are dropped (only the handler's decorator flushes them)."""
     try:
-        return handler.check(aws.ecs, aws.elbv2, ssm or aws.ssm, handler.Settings.from_env(handler.os.environ), now=now)
+        clients = handler.Clients(aws.ecs, aws.elbv2, ssm or aws.ssm, aws.ec2, aws.autoscaling)
+        return handler.check(clients, handler.Settings.from_env(handler.os.environ), now=now)
     finally:
         handler.metrics.clear_metrics()
 
@@ -605,56 +728,71 @@ def _parameter(value: str) -> dict[str, Any]:
     return {"Parameter": {"Name": PARAMETER, "Type": "String", "Value": value, "Version": 1}}
 
 
-def test_a_crash_looping_follower_gets_the_unit_replaced_once_the_grace_since_first_failure_has_passed(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_crash_looping_follower_gets_the_whole_unit_drained_and_replaced(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     unit, members = _unit(aws, "trainium-0", 2)
-    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": members[0].instance_id, "Port": PORT}])
     _env(monkeypatch, aws.target_group, {"trainium-0": unit})
     t0 = NOW
     leader, follower = _start(aws, members, t0 - timedelta(minutes=2))
 
     assert _check(aws, t0)["starting"] == 1
-    assert _record(aws) == {"trainium-0": t0}, "first seen not healthy"
-    for minutes in (15, 30, 44):  # the follower crashes and comes back young before every run
-        now = t0 + timedelta(minutes=minutes)
-        follower = _crash(aws, follower, members[1], now - timedelta(seconds=30))
-        summary = _check(aws, now)
-        assert (summary["starting"], summary["replaced"]) == (1, [])
-        assert _record(aws) == {"trainium-0": t0}, "a young follower does not move the first failure"
+    assert _registered(aws) == [members[0].instance_id], "whole: its leader is registered by the function"
+    assert _record(aws) == {"trainium-0": Entry(t0, members[0].instance_id, t0)}, "first seen not healthy, formed"
 
-    now = t0 + GRACE
+    now = t0 + timedelta(minutes=3)
     follower = _crash(aws, follower, members[1], now - timedelta(seconds=30))
     summary = _check(aws, now)
+    assert (summary["unhealthy"], summary["draining"], summary["replaced"]) == (1, ["trainium-0"], [])
+    assert _registered(aws) == [] and leader not in _stopped(aws), "deregistered first; the function stopped nothing yet"
+    assert _record(aws) == {"trainium-0": Entry(None, members[0].instance_id, t0, now)}
 
-    assert (summary["unhealthy"], summary["replaced"]) == (1, ["trainium-0"])
-    assert _record(aws) == {}, "cleared before the unit was stopped"
+    later = now + timedelta(minutes=1)  # moto: a deregistered target is unused at once
+    follower = _crash(aws, follower, members[1], later - timedelta(seconds=10))
+    summary = _check(aws, later)
+    assert (summary["replaced"], summary["draining"]) == (["trainium-0"], [])
     stopped = _stopped(aws)
     assert {leader, follower} <= set(stopped)
-    assert stopped[follower] == (
-        "inference unit trainium-0 replaced as a whole: leader target unused (not healthy for 2700s, grace 2700s; youngest task 30s old)"
-    )
+    assert stopped[leader] == "inference unit trainium-0 replaced as a whole: trainium-0-follower-1 restarted after the unit formed"
+    assert _record(aws) == {}, "cleared before the unit was stopped"
 
-    fresh = now + timedelta(minutes=3)
+    fresh = later + timedelta(minutes=3)
     _start(aws, members, fresh - timedelta(minutes=1))
     assert _check(aws, fresh)["starting"] == 1
-    assert _record(aws) == {"trainium-0": fresh}, "the replaced unit starts a fresh record"
+    assert _record(aws) == {"trainium-0": Entry(fresh, members[0].instance_id, fresh)}, "the replaced unit forms afresh"
 
 
-def test_a_healthy_unit_clears_its_record_and_others_keep_theirs(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_unit_that_never_formed_is_still_replaced_by_the_grace_since_first_failure(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A follower that crashes before every run never lets the unit be whole when a run looks.
+    unit, members = _unit(aws, "trainium-0", 2)
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    leader = _start(aws, members[:1], NOW - timedelta(minutes=2))[0]
+    _start(aws, members[1:], None, status="PENDING")  # type: ignore[arg-type]
+    assert _check(aws, NOW)["starting"] == 1
+    summary = _check(aws, NOW + GRACE)
+    assert summary["replaced"] == ["trainium-0"] and leader in _stopped(aws)
+    assert _registered(aws) == []
+
+
+def test_a_healthy_unit_clears_its_first_failure_and_others_keep_theirs(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     healthy, healthy_members = _unit(aws, "trainium-0", 2)
     starting, starting_members = _unit(aws, "trainium-1", 2)
-    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": starting_members[0].instance_id, "Port": PORT}])
     _start(aws, healthy_members, NOW - timedelta(hours=1))
     _start(aws, starting_members, NOW - timedelta(minutes=5))
+    formed = NOW - timedelta(minutes=50)
+    _formed(aws, {"trainium-0": (healthy_members[0], formed)})
     earlier = NOW - timedelta(minutes=20)
-    aws.ssm.put_parameter(Name=PARAMETER, Value=record.render({"trainium-0": earlier, "trainium-1": earlier}), Overwrite=True)
+    leader = healthy_members[0].instance_id
+    entries = {"trainium-0": Entry(earlier, leader, formed), "trainium-1": Entry(earlier)}
+    aws.ssm.put_parameter(Name=PARAMETER, Value=record.render(entries), Overwrite=True)
     _env(monkeypatch, aws.target_group, {"trainium-0": healthy, "trainium-1": starting})
 
     summary = _check(aws, NOW)
 
     assert (summary["healthy"], summary["starting"], summary["replaced"]) == (1, 1, [])
-    assert _record(aws) == {"trainium-1": earlier}
+    assert _record(aws) == {"trainium-0": Entry(None, leader, formed), "trainium-1": Entry(earlier, starting_members[0].instance_id, NOW)}
+
+
+def test_the_record_of_an_earlier_version_is_read() -> None:
+    assert record.parse('{"trainium-0":"2025-06-01T12:00:00+00:00"}') == {"trainium-0": Entry(NOW)}
 
 
 def test_an_unreadable_record_leaves_every_unit_alone(
@@ -667,7 +805,7 @@ def test_an_unreadable_record_leaves_every_unit_alone(
     stub = Stubber(ssm)
     stub.add_client_error("get_parameter", service_error_code="ThrottlingException", http_status_code=400)
     stub.activate()
-    monkeypatch.setattr(handler, "clients", lambda: (aws.ecs, aws.elbv2, ssm))
+    monkeypatch.setattr(handler, "clients", lambda: handler.Clients(aws.ecs, aws.elbv2, ssm, aws.ec2, aws.autoscaling))
     capsys.readouterr()
 
     with pytest.raises(handler.UnitCheckFailed, match="trainium-0"):
@@ -694,24 +832,116 @@ def test_a_corrupt_record_leaves_every_unit_alone(aws: Aws, monkeypatch: pytest.
 def test_a_failed_record_write_leaves_the_unit_alone_and_the_next_is_still_checked(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     looping, looping_members = _unit(aws, "trainium-0", 2)
     broken, broken_members = _unit(aws, "trainium-1", 2)
-    aws.elbv2.deregister_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": looping_members[0].instance_id, "Port": PORT}])
     untouched = _start(aws, looping_members, NOW - timedelta(seconds=30))
     doomed = _start(aws, broken_members[:1], NOW - timedelta(hours=3))  # its follower is gone
     _env(monkeypatch, aws.target_group, {"trainium-0": looping, "trainium-1": broken})
-    since = record.render({"trainium-0": NOW - GRACE})
+    since = record.render({"trainium-0": Entry(NOW - GRACE)})
     ssm = boto3.client("ssm", region_name=REGION)
     stub = Stubber(ssm)
     stub.add_response("get_parameter", _parameter(since), {"Name": PARAMETER})
+    forming = record.render({"trainium-0": Entry(NOW - GRACE, looping_members[0].instance_id, NOW)})
     stub.add_client_error(
         "put_parameter",
         service_error_code="ThrottlingException",
         http_status_code=400,
-        expected_params={"Name": PARAMETER, "Value": "{}", "Overwrite": True},
-    )  # clearing trainium-0's entry; trainium-1 has none to write
+        expected_params={"Name": PARAMETER, "Value": forming, "Overwrite": True},
+    )  # trainium-0 whole: about to register its leader; trainium-1 has nothing to write
     stub.activate()
 
     summary = _check(aws, NOW, ssm)
 
     stub.assert_no_pending_responses()
-    assert (summary["errors"], summary["replaced"], summary["unhealthy"]) == (["trainium-0"], ["trainium-1"], 2)
+    assert (summary["errors"], summary["replaced"], summary["unhealthy"], summary["starting"]) == (["trainium-0"], ["trainium-1"], 1, 1)
     assert set(_stopped(aws)) == set(doomed) and not set(untouched) & set(_stopped(aws))
+    assert _registered(aws) == [], "no leader registered without its record written"
+
+
+# --- whole units only, faulty instances swapped -------------------------------------------------
+
+
+def _group(aws: Aws, size: int) -> list[str]:
+    """An Auto Scaling group of ``size`` instances (moto launches them); their ids."""
+    subnet = aws.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    aws.ec2.create_launch_template(
+        LaunchTemplateName="units", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "trn1.32xlarge"}
+    )
+    aws.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="units", LaunchTemplate={"LaunchTemplateName": "units"}, MinSize=size, MaxSize=size, VPCZoneIdentifier=subnet
+    )
+    return [i["InstanceId"] for i in aws.autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]]
+
+
+def _impair(aws: Aws, instance_id: str) -> None:
+    """EC2 reports the instance's system status check ``impaired`` (moto never does): edits the parsed answer."""
+
+    def edit(parsed: dict[str, Any], **_: Any) -> None:
+        for status in parsed.get("InstanceStatuses", []):
+            if status["InstanceId"] == instance_id:
+                status["SystemStatus"] = {"Status": "impaired", "Details": [{"Name": "reachability", "Status": "failed"}]}
+
+    aws.ec2.meta.events.register("after-call.ec2.DescribeInstanceStatus", edit)
+
+
+def test_a_faulty_instance_gets_its_unit_drained_stopped_and_itself_replaced_by_its_group(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amazon EC2 Auto Scaling API Reference, SetInstanceHealth: an instance set Unhealthy is
+    terminated and replaced by its group. ECS API Reference, UpdateContainerInstancesState: no new
+    task is placed on a DRAINING container instance, so the stopped unit is not restarted on it."""
+    ids = _group(aws, 2)
+    unit, members = _unit(aws, "trainium-0", 2, ids)
+    tasks = _start(aws, members, NOW - timedelta(hours=3))
+    _formed(aws, {"trainium-0": (members[0], NOW - timedelta(hours=2))})
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    _impair(aws, members[1].instance_id)
+
+    summary = _check(aws, NOW)
+    assert (summary["unhealthy"], summary["draining"]) == (1, ["trainium-0"])
+    assert _registered(aws) == [] and _stopped(aws) == {}, "drained first"
+
+    summary = _check(aws, NOW + timedelta(minutes=1))
+    assert summary["replaced"] == ["trainium-0"]
+    assert set(_stopped(aws)) == set(tasks)
+    assert all(r == f"inference unit trainium-0 replaced as a whole: instance {members[1].instance_id} impaired (system status check)"
+               for r in _stopped(aws).values())  # fmt: skip
+    health = {i["InstanceId"]: i["HealthStatus"] for i in aws.autoscaling.describe_auto_scaling_instances()["AutoScalingInstances"]}
+    assert health == {members[0].instance_id: "Healthy", members[1].instance_id: "Unhealthy"}
+    described = aws.ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[m.container_instance for m in members])
+    status = {ci["ec2InstanceId"]: ci["status"] for ci in described["containerInstances"]}
+    assert status == {members[0].instance_id: "ACTIVE", members[1].instance_id: "DRAINING"}
+    assert _record(aws) == {}
+
+
+def test_the_last_unit_unhealthy_holds_traffic_no_broken_target_stays_registered(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ELB User Guide for Network Load Balancers, "Health checks for Network Load Balancer target
+    groups": with every target unhealthy the load balancer fails open and routes to all of them. So
+    a broken unit must not stay registered: its leader is deregistered at once, and a unit is only
+    registered again once it is whole."""
+    unit, members = _unit(aws, "trainium-0", 2)
+    leader, follower = _start(aws, members, NOW - timedelta(hours=3))
+    _formed(aws, {"trainium-0": (members[0], NOW - timedelta(hours=2))})
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    aws.ecs.stop_task(cluster=CLUSTER, task=follower, reason="Essential container in task exited")  # ECS has not restarted it yet
+
+    summary = _check(aws, NOW)
+    assert (summary["unhealthy"], summary["draining"], summary["replaced"]) == (1, ["trainium-0"], [])
+    assert _registered(aws) == [], "traffic held: nothing registered"
+
+    assert _check(aws, NOW + timedelta(minutes=1))["replaced"] == ["trainium-0"]
+    assert leader in _stopped(aws) and _registered(aws) == []
+    _start(aws, members[:1], NOW + timedelta(minutes=2))
+    assert _check(aws, NOW + timedelta(minutes=3))["starting"] == 1 and _registered(aws) == [], "half a unit is never registered"
+
+
+def test_targets_that_belong_to_no_unit_are_deregistered(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What ECS registered for the leader service before this function registered leaders itself.
+    unit, members = _unit(aws, "trainium-0", 2)
+    _start(aws, members, NOW - timedelta(hours=3))
+    stray = aws.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    aws.elbv2.register_targets(TargetGroupArn=aws.target_group, Targets=[{"Id": stray, "Port": PORT}])
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+
+    summary = _check(aws, NOW)
+
+    assert (summary["starting"], summary["stray_targets"]) == (1, [stray])
+    assert _registered(aws) == [members[0].instance_id]

@@ -333,3 +333,25 @@ def test_an_instance_the_topology_leaves_out_keeps_its_unit_and_no_spare_takes_i
     stub.assert_no_pending_responses()
     assert summary == {"instances": 3, "assigned": 2, "written": 0, "cleared": 0}
     assert _units(ecs) == before and ids[2] not in before
+
+
+def test_a_unit_whose_faulty_member_is_draining_is_re_formed_with_its_replacement(ecs) -> None:
+    """lambda/unit_health sets a faulty member's container instance to DRAINING before its Auto
+    Scaling group replaces it: the slot's survivor loses its unit id (no half unit is placed), and
+    the replacement instance joins it under the same slot."""
+    ids = _register(ecs, 2)
+    ec2, _ = _topology_client([_nodes(ids, ["leaf", "leaf"])])
+    handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, slots=["trainium-0"])
+    assert _units(ecs) == dict.fromkeys(ids, "trainium-0")
+
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[_arns(ecs)[ids[1]]], status="DRAINING")
+    ec2, stub = _topology_client([_nodes(ids[:1], ["leaf"])], [ids[:1]])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, slots=["trainium-0"])
+    stub.assert_no_pending_responses()
+    assert summary == {"instances": 1, "assigned": 0, "written": 0, "cleared": 1}
+    assert ids[0] not in _units(ecs), "the survivor waits, unassigned"
+
+    replacement = _register(ecs, 1)
+    ec2, _ = _topology_client([_nodes([ids[0], *replacement], ["leaf", "leaf"])])
+    handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, slots=["trainium-0"])
+    assert {i: u for i, u in _units(ecs).items() if i != ids[1]} == {ids[0]: "trainium-0", replacement[0]: "trainium-0"}

@@ -211,7 +211,7 @@ def test_cloud_map_wires_followers_to_the_leader(prod: Synthesized) -> None:
 def test_services_are_one_unit_on_its_instances(prod: Synthesized) -> None:
     services = list(_member_services(prod).values())
     assert len(services) == 2
-    leader = next(s["Properties"] for s in services if s["Properties"]["LoadBalancers"])
+    leader = next(s["Properties"] for s in services if s["Properties"].get("ServiceRegistries"))
     for service in services:
         props = service["Properties"]
         assert props["DesiredCount"] == 1
@@ -222,9 +222,57 @@ def test_services_are_one_unit_on_its_instances(prod: Synthesized) -> None:
         assert props["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
         assert props["DeploymentConfiguration"]["MaximumPercent"] == 100
         assert "CapacityProvider" in json.dumps(props["CapacityProviderStrategy"])
-    assert leader["HealthCheckGracePeriodSeconds"] == 45 * 60
-    assert leader["LoadBalancers"][0]["ContainerPort"] == 8000
     assert len(leader["ServiceRegistries"]) == 1
+
+
+def test_ecs_never_replaces_a_leader_on_a_load_balancer_verdict(prod: Synthesized) -> None:
+    """Amazon ECS Developer Guide, "Amazon ECS services": the service scheduler replaces tasks found
+    unhealthy by a load balancer target group health check. No member service has a load balancer
+    (the health function registers whole units' leaders), so no grace period either; the target
+    group has no targets of ECS's."""
+    for service in _member_services(prod).values():
+        assert service["Properties"].get("LoadBalancers", []) == [] and "HealthCheckGracePeriodSeconds" not in service["Properties"]
+    group = _one(prod, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert "Targets" not in group
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "300"} in group["TargetGroupAttributes"]
+    assert _health_function(prod)["Environment"]["Variables"]["DRAIN_TIMEOUT_SECONDS"] == "360"
+
+
+def _health_function(result: Synthesized) -> dict[str, Any]:
+    return next(
+        f["Properties"]
+        for f in result.resources("ecs", "AWS::Lambda::Function").values()
+        if "UNITS" in f["Properties"]["Environment"]["Variables"]
+    )
+
+
+def test_the_health_function_changes_only_its_target_group_group_and_cluster(prod: Synthesized) -> None:
+    """Service Authorization Reference (Elastic Load Balancing V2; Amazon EC2 Auto Scaling; Amazon
+    EC2; Amazon ECS): RegisterTargets/DeregisterTargets take a targetgroup ARN, SetInstanceHealth an
+    autoScalingGroup ARN, UpdateContainerInstancesState a container-instance ARN with the
+    ecs:cluster condition key; DescribeTargetHealth and DescribeInstanceStatus take no resource."""
+    statements = {s.get("Sid"): s for s in _statements(prod, "Trainium2UnitsHealthRole")}
+    (group_id,) = prod.resources("ecs", "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert statements["LeaderTargets"]["Action"] == ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"]
+    assert statements["LeaderTargets"]["Resource"] == {"Ref": group_id}
+    assert statements["Observe"]["Action"] == ["ec2:DescribeInstanceStatus", "elasticloadbalancing:DescribeTargetHealth"]
+    assert statements["Observe"]["Resource"] == "*"
+    (asg_id,) = prod.resources("ecs", "AWS::AutoScaling::AutoScalingGroup")
+    replace = statements["ReplaceFaultyInstances"]
+    assert replace["Action"] == "autoscaling:SetInstanceHealth"
+    assert {"Ref": asg_id} in replace["Resource"]["Fn::Join"][1], "the pool's own group, by name"
+    assert ":autoScalingGroup:*:autoScalingGroupName/" in json.dumps(replace["Resource"])
+    drain = statements["DrainFaultyInstances"]
+    assert drain["Action"] == "ecs:UpdateContainerInstancesState" and "Condition" in drain
+    assert drain["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["ClusterEB0386A7", "Arn"]}}}
+    actions = {a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {a for a in actions if a.startswith(("elasticloadbalancing:", "autoscaling:", "ec2:"))} == {
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "ec2:DescribeInstanceStatus",
+        "autoscaling:SetInstanceHealth",
+    }
 
 
 def test_internal_nlb_health_checks_the_leaders(prod: Synthesized) -> None:
@@ -271,7 +319,7 @@ def _statements(result: Synthesized, role_prefix: str) -> list[dict[str, Any]]:
     ("role", "star_actions"),
     [
         ("Trainium2UnitsTopologyRole", {"ec2:DescribeInstanceTopology"}),
-        ("Trainium2UnitsHealthRole", {"elasticloadbalancing:DescribeTargetHealth"}),
+        ("Trainium2UnitsHealthRole", {"elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus"}),
     ],
 )
 def test_lambda_roles_are_scoped_to_the_cluster(prod: Synthesized, role: str, star_actions: set[str]) -> None:

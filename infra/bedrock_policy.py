@@ -36,6 +36,20 @@ calls. ``guardrail_statements`` adds ``bedrock:ApplyGuardrail`` on the guardrail
 no ARN of its own: guardrails-deploy.html) and ``kms:Decrypt`` on its customer-managed key, which the
 guardrail's users need (guardrails-permissions-kms.html).
 
+Application inference profiles ("Prerequisites for inference profiles", inference-profiles-prereq.html;
+"Create an application inference profile", inference-profiles-create.html): a profile created by copying a
+system profile routes to the Regions of that profile. AWS's rule for every inference profile is that a
+policy naming the profile must also name "the foundation model in each Region associated with it", and
+that ``bedrock:InferenceProfileArn`` on the foundation-model statements restricts the model to calls
+through "the inference profile that you want to filter access on"; the user guide documents no
+evaluation of the copied system profile's ARN when an application profile is called (the profile named
+in the request and the foundation models are what a call is authorized against; the same pages, and the
+global page's three evaluations). ``application_profile_statements`` therefore grants exactly the
+statements of ``invoke_statements`` with the application profile in place of the system profile: the
+application profile, and the foundation models (regional and, for global, Region-less) only when
+``bedrock:InferenceProfileArn`` is that application profile. The system profile itself is not granted,
+so a team cannot call it directly and bypass its profile's cost tags.
+
 Nothing here is a wildcard: no ``*`` in any action, ARN, Region or condition value.
 """
 
@@ -130,6 +144,72 @@ def invoke_statements(
     """
     for name, value in (("partition", partition), ("source_region", source_region), ("account", account), ("model_id", model_id)):
         _check(name, value)
+    profile = profile_arn(partition=partition, source_region=source_region, account=account, scope=scope, model_id=model_id)
+    return _through(
+        profile,
+        partition=partition,
+        source_region=source_region,
+        model_id=model_id,
+        scope=scope,
+        destination_regions=destination_regions,
+        streaming=streaming,
+        sid_prefix=sid_prefix,
+        guardrail=guardrail,
+    )
+
+
+def application_profile_statements(
+    *,
+    application_profile_arn: str,
+    partition: str,
+    source_region: str,
+    model_id: str,
+    scope: str,
+    destination_regions: Sequence[str] = (),
+    streaming: bool = True,
+    sid_prefix: str,
+    guardrail: str | None = None,
+) -> list[Statement]:
+    """The statements that let a principal invoke ``model_id`` only through one application inference profile.
+
+    The profile copies the ``scope`` system profile of ``model_id`` in ``source_region``. The grants are
+    those of ``invoke_statements`` with ``application_profile_arn`` in place of the system profile (see
+    the module docstring): the application profile, and the foundation models it routes to only when
+    ``bedrock:InferenceProfileArn`` is ``application_profile_arn``. Raises ValueError as ``invoke_statements``.
+    """
+    for name, value in (
+        ("application_profile_arn", application_profile_arn),
+        ("partition", partition),
+        ("source_region", source_region),
+        ("model_id", model_id),
+    ):
+        _check(name, value)
+    return _through(
+        application_profile_arn,
+        partition=partition,
+        source_region=source_region,
+        model_id=model_id,
+        scope=scope,
+        destination_regions=destination_regions,
+        streaming=streaming,
+        sid_prefix=sid_prefix,
+        guardrail=guardrail,
+    )
+
+
+def _through(
+    profile: str,
+    *,
+    partition: str,
+    source_region: str,
+    model_id: str,
+    scope: str,
+    destination_regions: Sequence[str],
+    streaming: bool,
+    sid_prefix: str,
+    guardrail: str | None,
+) -> list[Statement]:
+    """``profile`` (called from ``source_region``) and the foundation models of its ``scope``, only through it."""
     if guardrail is not None:
         _check("guardrail", guardrail)
     for region in destination_regions:
@@ -137,7 +217,6 @@ def invoke_statements(
     if not _SID.fullmatch(sid_prefix):
         raise ValueError(f"sid_prefix must be alphanumeric (IAM Sid), got {sid_prefix!r}")
     actions = [INVOKE, INVOKE_STREAM] if streaming else [INVOKE]
-    profile = profile_arn(partition=partition, source_region=source_region, account=account, scope=scope, model_id=model_id)
 
     if scope == bedrock.GLOBAL:
         if destination_regions:

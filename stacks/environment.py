@@ -80,9 +80,10 @@ def build(app: cdk.App, config: EnvironmentConfig) -> EnvironmentStacks:
             config=config.bedrock,
             env_name=config.name,
             cluster_name=config.cluster_name,
+            resource_tags={"inference-blueprint:environment": config.name, **config.tags},
             description=f"inference-blueprint {config.name}: Bedrock cross-region inference access and invocation logging",
         )
-        if config.bedrock.pod_identities:
+        if config.bedrock.pod_identities or any(team.pod_identities for team in config.bedrock.teams):
             bedrock.add_stack_dependency(eks, "Pod Identity associations need the cluster")
     observability = ObservabilityStack(
         app,

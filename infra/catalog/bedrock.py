@@ -292,3 +292,94 @@ GUARDRAIL_CFN_REGIONS = frozenset(
 # Bedrock offers the account-level enforced guardrail configuration (PutEnforcedGuardrailConfiguration)
 # as far as the schemas tell. It is every guardrail Region but me-central-1; af-south-1 has neither.
 ENFORCED_GUARDRAIL_REGIONS = GUARDRAIL_CFN_REGIONS - {"me-central-1"}
+# --- Application inference profiles ---
+
+# Regions whose CloudFormation registry has AWS::Bedrock::ApplicationInferenceProfile, from cfn-lint 1.58.0's
+# region schemas (kept equal to them by tests/unit/test_bedrock_catalog.py). af-south-1 has no AWS::Bedrock::*
+# type at all; us-west-1 lacks this one too.
+APPLICATION_PROFILE_CFN_REGIONS = frozenset(
+    (
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-isoe-west-1",
+        "eu-south-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eusc-de-east-1",
+        "me-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-iso-east-1",
+        "us-iso-west-1",
+        "us-isob-east-1",
+        "us-isob-west-1",
+        "us-isof-east-1",
+        "us-isof-south-1",
+        "us-west-2",
+    )
+)
+
+# Regions where the Bedrock API creates application inference profiles (CreateInferenceProfile): the list in
+# "Supported Regions and models for application inference profiles" (Bedrock User Guide,
+# inference-profiles-support.html#inference-profiles-support-user, checked 2026-11). af-south-1 is on it, so Cape
+# Town gets its profiles from a custom resource that calls the API.
+APPLICATION_PROFILE_API_REGIONS = frozenset(
+    (
+        "af-south-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "us-west-1",
+        "us-west-2",
+    )
+)
+
+
+def application_profile_name(env_name: str, team: str, model_key: str, scope: str) -> str:
+    """The name of a team's profile of ``model_key`` via ``scope``: ``<env>-<team>-<model>-<scope>``, dots as hyphens.
+
+    Inference-profile names take letters, digits and single space, _ or - separators, 1-64 characters
+    (CloudFormation AWS::Bedrock::ApplicationInferenceProfile InferenceProfileName; API CreateInferenceProfile).
+    The name is create-only and unique in the account and Region, so it holds everything a replacement
+    changes (the copied profile): a new scope makes a new name, and the new profile can exist beside the old.
+    """
+    return f"{env_name}-{team}-{model_key.replace('.', '-')}-{scope}"

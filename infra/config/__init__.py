@@ -31,6 +31,7 @@ from infra.config.base import (
 from infra.config.bedrock import (
     BedrockConfig,
     BedrockModelAccess,
+    BedrockTeam,
     GuardrailConfig,
     InvocationLoggingConfig,
     ModelAccessForm,
@@ -59,6 +60,7 @@ __all__ = [
     "AutoscalingConfig",
     "BedrockConfig",
     "BedrockModelAccess",
+    "BedrockTeam",
     "CapacityReservationConfig",
     "ConfigError",
     "DisruptionBudgetConfig",

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from infra.catalog import bedrock as catalog
-from infra.config.base import _K8S_NAME, Problem, _retention, _Strict, refuse_system_namespace
+from infra.config.base import _K8S_NAME, _PRINCIPAL_ARN, Problem, _retention, _Strict, refuse_system_namespace
 
 
 class BedrockModelAccess(_Strict):
@@ -41,6 +41,86 @@ class ServiceAccountRef(_Strict):
             ": every pod of that service account would hold Bedrock access",
             "give the workload that calls Bedrock a service account in its own namespace",
         )
+
+
+# A team's name goes into its profiles' names (inference-profile names are 1-64 of letters, digits and single
+# space, _ or - separators: CloudFormation AWS::Bedrock::ApplicationInferenceProfile InferenceProfileName) next to
+# the environment's (up to 20) and a model key, so it is kept to 24.
+_TEAM_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_MAX_TEAM_NAME = 24
+# The tag key/value pattern of AWS::Bedrock::ApplicationInferenceProfile Tag (CloudFormation resource schema): ASCII
+# letters and digits, white space and _ . : / = + @ -; keys 1-128 characters, values 0-256.
+PROFILE_TAG = re.compile(r"^[a-zA-Z0-9\s._:/=+@-]*$")
+TEAM_TAG = "team"
+# The prefix of the tags the blueprint itself puts on every resource (inference-blueprint:environment).
+RESERVED_TAG_PREFIX = "inference-blueprint:"
+
+
+def check_profile_tag(key: str, value: str) -> None:
+    """Raise a Problem unless ``key``/``value`` is a tag CloudFormation takes on an application inference profile."""
+    if not 1 <= len(key) <= 128 or len(value) > 256:
+        raise Problem(f"tag {key[:40]!r} is outside AWS's limits (keys 1-128, values 0-256 characters)", "shorten it")
+    if key.lower().startswith("aws:"):
+        raise Problem(f"tag key {key!r} starts with aws:, which AWS reserves", "use another prefix")
+    if not (PROFILE_TAG.match(key) and PROFILE_TAG.match(value)):
+        raise Problem(
+            f"tag {key!r} has characters an application inference profile's tags do not take",
+            "use ASCII letters, digits, spaces and _ . : / = + @ -",
+        )
+
+
+class BedrockTeam(_Strict):
+    """A team or application with its own application inference profiles, tagged for cost allocation.
+
+    One profile per model: a copy of the model's configured system profile (global or geographic),
+    tagged ``team`` = ``name`` plus ``tags``. The team's invoke policy allows only its own profiles.
+    ``pod_identities`` get a Pod Identity role with that policy; ``assume_role_principals`` (IAM role
+    or user ARNs) may assume a role of the team that has it. The policy's ARN is a stack output either way.
+    """
+
+    name: str
+    models: tuple[str, ...] = Field(min_length=1)
+    tags: dict[str, str] = Field(default_factory=dict)
+    pod_identities: tuple[ServiceAccountRef, ...] = ()
+    assume_role_principals: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not (_TEAM_NAME.match(value) and len(value) <= _MAX_TEAM_NAME):
+            raise Problem(
+                f"'{value}' is not a team name",
+                f"use 1-{_MAX_TEAM_NAME} of a-z, 0-9 and single hyphens, starting with a letter and ending alphanumeric",
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if key == TEAM_TAG or key.startswith(RESERVED_TAG_PREFIX):
+                raise Problem(f"tag key {key!r} is set by the blueprint on every team profile", "use another key")
+            check_profile_tag(key, text)
+        return value
+
+    @field_validator("assume_role_principals")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not _PRINCIPAL_ARN.match(arn):
+                raise Problem(f"'{arn}' is not an IAM role or user ARN", "write arn:aws:iam::<account>:role/<name> (or user/<name>)")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> BedrockTeam:
+        for index, key in enumerate(self.models):
+            if key in self.models[:index]:
+                raise Problem(f"{key} is listed twice", "list each model once", field=f"models[{index}]")
+        return self
+
+    def profile_tags(self) -> dict[str, str]:
+        """The tags the team's profiles carry besides the environment's: ``team`` and the team's own."""
+        return {**self.tags, TEAM_TAG: self.name}
 
 
 class InvocationLoggingConfig(_Strict):
@@ -182,7 +262,7 @@ class ModelAccessForm(_Strict):
 
 
 class BedrockConfig(_Strict):
-    """Least-privilege access to Bedrock cross-region inference profiles, and invocation logging."""
+    """Least-privilege access to Bedrock cross-region inference profiles, per-team application profiles, and invocation logging."""
 
     models: tuple[BedrockModelAccess, ...] = Field(min_length=1)
     pod_identities: tuple[ServiceAccountRef, ...] = ()
@@ -195,6 +275,7 @@ class BedrockConfig(_Strict):
     guardrail: GuardrailConfig | None = None
     model_access_form: ModelAccessForm | None = None
     model_access_form_submitted: bool = False
+    teams: tuple[BedrockTeam, ...] = ()
 
     def check_model_access_form(self, anthropic: bool) -> None:
         """Raise a Problem (its field relative to the environment) unless the Anthropic form is settled for ``anthropic`` models."""
@@ -221,4 +302,43 @@ class BedrockConfig(_Strict):
                     f"{access.model} via {access.scope} is listed twice", "list each model and scope once", field=f"models[{index}]"
                 )
             seen.add((access.model, access.scope))
+        self._check_teams()
         return self
+
+    def _check_teams(self) -> None:
+        names: dict[str, int] = {}
+        accounts: dict[tuple[str, str], str] = {(t.namespace, t.service_account): "pod_identities" for t in self.pod_identities}
+        configured = [a.model for a in self.models]
+        for index, team in enumerate(self.teams):
+            where = f"teams[{index}]"
+            if team.name in names:
+                raise Problem(
+                    f"team name '{team.name}' is also used by teams[{names[team.name]}]",
+                    "give each team its own name",
+                    field=f"{where}.name",
+                )
+            names[team.name] = index
+            for position, key in enumerate(team.models):
+                if key not in configured:
+                    raise Problem(
+                        f"'{key}' is not in this environment's bedrock.models ({', '.join(configured)})",
+                        "add it to bedrock.models, or remove it from the team",
+                        field=f"{where}.models[{position}]",
+                    )
+                if configured.count(key) > 1:
+                    scopes = ", ".join(a.scope for a in self.models if a.model == key)
+                    raise Problem(
+                        f"{key} is configured with more than one scope ({scopes}) and a team's profile copies exactly one",
+                        f"keep one scope of {key} in bedrock.models",
+                        field=f"{where}.models[{position}]",
+                    )
+            for position, target in enumerate(team.pod_identities):
+                ref = (target.namespace, target.service_account)
+                if ref in accounts:
+                    raise Problem(
+                        f"{target.namespace}/{target.service_account} already gets a Bedrock role from {accounts[ref]}, and EKS "
+                        "associates one role with a service account",
+                        "give each team its own service account",
+                        field=f"{where}.pod_identities[{position}]",
+                    )
+                accounts[ref] = f"{where}.pod_identities"

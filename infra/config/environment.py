@@ -16,13 +16,17 @@ from infra import bedrock_policy, planner
 from infra.catalog import bedrock as bedrock_catalog
 from infra.catalog import instances, regions, system_instances
 from infra.config.base import _ACCOUNT, _ENV_NAME, DEFAULT_ENV, ConfigError, Problem, _retention, _shown, _Strict, _tag_char, sizing_dtype
-from infra.config.bedrock import BedrockConfig, GuardrailConfig
+from infra.config.bedrock import BedrockConfig, GuardrailConfig, check_profile_tag
 from infra.config.eks import EksConfig
 from infra.config.models import ServedModelConfig
 from infra.config.network import NetworkConfig
 from infra.config.node_pools import NodePoolConfig
 from infra.config.observability import ObservabilityConfig
 from infra.config.units import UnitPoolConfig
+
+# The tag the stacks put on every resource, and AWS's limit of user tags per resource (Tagging AWS resources).
+ENVIRONMENT_TAG = "inference-blueprint:environment"
+MAX_TAGS = 50
 
 
 def _unique_names(names: list[str], block: str, what: str) -> None:
@@ -291,6 +295,32 @@ class EnvironmentConfig(_Strict):
             )
         anthropic = any(bedrock_catalog.MODELS[access.model].model_id.startswith("anthropic.") for access in self.bedrock.models)
         self.bedrock.check_model_access_form(anthropic)
+        if self.bedrock.teams:
+            self._check_teams(self.bedrock)
+
+    def _check_teams(self, bedrock: BedrockConfig) -> None:
+        """Teams' profiles can be created in the region, and their tags (the environment's too) fit on them."""
+        if self.region not in bedrock_catalog.APPLICATION_PROFILE_API_REGIONS:
+            raise Problem(
+                f"Bedrock does not create application inference profiles in {self.region}",
+                "remove bedrock.teams, or deploy in a Region of infra/catalog/bedrock.py APPLICATION_PROFILE_API_REGIONS",
+                field="bedrock.teams",
+            )
+        for key, value in self.tags.items():
+            try:
+                check_profile_tag(key, value)
+            except Problem as problem:
+                raise Problem(f"{problem.problem}, and every team profile carries it", problem.fix, field="tags") from None
+        for index, team in enumerate(bedrock.teams):
+            # The environment's tags, inference-blueprint:environment, and the team's (AWS: at most 50 per resource).
+            count = len({*self.tags, ENVIRONMENT_TAG, *team.profile_tags()})
+            if count > MAX_TAGS:
+                raise Problem(
+                    f"its profiles would carry {count} tags (the environment's, {ENVIRONMENT_TAG}, team and the team's); "
+                    f"AWS allows {MAX_TAGS}",
+                    "remove some of the team's tags",
+                    field=f"bedrock.teams[{index}].tags",
+                )
 
     def _check_account_wide(self, guardrail: GuardrailConfig) -> None:
         if not guardrail.enforced_account_wide:

@@ -90,14 +90,23 @@ class BedrockGlobalInferenceAccess(Construct):
 
     def add_pod_identity(self, id: str, *, cluster_name: str, namespace: str, service_account: str) -> iam.Role:
         """A Pod Identity role for ``namespace/service_account`` carrying the invoke policy."""
-        role = pod_identity_role(self, f"{id}Role", description=f"Bedrock invoke for {namespace}/{service_account}")
-        self.grant_invoke(role)
-        eks.CfnPodIdentityAssociation(
-            self,
-            f"{id}Association",
-            cluster_name=cluster_name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.role_arn,
+        return pod_identity_with_policy(
+            self, id, policy=self.policy, cluster_name=cluster_name, namespace=namespace, service_account=service_account
         )
-        return role
+
+
+def pod_identity_with_policy(
+    scope: Construct, id: str, *, policy: iam.ManagedPolicy, cluster_name: str, namespace: str, service_account: str
+) -> iam.Role:
+    """``<id>Role``, a Pod Identity role with ``policy``, and ``<id>Association`` binding it to ``namespace/service_account``."""
+    role = pod_identity_role(scope, f"{id}Role", description=f"Bedrock invoke for {namespace}/{service_account}")
+    policy.attach_to_role(role)
+    eks.CfnPodIdentityAssociation(
+        scope,
+        f"{id}Association",
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+        role_arn=role.role_arn,
+    )
+    return role

@@ -12,7 +12,7 @@ from conftest import CONTEXT, SHIPPED_ENVS, Synthesized, context_for
 
 import app as app_module
 from infra import checks, nag
-from infra.bedrock_policy import guardrail_identifier, guardrail_statements, invoke_statements
+from infra.bedrock_policy import application_profile_statements, guardrail_identifier, guardrail_statements, invoke_statements
 from infra.catalog import bedrock as catalog
 from infra.config import ConfigError
 from infra.constructs.bedrock_guardrail import configuration_digest
@@ -77,6 +77,8 @@ def test_statements_are_exactly_the_documented_ones(synth, env: str) -> None:
 def _attribute(value: dict[str, Any]) -> str:
     """``${<construct path>.<attribute>}`` for a GetAtt of the guardrail's resources, by logical id prefix."""
     logical_id, attribute = value["Fn::GetAtt"]
+    if logical_id.startswith("Team"):
+        return f"${{{logical_id}.{attribute}}}"
     for prefix in ("GuardrailVersion", "GuardrailKey", "Guardrail"):
         if logical_id.startswith(prefix):
             return f"${{{prefix}.{attribute}}}"
@@ -119,7 +121,9 @@ def test_prod_geography_grant_covers_us_destinations(synth) -> None:
 
 def test_pod_identity_role_gets_the_policy(synth) -> None:
     result = synth("capetown")
-    (association,) = result.resources("bedrock", "AWS::EKS::PodIdentityAssociation").values()
+    (association,) = [
+        a for a in result.resources("bedrock", "AWS::EKS::PodIdentityAssociation").values() if a["Properties"]["Namespace"] == "assistant"
+    ]
     assert association["Properties"]["ClusterName"] == "inference-capetown"
     assert (association["Properties"]["Namespace"], association["Properties"]["ServiceAccount"]) == ("assistant", "assistant")
     role_id = association["Properties"]["RoleArn"]["Fn::GetAtt"][0]
@@ -148,7 +152,9 @@ def _key_id(result: Synthesized) -> str:
 
 def _handler_id(result: Synthesized) -> str:
     (handler_id,) = [
-        k for k, f in result.resources("bedrock", "AWS::Lambda::Function").items() if f["Properties"].get("Handler") == "handler.on_event"
+        k
+        for k, f in result.resources("bedrock", "AWS::Lambda::Function").items()
+        if k.startswith("InvocationLogging") and f["Properties"].get("Handler") == "handler.on_event"
     ]
     return handler_id
 
@@ -491,3 +497,160 @@ def test_prod_submits_its_configured_form_and_its_handler_may_call_only_the_two_
 @pytest.mark.parametrize("env", ["dev", "capetown"])
 def test_environments_whose_form_is_already_submitted_deploy_no_form_resource(synth, env: str) -> None:
     assert synth(env).resources("bedrock", "Custom::BedrockModelAccessForm") == {}
+
+
+# --- teams: application inference profiles (CloudFormation AWS::Bedrock::ApplicationInferenceProfile; the custom
+# resource where CloudFormation lacks the type) ---
+
+
+def _profiles(result: Synthesized, type_: str) -> dict[str, dict[str, Any]]:
+    return result.resources("bedrock", type_)
+
+
+def _team_policy(result: Synthesized, team: str) -> list[dict[str, Any]]:
+    (policy,) = [
+        p for k, p in result.resources("bedrock", "AWS::IAM::ManagedPolicy").items() if k.startswith(f"Team{team.title()}InvokePolicy")
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _copy_from(region: str, scope: str, model_key: str) -> dict[str, Any]:
+    profile = f":inference-profile/{scope}.{catalog.MODELS[model_key].model_id}"
+    return {"Fn::Join": ["", [f"arn:aws:bedrock:{region}:", {"Ref": "AWS::AccountId"}, profile]]}
+
+
+def test_prod_creates_each_teams_profiles_by_copying_the_configured_system_profile_with_cost_tags(synth) -> None:
+    profiles = _profiles(synth("prod"), "AWS::Bedrock::ApplicationInferenceProfile")
+    by_name = {p["Properties"]["InferenceProfileName"]: p["Properties"] for p in profiles.values()}
+    assert sorted(by_name) == ["prod-search-haiku-4-5-us", "prod-search-sonnet-4-5-global", "prod-support-sonnet-4-5-global"]
+    haiku = by_name["prod-search-haiku-4-5-us"]
+    assert haiku["ModelSource"] == {"CopyFrom": _copy_from("us-east-2", "us", "haiku-4.5")}
+    assert by_name["prod-support-sonnet-4-5-global"]["ModelSource"] == {"CopyFrom": _copy_from("us-east-2", "global", "sonnet-4.5")}
+    assert haiku["Description"] == "prod team search haiku-4.5 copying us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    # The team's tags win over the environment's cost-center; the environment's other tags stay.
+    assert haiku["Tags"] == [
+        {"Key": "cost-center", "Value": "search-prod"},
+        {"Key": "inference-blueprint:environment", "Value": "prod"},
+        {"Key": "owner", "Value": "platform-team"},
+        {"Key": "team", "Value": "search"},
+    ]
+    assert {t["Value"] for t in by_name["prod-support-sonnet-4-5-global"]["Tags"] if t["Key"] in ("team", "cost-center")} == {
+        "support",
+        "support-prod",
+    }
+
+
+def _expected_team(result: Synthesized, team: str, region: str, guardrail: str | None) -> list[dict[str, Any]]:
+    config = CONTEXT["environments"][result.env]["bedrock"]
+    (spec,) = [t for t in config["teams"] if t["name"] == team]
+    profiles = {
+        p["Properties"]["InferenceProfileName"]: k for k, p in _profiles(result, "AWS::Bedrock::ApplicationInferenceProfile").items()
+    }
+    profiles.update({p["Properties"]["Name"]: k for k, p in _profiles(result, "Custom::BedrockApplicationProfile").items()})
+    statements = []
+    for key in spec["models"]:
+        (access,) = [a for a in config["models"] if a["model"] == key]
+        scope = access.get("scope", "global")
+        logical_id = profiles[catalog.application_profile_name(result.env, team, key, scope)]
+        statements += application_profile_statements(
+            application_profile_arn=f"${{{logical_id}.InferenceProfileArn}}",
+            partition="aws",
+            source_region=region,
+            model_id=catalog.MODELS[key].model_id,
+            scope=scope,
+            streaming=access.get("streaming", True),
+            sid_prefix="X",
+            guardrail=guardrail,
+        )
+    if guardrail is not None:
+        statements += guardrail_statements(guardrail_arn=GUARDRAIL_ARN, key_arn=GUARDRAIL_KEY_ARN)
+    return statements
+
+
+@pytest.mark.parametrize("team", ["search", "support"])
+def test_each_prod_team_may_invoke_only_through_its_own_profiles_with_the_guardrail(synth, team: str) -> None:
+    result = synth("prod")
+    actual = _team_policy(result, team)
+    assert _normal(actual) == _normal(_expected_team(result, team, "us-east-2", GUARDRAIL))
+    text = json.dumps(actual)
+    assert "inference-profile/global." not in text and "inference-profile/us." not in text  # no system profile
+    other = "support" if team == "search" else "search"
+    assert f"Team{other.title()}" not in text
+
+
+def test_prod_team_users_are_pod_identities_bound_to_the_team_policy_after_eks(synth) -> None:
+    result = synth("prod")
+    associations = result.resources("bedrock", "AWS::EKS::PodIdentityAssociation")
+    roles = {
+        (a["Properties"]["Namespace"], a["Properties"]["ServiceAccount"]): a["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        for a in associations.values()
+    }
+    assert sorted(roles) == [("assistant", "assistant"), ("search", "search-api"), ("support", "support-assistant")]
+    policies = result.resources("bedrock", "AWS::IAM::ManagedPolicy")
+    for (namespace, _), role_id in roles.items():
+        (holder,) = [k for k, p in policies.items() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+        assert holder.startswith("AccessInvokePolicy" if namespace == "assistant" else f"Team{namespace.title()}InvokePolicy")
+    outputs = result.template_json("bedrock")["Outputs"]
+    assert {k for k in outputs if k.startswith("Team")} == {
+        "TeamSearchPolicyArn",
+        "TeamSearchSonnet45GlobalProfileArn",
+        "TeamSearchHaiku45UsProfileArn",
+        "TeamSupportPolicyArn",
+        "TeamSupportSonnet45GlobalProfileArn",
+    }
+
+
+def _assumable(envs: dict[str, Any]) -> None:
+    envs["prod"]["bedrock"]["teams"][1]["assume_role_principals"] = ["arn:aws:iam::123456789012:role/support-ci"]
+
+
+def test_a_team_role_is_assumable_only_by_the_teams_principals(synth) -> None:
+    result = synth("prod", key="team-assumable", edit=_assumable)
+    roles = {k: r for k, r in result.resources("bedrock", "AWS::IAM::Role").items() if k.startswith("TeamSupportRole")}
+    ((role_id, role),) = roles.items()
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/support-ci"}}
+    ]
+    (policy_id,) = [k for k in result.resources("bedrock", "AWS::IAM::ManagedPolicy") if k.startswith("TeamSupportInvokePolicy")]
+    assert role["Properties"]["ManagedPolicyArns"] == [{"Ref": policy_id}]
+    assert result.template_json("bedrock")["Outputs"]["TeamSupportRoleArn"]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_capetown_gets_its_team_profile_from_the_api_custom_resource(synth) -> None:
+    result = synth("capetown")
+    assert _profiles(result, "AWS::Bedrock::ApplicationInferenceProfile") == {}
+    resources = _profiles(result, "Custom::BedrockApplicationProfile")
+    props = {r["Properties"]["Name"]: r["Properties"] for r in resources.values()}
+    assert sorted(props) == ["capetown-research-opus-4-5-global", "capetown-research-sonnet-4-5-global"]
+    sonnet = props["capetown-research-sonnet-4-5-global"]
+    assert {k: v for k, v in sonnet.items() if k != "ServiceToken"} == {
+        "Name": "capetown-research-sonnet-4-5-global",
+        "CopyFrom": _copy_from("af-south-1", "global", "sonnet-4.5"),
+        "Description": "capetown team research sonnet-4.5 copying global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "Tags": {
+            "inference-blueprint:environment": "capetown",
+            "owner": "platform-team",
+            "cost-center": "research-capetown",
+            "team": "research",
+        },
+    }
+    assert _normal(_team_policy(result, "research")) == _normal(_expected_team(result, "research", "af-south-1", None))
+
+
+def test_capetowns_profile_function_may_create_only_copies_of_the_configured_profiles(synth) -> None:
+    result = synth("capetown")
+    (policy,) = [p for k, p in result.resources("bedrock", "AWS::IAM::Policy").items() if k.startswith("ApplicationProfilesHandler")]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    applications = {"Fn::Join": ["", ["arn:aws:bedrock:af-south-1:", {"Ref": "AWS::AccountId"}, ":application-inference-profile/*"]]}
+    assert statements["CreateApplicationProfiles"]["Action"] == "bedrock:CreateInferenceProfile"
+    assert statements["CreateApplicationProfiles"]["Resource"] == [
+        applications,
+        _copy_from("af-south-1", "global", "opus-4.5"),
+        _copy_from("af-south-1", "global", "sonnet-4.5"),
+    ]
+    assert statements["ManageApplicationProfiles"]["Action"] == [
+        "bedrock:DeleteInferenceProfile",
+        "bedrock:TagResource",
+        "bedrock:UntagResource",
+    ]
+    assert statements["ManageApplicationProfiles"]["Resource"] == applications

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from infra.catalog.bedrock import (
+    APPLICATION_PROFILE_API_REGIONS,
+    APPLICATION_PROFILE_CFN_REGIONS,
     ENFORCED_GUARDRAIL_REGIONS,
     GEOGRAPHIES,
     GEOGRAPHY_SOURCES,
@@ -179,3 +181,16 @@ def test_enforced_guardrail_regions_are_those_cloudformation_has_the_configurati
     assert offered == ENFORCED_GUARDRAIL_REGIONS
     assert {"me-central-1"} == GUARDRAIL_CFN_REGIONS - ENFORCED_GUARDRAIL_REGIONS
     assert "af-south-1" not in ENFORCED_GUARDRAIL_REGIONS and "us-east-2" in ENFORCED_GUARDRAIL_REGIONS
+
+
+def test_application_profile_regions_are_those_cloudformation_has_the_type_in() -> None:
+    regions = set()
+    for path in (_cfn_schemas() / "providers").glob("*.json"):
+        if "AWS::Bedrock::ApplicationInferenceProfile" in json.loads(path.read_text()):
+            regions.add(path.stem)
+    assert regions == APPLICATION_PROFILE_CFN_REGIONS
+    assert "af-south-1" not in APPLICATION_PROFILE_CFN_REGIONS and "us-east-2" in APPLICATION_PROFILE_CFN_REGIONS
+    # The API creates them in more Regions (Bedrock User Guide, inference-profiles-support.html): af-south-1 among them.
+    assert APPLICATION_PROFILE_CFN_REGIONS - {r for r in APPLICATION_PROFILE_CFN_REGIONS if "-iso" in r or "eusc" in r} <= (
+        APPLICATION_PROFILE_API_REGIONS
+    )

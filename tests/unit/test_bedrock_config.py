@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -321,3 +322,161 @@ def test_prod_ships_a_form_and_the_other_environments_say_theirs_is_submitted() 
         "prod": (True, False),
         "capetown": (False, True),
     }
+
+
+# --- teams: application inference profiles per team ---
+
+_TEAM_BASE = {
+    "models": [{"model": "sonnet-4.5"}, {"model": "haiku-4.5"}],
+    "invocation_logging": {"text": False},
+    "cross_region_routing": "global",
+}
+
+
+def _team_error(teams: list[dict[str, Any]], **bedrock: Any) -> str:
+    return _error({**_TEAM_BASE, **bedrock, "teams": teams})
+
+
+def test_a_team_names_its_models_tags_and_users() -> None:
+    config = _load(
+        {
+            **_TEAM_BASE,
+            "teams": [
+                {
+                    "name": "search",
+                    "models": ["haiku-4.5"],
+                    "tags": {"cost-center": "cc-42"},
+                    "pod_identities": [{"namespace": "search", "service_account": "api"}],
+                    "assume_role_principals": ["arn:aws:iam::123456789012:role/search-ci"],
+                }
+            ],
+        }
+    )
+    assert config.bedrock is not None
+    (team,) = config.bedrock.teams
+    assert team.profile_tags() == {"cost-center": "cc-42", "team": "search"}
+    assert team.assume_role_principals == ("arn:aws:iam::123456789012:role/search-ci",)
+
+
+@pytest.mark.parametrize(
+    ("teams", "bedrock", "line"),
+    [
+        (
+            [{"name": "search", "models": ["opus-4.5"]}],
+            {},
+            "environments.cape.bedrock.teams[0].models[0]: 'opus-4.5' is not in this environment's bedrock.models (sonnet-4.5, "
+            "haiku-4.5); add it to bedrock.models, or remove it from the team",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"]}, {"name": "search", "models": ["haiku-4.5"]}],
+            {},
+            "environments.cape.bedrock.teams[1].name: team name 'search' is also used by teams[0]; give each team its own name",
+        ),
+        (
+            [{"name": "Search", "models": ["sonnet-4.5"]}],
+            {},
+            "environments.cape.bedrock.teams[0].name: 'Search' is not a team name; use 1-24 of a-z, 0-9 and single hyphens, "
+            "starting with a letter and ending alphanumeric",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5", "sonnet-4.5"]}],
+            {},
+            "environments.cape.bedrock.teams[0].models[1]: sonnet-4.5 is listed twice; list each model once",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"], "tags": {"team": "x"}}],
+            {},
+            "environments.cape.bedrock.teams[0].tags: tag key 'team' is set by the blueprint on every team profile; use another key",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"], "tags": {"cost-center": "équipe"}}],
+            {},
+            "environments.cape.bedrock.teams[0].tags: tag 'cost-center' has characters an application inference profile's tags "
+            "do not take; use ASCII letters, digits, spaces and _ . : / = + @ -",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"], "assume_role_principals": ["arn:aws:iam::12:role/x"]}],
+            {},
+            "environments.cape.bedrock.teams[0].assume_role_principals: 'arn:aws:iam::12:role/x' is not an IAM role or user ARN; "
+            "write arn:aws:iam::<account>:role/<name> (or user/<name>)",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"], "pod_identities": [{"namespace": "a", "service_account": "b"}]}],
+            {"pod_identities": [{"namespace": "a", "service_account": "b"}]},
+            "environments.cape.bedrock.teams[0].pod_identities[0]: a/b already gets a Bedrock role from pod_identities, and EKS "
+            "associates one role with a service account; give each team its own service account",
+        ),
+        (
+            [{"name": "search", "models": ["sonnet-4.5"], "tags": {f"k{i}": "v" for i in range(49)}}],
+            {},
+            "environments.cape.bedrock.teams[0].tags: its profiles would carry 51 tags (the environment's, "
+            "inference-blueprint:environment, team and the team's); AWS allows 50; remove some of the team's tags",
+        ),
+        (
+            [{"name": "search", "models": []}],
+            {},
+            "environments.cape.bedrock.teams[0].models: must have at least 1 item(s), got []; change the value",
+        ),
+    ],
+)
+def test_team_errors_are_one_exact_line(teams: list[dict[str, Any]], bedrock: dict[str, Any], line: str) -> None:
+    assert _team_error(teams, **bedrock) == line
+
+
+def test_a_team_model_configured_with_two_scopes_is_ambiguous() -> None:
+    bedrock = {**_TEAM_BASE, "models": [{"model": "sonnet-4.5"}, {"model": "sonnet-4.5", "scope": "eu"}]}
+    assert _error({**bedrock, "teams": [{"name": "search", "models": ["sonnet-4.5"]}]}, "eu-west-1") == (
+        "environments.cape.bedrock.teams[0].models[0]: sonnet-4.5 is configured with more than one scope (global, eu) and a "
+        "team's profile copies exactly one; keep one scope of sonnet-4.5 in bedrock.models"
+    )
+
+
+def test_environment_tags_that_team_profiles_cannot_carry_are_refused() -> None:
+    context = {
+        "environments": {
+            "cape": {
+                "region": "af-south-1",
+                "tags": {"owner": "Zoë"},
+                "eks": {"allow_no_admins": True},
+                "bedrock": {**_TEAM_BASE, "model_access_form_submitted": True, "teams": [{"name": "search", "models": ["sonnet-4.5"]}]},
+            }
+        },
+        "env": "cape",
+    }
+    with pytest.raises(ConfigError) as err:
+        load(context)
+    assert str(err.value) == (
+        "environments.cape.tags: tag 'owner' has characters an application inference profile's tags do not take, and every "
+        "team profile carries it; use ASCII letters, digits, spaces and _ . : / = + @ -"
+    )
+
+
+def test_teams_where_bedrock_creates_no_application_profiles_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every Region a catalogued model's profile can be called from is on the user guide's list of Regions with
+    # application inference profiles, so the refusal is reached with a Region taken off that list.
+    monkeypatch.setattr(catalog, "APPLICATION_PROFILE_API_REGIONS", catalog.APPLICATION_PROFILE_API_REGIONS - {"af-south-1"})
+    assert _team_error([{"name": "search", "models": ["sonnet-4.5"]}]) == (
+        "environments.cape.bedrock.teams: Bedrock does not create application inference profiles in af-south-1; remove "
+        "bedrock.teams, or deploy in a Region of infra/catalog/bedrock.py APPLICATION_PROFILE_API_REGIONS"
+    )
+
+
+def test_every_region_a_catalogued_profile_serves_can_hold_team_profiles() -> None:
+    sources = {region for m in catalog.MODELS.values() for scope in m.scopes for region in m.source_regions(scope)}
+    assert sources <= catalog.APPLICATION_PROFILE_API_REGIONS
+    assert "af-south-1" in catalog.APPLICATION_PROFILE_API_REGIONS - catalog.APPLICATION_PROFILE_CFN_REGIONS
+
+
+def test_team_profile_names_fit_the_inference_profile_name_rules() -> None:
+    # InferenceProfileName: ^([0-9a-zA-Z][ _-]?)+$, 1-64 (CloudFormation AWS::Bedrock::ApplicationInferenceProfile).
+    longest = catalog.application_profile_name("e" * 20, "t" * 24, "sonnet-4.5", "global")
+    assert len(longest) <= 64 and re.fullmatch(r"([0-9a-zA-Z][ _-]?)+", longest)
+    assert catalog.application_profile_name("prod", "search", "haiku-4.5", "us") == "prod-search-haiku-4-5-us"
+
+
+def test_prod_ships_two_teams_and_capetown_one() -> None:
+    prod = load({**CONTEXT, "env": "prod"}).bedrock
+    capetown = load({**CONTEXT, "env": "capetown"}).bedrock
+    assert prod is not None and capetown is not None
+    assert [(t.name, t.models) for t in prod.teams] == [("search", ("sonnet-4.5", "haiku-4.5")), ("support", ("sonnet-4.5",))]
+    assert [(t.name, t.models) for t in capetown.teams] == [("research", ("sonnet-4.5", "opus-4.5"))]

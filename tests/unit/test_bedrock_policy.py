@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from infra.bedrock_policy import guardrail_identifier, guardrail_statements, invoke_statements, validate_request
+from infra.bedrock_policy import (
+    application_profile_statements,
+    guardrail_identifier,
+    guardrail_statements,
+    invoke_statements,
+    validate_request,
+)
 from infra.catalog.bedrock import GLOBAL, MODELS, destinations
 
 ACCOUNT = "123456789012"
@@ -507,3 +513,158 @@ def test_guardrail_statements_apply_and_decrypt_exactly() -> None:
 def test_wildcard_guardrail_values_are_refused(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- application inference profiles per team ("Prerequisites for inference profiles", inference-profiles-prereq.html:
+# a policy naming a profile also names the foundation model in each Region associated with it, and
+# bedrock:InferenceProfileArn on the foundation-model statements restricts the model to calls through that profile;
+# the global page's evaluations for the Region-less model; no evaluation of the copied system profile is documented) ---
+
+SEARCH = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:application-inference-profile/search0sonnet"
+SUPPORT = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:application-inference-profile/support0sonnet"
+
+
+def _team(application_profile_arn: str = SEARCH, **overrides: Any) -> list[dict[str, Any]]:
+    args: dict[str, Any] = {
+        "application_profile_arn": application_profile_arn,
+        "partition": "aws",
+        "source_region": "us-east-2",
+        "model_id": SONNET,
+        "scope": "global",
+        "sid_prefix": "Search",
+    }
+    return application_profile_statements(**{**args, **overrides})
+
+
+def application_call(
+    statements: list[dict[str, Any]],
+    action: str,
+    *,
+    profile: str,
+    source: str = "us-east-2",
+    model_id: str = SONNET,
+    guardrail: str | None = None,
+) -> bool:
+    """A call through an application profile that copies a global profile: the profile named in the request, and the
+    regional and Region-less foundation models with ``bedrock:InferenceProfileArn`` = that profile."""
+    named = {"bedrock:GuardrailIdentifier": guardrail} if guardrail else {}
+    return (
+        allowed(statements, action, profile, {"aws:RequestedRegion": source, **named})
+        and allowed(
+            statements,
+            action,
+            f"arn:aws:bedrock:{source}::foundation-model/{model_id}",
+            {"aws:RequestedRegion": source, "bedrock:InferenceProfileArn": profile, **named},
+        )
+        and allowed(
+            statements,
+            action,
+            f"arn:aws:bedrock:::foundation-model/{model_id}",
+            {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": profile, **named},
+        )
+    )
+
+
+def test_team_statements_for_an_application_profile_copying_the_global_profile() -> None:
+    actions = [INVOKE, STREAM]
+    assert _team() == [
+        {
+            "Sid": "SearchProfile",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": SEARCH,
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-2"}},
+        },
+        {
+            "Sid": "SearchRegionalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-2", "bedrock:InferenceProfileArn": SEARCH}},
+        },
+        {
+            "Sid": "SearchGlobalModel",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": f"arn:aws:bedrock:::foundation-model/{SONNET}",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified", "bedrock:InferenceProfileArn": SEARCH}},
+        },
+    ]
+
+
+def test_a_team_calls_its_profile_and_nothing_else() -> None:
+    search = _team()
+    for action in (INVOKE, STREAM):
+        assert application_call(search, action, profile=SEARCH)
+        # another team's profile
+        assert not application_call(search, action, profile=SUPPORT)
+        assert not allowed(search, action, SUPPORT, {"aws:RequestedRegion": "us-east-2"})
+    # the system profile the team's profile copies, called directly
+    assert not global_call(search, INVOKE, source="us-east-2", model_id=SONNET)
+    assert not allowed(search, INVOKE, OHIO_PROFILE, {"aws:RequestedRegion": "us-east-2"})
+    # the model directly: without a profile, and through another team's profile
+    regional = f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}"
+    regionless = f"arn:aws:bedrock:::foundation-model/{SONNET}"
+    assert not allowed(search, INVOKE, regional, {"aws:RequestedRegion": "us-east-2"})
+    assert not allowed(search, INVOKE, regionless, {"aws:RequestedRegion": "unspecified"})
+    for model_arn, region in ((regional, "us-east-2"), (regionless, "unspecified")):
+        context = {"aws:RequestedRegion": region, "bedrock:InferenceProfileArn": SUPPORT}
+        assert not allowed(search, STREAM, model_arn, context)
+        assert not allowed(search, STREAM, model_arn, {**context, "bedrock:InferenceProfileArn": OHIO_PROFILE})
+    # another model through this team's profile ARN
+    assert not application_call(search, INVOKE, profile=SEARCH, model_id=HAIKU)
+
+
+def test_two_teams_each_reach_only_their_own_profile() -> None:
+    both = _team() + _team(SUPPORT, sid_prefix="Support")
+    assert application_call(both, INVOKE, profile=SEARCH) and application_call(both, INVOKE, profile=SUPPORT)
+    support_only = _team(SUPPORT, sid_prefix="Support")
+    assert not application_call(support_only, INVOKE, profile=SEARCH)
+
+
+def test_a_team_profile_copying_a_geographic_profile_reaches_every_destination_only_through_it() -> None:
+    statements = _team(scope="us", streaming=False)
+    assert allowed(statements, INVOKE, SEARCH, {})
+    assert not allowed(statements, STREAM, SEARCH, {})
+    for region in destinations("us", "us-east-2"):
+        model_arn = f"arn:aws:bedrock:{region}::foundation-model/{SONNET}"
+        assert allowed(statements, INVOKE, model_arn, {"bedrock:InferenceProfileArn": SEARCH}), region
+        assert not allowed(statements, INVOKE, model_arn, {}), region
+        assert not allowed(statements, INVOKE, model_arn, {"bedrock:InferenceProfileArn": SUPPORT}), region
+        us_profile = f"arn:aws:bedrock:us-east-2:{ACCOUNT}:inference-profile/us.{SONNET}"
+        assert not allowed(statements, INVOKE, model_arn, {"bedrock:InferenceProfileArn": us_profile}), region
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:us-east-2:{ACCOUNT}:inference-profile/us.{SONNET}", {})
+    assert not allowed(statements, INVOKE, f"arn:aws:bedrock:eu-west-1::foundation-model/{SONNET}", {"bedrock:InferenceProfileArn": SEARCH})
+
+
+def test_a_team_with_an_enforced_guardrail_cannot_call_without_it() -> None:
+    statements = _team(guardrail=GUARDRAIL)
+    for action in (INVOKE, STREAM):
+        assert application_call(statements, action, profile=SEARCH, guardrail=GUARDRAIL)
+        assert not application_call(statements, action, profile=SEARCH)
+        assert not application_call(statements, action, profile=SEARCH, guardrail=GUARDRAIL_ARN)
+        assert not application_call(statements, action, profile=SEARCH, guardrail=guardrail_identifier(GUARDRAIL_ARN, "2"))
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny == {
+        "Sid": "SearchUnguarded",
+        "Effect": "Deny",
+        "Action": [INVOKE, STREAM],
+        "Resource": [SEARCH, f"arn:aws:bedrock:us-east-2::foundation-model/{SONNET}", f"arn:aws:bedrock:::foundation-model/{SONNET}"],
+        "Condition": {"StringNotEquals": {"bedrock:GuardrailIdentifier": GUARDRAIL}},
+    }
+    wide_open = [{"Effect": "Allow", "Action": [INVOKE, STREAM], "Resource": deny["Resource"]}]
+    assert not application_call(statements + wide_open, INVOKE, profile=SEARCH)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"application_profile_arn": f"arn:aws:bedrock:us-east-2:{ACCOUNT}:application-inference-profile/*"}, "application_profile_arn"),
+        ({"application_profile_arn": ""}, "application_profile_arn"),
+        ({"scope": "mars"}, "unknown inference-profile scope"),
+        ({"destination_regions": ("us-east-1",)}, "every commercial Region"),
+    ],
+)
+def test_bad_team_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _team(**overrides)

@@ -103,9 +103,10 @@ class ApiProfiles(Construct):
                 resources=[applications],
             )
         )
+        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
         nag.acknowledge(
             self.handler,
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:bedrock:{stack.region}:<AWS::AccountId>:application-inference-profile/*]",
+            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:bedrock:{stack.region}:{account}:application-inference-profile/*]",
             "Bedrock names an application inference profile with an id it generates at creation, so the function can be "
             "scoped only to application profiles of this account and Region (Service Authorization Reference: "
             "CreateInferenceProfile, DeleteInferenceProfile, TagResource, UntagResource on application-inference-profile).",

@@ -93,7 +93,7 @@ def serving_spec(
         neuron_plugin=NEURON_ENGINES[instance.family].plugin if neuron else None,
         extra_args=model.extra_args,
         env=model.env,
-        drain_seconds=model.autoscaling.max_request_seconds if model.autoscaling else 0,
+        drain_seconds=model.autoscaling.max_request_seconds if model.autoscaling and model.autoscaling.scale_down else 0,
     )
 
 
@@ -114,6 +114,7 @@ def autoscaling_spec(model: ServedModelConfig, plan: Plan, *, cluster_name: str,
         polling_seconds=scaling.polling_seconds,
         scale_up_stabilization_seconds=scaling.scale_up_stabilization_seconds,
         scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds,
+        scale_down=scaling.scale_down,
     )
 
 
@@ -123,7 +124,7 @@ DRAIN_FLAG = "--shutdown-timeout"
 def drain_problem(model: ServedModelConfig, pool: NodePoolConfig, plan: Plan) -> str | None:
     """Why an autoscaled model's engine cannot drain on scale-down, or None when it can (or is not autoscaled)."""
     version = engine_version(pool, plan)
-    if model.autoscaling is None or not serving_args.data_path(version).exists():
+    if model.autoscaling is None or not model.autoscaling.scale_down or not serving_args.data_path(version).exists():
         return None
     if DRAIN_FLAG in serving_args.accepted_args(version)["args"]:
         return None
@@ -183,7 +184,11 @@ def problems(config: EnvironmentConfig) -> Iterator[tuple[str, str, str]]:
             model, pool, plan, region=config.region, weights_bucket="weights-bucket", image=default_image(model, pool, plan)
         )
         if (problem := drain_problem(model, pool, plan)) is not None:
-            yield f"{where}.autoscaling", problem, "serve it on a GPU or trn2 pool, or remove autoscaling"
+            yield (
+                f"{where}.autoscaling",
+                problem,
+                "serve it on a GPU or trn2 pool, set autoscaling.scale_down to false, or remove autoscaling",
+            )
             spec = dataclasses.replace(spec, drain_seconds=0)
         own = vllm.vllm_args(dataclasses.replace(spec, extra_args=()))
         table = (

@@ -76,6 +76,10 @@ class AutoscalingConfig(_Strict):
     max_request_seconds: int = Field(
         default=600, ge=10, le=3600, description="the longest request a scale-down waits for (vLLM --shutdown-timeout)"
     )
+    scale_down: bool = Field(
+        default=True,
+        description="false: scale out on the queue, never in (HPA scaleDown selectPolicy Disabled), for engines that cannot drain",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> AutoscalingConfig:

@@ -50,6 +50,7 @@ class AutoscalingSpec:
     polling_seconds: int
     scale_up_stabilization_seconds: int
     scale_down_stabilization_seconds: int
+    scale_down: bool = True
 
     @property
     def auth_name(self) -> str:
@@ -101,10 +102,7 @@ def scaled_object(spec: AutoscalingSpec) -> dict[str, Any]:
                 "horizontalPodAutoscalerConfig": {
                     "behavior": {
                         "scaleUp": {"stabilizationWindowSeconds": spec.scale_up_stabilization_seconds},
-                        "scaleDown": {
-                            "stabilizationWindowSeconds": spec.scale_down_stabilization_seconds,
-                            "policies": [{"type": "Pods", "value": SCALE_DOWN_PODS_PER_MINUTE, "periodSeconds": 60}],
-                        },
+                        "scaleDown": _scale_down(spec),
                     }
                 }
             },
@@ -121,6 +119,18 @@ def scaled_object(spec: AutoscalingSpec) -> dict[str, Any]:
                 }
             ],
         },
+    }
+
+
+def _scale_down(spec: AutoscalingSpec) -> dict[str, Any]:
+    """One replica (one group) per minute at most, each taking its drain with it; or none at all
+    (``selectPolicy: Disabled``: "no scaling in that direction", Kubernetes HPA v2 API,
+    HPAScalingRules) for a model whose engine cannot drain."""
+    if not spec.scale_down:
+        return {"selectPolicy": "Disabled"}
+    return {
+        "stabilizationWindowSeconds": spec.scale_down_stabilization_seconds,
+        "policies": [{"type": "Pods", "value": SCALE_DOWN_PODS_PER_MINUTE, "periodSeconds": 60}],
     }
 
 

@@ -68,7 +68,7 @@ def test_every_eks_model_has_a_pool_a_picker_and_a_route(synth, env: str) -> Non
     assert {name for _, name in _objects(result, "HTTPRoute")} == served
     assert {p["metadata"]["name"] for p in _door(result).pools} == served
     scaled = {m["spec"]["scaleTargetRef"]["name"] for m in result.stacks.eks.serving.manifests if m["kind"] == "ScaledObject"}
-    assert scaled <= served
+    assert scaled == served, "every EKS-served model scales on its queue"
 
 
 @pytest.mark.parametrize("env", ["prod", "dev"])

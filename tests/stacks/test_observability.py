@@ -311,7 +311,8 @@ def test_an_autoscaled_model_alarms_when_held_at_max_replicas_with_a_queue(synth
     }
     assert stats["waiting"]["MetricName"] == "vllm:num_requests_waiting"
     assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 3, 3)
-    assert not any("AtMaxReplicas" in name and "405b" in name for name in alarms), "fixed-replica models have no ceiling alarm"
+    ceiling = {name for name in alarms if "AtMaxReplicasWithQueue" in name}
+    assert ceiling == {f"inference-prod-Vllm-{m['name']}-AtMaxReplicasWithQueue-Warning" for m in CONTEXT["environments"]["prod"]["models"]}
 
 
 def _charts(body: dict[str, Any]) -> list[dict[str, Any]]:

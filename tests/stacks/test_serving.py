@@ -287,7 +287,7 @@ def test_keda_runs_on_the_system_nodes_only_where_a_model_autoscales(prod: Synth
         "keda",
     )
     assert json.loads(keda["Values"]) == {"nodeSelector": {"inference-blueprint/node-role": "system"}}
-    assert "keda" not in _charts(synth("dev")) and "keda" not in _charts(synth("capetown"))
+    assert "keda" in _charts(synth("dev")) and "keda" not in _charts(synth("capetown"))
 
 
 def test_the_keda_operator_may_read_metrics_and_nothing_else(prod: Synthesized) -> None:
@@ -306,13 +306,18 @@ def test_the_keda_operator_may_read_metrics_and_nothing_else(prod: Synthesized) 
 
 
 def test_the_prod_model_scales_on_its_queue_after_keda_and_its_workload(prod: Synthesized) -> None:
-    (scaled,) = _objects(prod, "ScaledObject").values()
+    scaled = _objects(prod, "ScaledObject")["llama-3-1-8b"]
     assert scaled["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llama-3-1-8b"}
     assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (2, 6)
     assert scaled["spec"]["triggers"][0]["metadata"]["dimensionValue"] == "inference-prod;inference;llama-3-1-8b"
     deployment = _objects(prod, "Deployment")["llama-3-1-8b"]["spec"]
     assert deployment["replicas"] == 2 and deployment["template"]["spec"]["terminationGracePeriodSeconds"] == 645
+    # The inf2 engine (vLLM 0.16.0) cannot drain, so that model scales out only and keeps the default grace.
     assert _objects(prod, "Deployment")["llama-3-1-8b-inf2"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    inf2 = _objects(prod, "ScaledObject")["llama-3-1-8b-inf2"]["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert inf2["scaleDown"] == {"selectPolicy": "Disabled"}
+    group = _objects(prod, "ScaledObject")["llama-3-1-405b"]["spec"]["scaleTargetRef"]
+    assert group == {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "llama-3-1-405b"}
     resources = prod.template_json("eks")["Resources"]
     (scaler_id,) = [k for k in resources if k.startswith("ServingLlama318bAutoscaling")]
     (model_id,) = [k for k in resources if k.startswith("ServingLlama318bModel")]

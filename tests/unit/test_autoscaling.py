@@ -217,7 +217,8 @@ def test_an_engine_without_a_drain_flag_cannot_autoscale() -> None:
     # vLLM 0.16.0 (the inf2/trn1 Neuron image) has no --shutdown-timeout (infra/catalog/data/vllm-serve-args-0.16.0.json).
     assert _error("prod", _autoscale("prod", 2, max_replicas=2)) == (
         "environments.prod.models[2].autoscaling: vLLM 0.16.0 (the inf2.8xlarge image's engine) has no --shutdown-timeout, "
-        "so a scale-down would cut in-flight streams; serve it on a GPU or trn2 pool, or remove autoscaling"
+        "so a scale-down would cut in-flight streams; serve it on a GPU or trn2 pool, set autoscaling.scale_down to false, "
+        "or remove autoscaling"
     )
 
 
@@ -229,3 +230,14 @@ def test_extra_args_cannot_reset_the_drain() -> None:
         "environments.prod.models[0].extra_args: --shutdown-timeout is set by the blueprint (set autoscaling.max_request_seconds); "
         "remove --shutdown-timeout from extra_args"
     )
+
+
+def test_a_model_that_cannot_drain_scales_out_and_never_in() -> None:
+    """Kubernetes autoscaling/v2 HPAScalingRules: ``selectPolicy: Disabled`` turns scaling in that
+    direction off. Used for engines without vLLM's --shutdown-timeout, whose scale-down would cut streams."""
+    behavior = autoscaling.scaled_object(dataclasses.replace(SCALING, scale_down=False))["spec"]["advanced"][
+        "horizontalPodAutoscalerConfig"
+    ]["behavior"]
+    assert behavior["scaleDown"] == {"selectPolicy": "Disabled"}
+    assert behavior["scaleUp"] == {"stabilizationWindowSeconds": SCALING.scale_up_stabilization_seconds}
+    assert validate(autoscaling.scaled_object(dataclasses.replace(SCALING, scale_down=False))) == []

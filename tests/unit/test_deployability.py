@@ -108,7 +108,11 @@ def test_shipped_environments_pass_the_check() -> None:
 
 
 def test_replicas_beyond_the_pool_limit_fail_synth() -> None:
-    text = _error("dev", lambda env: env["models"][0].update(replicas=5))
+    def edit(env: dict[str, Any]) -> None:
+        env["models"][0].pop("autoscaling")
+        env["models"][0]["replicas"] = 5
+
+    text = _error("dev", edit)
     assert text == (
         "environments.dev.node_pools[0].limits.accelerators: the pool's models need 5 accelerators (llama-3-2-1b 5) "
         "but limits.accelerators is 4; raise the limit, or lower replicas (autoscaling.max_replicas where a model autoscales)"

@@ -15,7 +15,10 @@ name, because CloudWatch silently draws a misspelt metric as an empty graph. Sou
 - ``ContainerInsights/Prometheus``: vLLM v0.31.0's own metric names (``vllm/v1/metrics/loggers.py``),
   as the CloudWatch agent publishes them (counters as per-scrape deltas, histograms dropped; the
   latency histograms reach CloudWatch over OTLP instead and are read with PromQL, ``infra.promql``),
-  and the Karpenter v1.14.1 controller's, from the same agent (``cwagent.KARPENTER_DIMENSIONS``).
+  and the Karpenter v1.14.1 controller's, from the same agent (``cwagent.KARPENTER_DIMENSIONS``);
+  agentgateway v1.4.1's, the llm-d router v0.10.0 endpoint picker's and KEDA v2.20.2's, and
+  Karpenter's pod state of pending model pods (``cwagent.GATEWAY_DIMENSIONS``, ``EPP_DIMENSIONS``,
+  ``KEDA_DIMENSIONS``, ``PENDING_PODS_DIMENSIONS``).
 - ``InferenceBlueprint/Units``: the blueprint's own (dimensions ``ClusterName`` and ``UnitPool``):
   unit health from ``lambda/unit_health``, NeuronCore figures from the neuron-monitor daemon on
   the unit instances (``model-images/neuron-monitor``), which Container Insights for ECS lacks.
@@ -75,7 +78,14 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
         }
     ),
     # Only what the agent keeps (its metric_relabel keep list): a dashboard cannot draw anything else.
-    PROMETHEUS: frozenset(cwagent.VLLM_METRICS + cwagent.KARPENTER_METRICS),
+    PROMETHEUS: frozenset(
+        cwagent.VLLM_METRICS
+        + cwagent.KARPENTER_METRICS
+        + cwagent.GATEWAY_METRICS
+        + cwagent.EPP_METRICS
+        + cwagent.KEDA_METRICS
+        + (cwagent.PENDING_PODS_METRIC,)
+    ),
     UNITS: frozenset(
         {
             "HealthyUnits",
@@ -283,3 +293,32 @@ def karpenter(name: str, cluster_name: str, statistic: str, label: str, period: 
 def per_second(metric: cw.Metric, id: str, label: str) -> cw.MathExpression:
     """A counter's per-period sum as a rate per second."""
     return cw.MathExpression(expression=f"{id} / PERIOD({id})", using_metrics={id: metric}, label=label, period=metric.period)
+
+
+# The dimension sets the agent publishes each front-door, KEDA and pending-pod metric under.
+COMPONENT_DIMENSIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    **{name: cwagent.GATEWAY_DIMENSIONS for name in cwagent.GATEWAY_METRICS},
+    **{name: (dims,) for name, dims in cwagent.EPP_DIMENSIONS.items()},
+    **{name: (dims,) for name, dims in cwagent.KEDA_DIMENSIONS.items()},
+    cwagent.PENDING_PODS_METRIC: (cwagent.PENDING_PODS_DIMENSIONS,),
+}
+
+
+def component(
+    metric_name: str, cluster_name: str, statistic: str, label: str, period: Duration = FIVE_MINUTES, **dimensions: str
+) -> cw.Metric:
+    """A gateway, endpoint-picker, KEDA or pending-pods metric as the CloudWatch agent publishes it.
+
+    Raises ValueError for a dimension set the agent does not publish ``metric_name`` under: CloudWatch
+    would draw nothing."""
+    dimensions_map = {"ClusterName": cluster_name, **dimensions}
+    if tuple(sorted(dimensions_map)) not in {tuple(sorted(d)) for d in COMPONENT_DIMENSIONS[metric_name]}:
+        raise ValueError(f"{metric_name} is published by {COMPONENT_DIMENSIONS[metric_name]}, not {tuple(dimensions_map)}")
+    return cw.Metric(
+        namespace=PROMETHEUS, metric_name=metric_name, dimensions_map=dimensions_map, statistic=statistic, period=period, label=label
+    )
+
+
+def route_name(namespace: str, name: str) -> str:
+    """agentgateway's ``route`` label of an HTTPRoute: ``<namespace>/<name>`` (RouteName::as_route_name)."""
+    return f"{namespace}/{name}"

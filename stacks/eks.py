@@ -11,12 +11,15 @@ from constructs import Construct
 from infra.config import EksConfig, NodePoolConfig
 from infra.constructs.cluster import SYSTEM_NODE_LABEL, InferenceCluster
 from infra.constructs.device_plugins import AcceleratorDevicePlugins
+from infra.constructs.front_door import GATEWAY_NAME
+from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
 from infra.constructs.karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from infra.constructs.karpenter import Karpenter
 from infra.constructs.load_balancer_controller import LoadBalancerController
-from infra.constructs.serving import ModelDeployment, ModelServing
+from infra.constructs.serving import KEDA_NAMESPACE, ModelDeployment, ModelServing
 from infra.constructs.vllm_metrics import NAMESPACE as METRICS_NAMESPACE
 from infra.constructs.vllm_metrics import VllmMetrics
+from infra.k8s.cwagent import Components, ScrapedModel
 
 
 class EksStack(cdk.Stack):
@@ -98,6 +101,12 @@ class EksStack(cdk.Stack):
             kubernetes_version=config.kubernetes_version,
             scrape_vllm=bool(models),
             latency=vllm_latency,
+            components=Components(
+                gateway_namespace=GATEWAY_NAMESPACE if self.serving.front_door is not None else None,
+                gateway_name=GATEWAY_NAME,
+                keda_namespace=KEDA_NAMESPACE if self.serving.keda_chart is not None else None,
+                models=tuple(ScrapedModel(namespace=d.model.namespace, name=d.model.name) for d in models),
+            ),
         )
 
     @property

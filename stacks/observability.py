@@ -70,6 +70,7 @@ class ObservabilityStack(cdk.Stack):
                     ttft_p90_slo_seconds=m.ttft_p90_slo_seconds or config.observability.thresholds.ttft_p90_seconds,
                     max_replicas=m.autoscaling.max_replicas if m.autoscaling else None,
                     target_waiting_per_replica=m.autoscaling.target_waiting_per_replica if m.autoscaling else None,
+                    routed=config.eks.front_door.enabled,
                 )
                 for m in config.models
             ],

@@ -26,9 +26,22 @@ from constructs import Construct
 
 from infra import metrics, promql
 from infra.config import AlarmThresholds
+from infra.k8s import cwagent
 
 CRITICAL = "Critical"
 WARNING = "Warning"
+
+# Gateway 5xx: above 5 % of a model's requests in two of three five-minute periods, once the period
+# has at least MIN_REQUESTS requests. 5xx at the gateway are failures users see (no pod ready, a
+# pod or the picker failing), so Critical; 5 % is the same line as Bedrock's throttle-rate alarm,
+# high enough that a single failed stream at low traffic does not page, and the request floor keeps
+# 1 failure in 3 requests from reading as 33 %.
+GATEWAY_5XX_RATE_PCT = 5
+GATEWAY_5XX_MIN_REQUESTS = 20
+# KEDA: a ScaledObject erroring in three five-minute periods in a row. A scaler error leaves the
+# replicas where they are (ignoreNullValues false, infra.k8s.autoscaling), so a quarter of an hour of
+# them means the model has stopped scaling; a single polling blip (a CloudWatch throttle) is not paged.
+SCALER_ERROR_PERIODS = 3
 
 
 def _alarmed(
@@ -68,6 +81,7 @@ class ServedModelView:
     ttft_p90_slo_seconds: float
     max_replicas: int | None = None  # autoscaled models: KEDA's ceiling
     target_waiting_per_replica: float | None = None  # and the queue per replica it steers to
+    routed: bool = False  # reached through the front door (agentgateway and the model's endpoint picker)
 
 
 # The plot options of a line chart as CloudWatch's console writes them; the chart widget's schema
@@ -616,6 +630,8 @@ class InferenceDashboards(Construct):
                     metrics=[metric("vllm:num_preemptions_total", "Sum"), metric("vllm:request_success_total", "Sum")],
                 ),
                 *self._scaling(cluster_name, model, metric),
+                self._pending_pods(cluster_name, model),
+                *self._front_door(cluster_name, model),
             ],
         )
 
@@ -650,6 +666,105 @@ class InferenceDashboards(Construct):
                 horizontal_annotations=[cw.HorizontalAnnotation(value=model.max_replicas, label="max_replicas")],
             )
         ]
+
+    def _pending_pods(self, cluster_name: str, model: ServedModelView) -> mc.CustomMetricGroup:
+        """The model's pods Karpenter reports Pending: each reports 1 per scrape, so the period's sum
+        times the scrape interval over the period is the average number pending."""
+        pending = metrics.component(
+            cwagent.PENDING_PODS_METRIC, cluster_name, "Sum", "pod scrapes", namespace=model.namespace, model_name=model.name
+        )
+        average = cw.MathExpression(
+            expression=f"FILL(pending, 0) * {cwagent.SCRAPE_INTERVAL_SECONDS} / PERIOD(pending)",
+            using_metrics={"pending": pending},
+            label="pending pods (average)",
+            period=metrics.FIVE_MINUTES,
+        )
+        return mc.CustomMetricGroup(title="Pending pods", metrics=[average])
+
+    def _front_door(self, cluster_name: str, model: ServedModelView) -> list[mc.CustomMetricGroup]:
+        """Gateway requests and 5xx (with the 5xx-rate alarm), the endpoint picker's requests, errors and
+        ready endpoints, and for an autoscaled model KEDA's errors (with the scaler-errors alarm)."""
+        groups = []
+        if model.routed:
+            route = metrics.route_name(model.namespace, model.name)
+
+            def requests(status_class: str | None, label: str) -> cw.Metric:
+                by_class = {cwagent.STATUS_CLASS_LABEL: status_class} if status_class else {}
+                return metrics.component("agentgateway_requests_total", cluster_name, "Sum", label, route=route, **by_class)
+
+            rate = cw.MathExpression(
+                expression=f"IF(req >= {GATEWAY_5XX_MIN_REQUESTS}, 100 * FILL(err, 0) / req, 0)",
+                using_metrics={"req": requests(None, "requests"), "err": requests("5xx", "5xx")},
+                label="5xx % of requests",
+                period=metrics.FIVE_MINUTES,
+            )
+
+            def epp(metric: str, statistic: str, label: str, **dimensions: str) -> cw.Metric:
+                return metrics.component(metric, cluster_name, statistic, label, Namespace=model.namespace, **dimensions)
+
+            groups += [
+                mc.CustomMetricGroup(
+                    title="Gateway requests per second",
+                    metrics=[
+                        metrics.per_second(requests(None, "requests"), "gwreq", "requests/s"),
+                        metrics.per_second(requests("4xx", "4xx"), "gw4xx", "4xx/s"),
+                        metrics.per_second(requests("5xx", "5xx"), "gw5xx", "5xx/s"),
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Gateway 5xx rate (%)",
+                    metrics=[
+                        _alarmed(
+                            rate,
+                            "Gateway5xxRate",
+                            CRITICAL,
+                            GATEWAY_5XX_RATE_PCT,
+                            cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                            evaluation_periods=3,
+                            datapoints_to_alarm=2,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                        )
+                    ],
+                ),
+                mc.CustomMetricGroup(
+                    title="Endpoint picker",
+                    metrics=[
+                        epp("llm_d_epp_request_total", "Sum", "requests", model_name=model.name),
+                        epp("llm_d_epp_request_error_total", "Sum", "errors", model_name=model.name),
+                        epp(
+                            "llm_d_epp_scheduler_attempts_total",
+                            "Sum",
+                            "scheduling failures",
+                            target_model_name=model.name,
+                            status="failure",
+                        ),
+                        epp("llm_d_epp_ready_endpoints", "Maximum", "ready endpoints", name=model.name),
+                    ],
+                ),
+            ]
+        if model.max_replicas is not None:
+            scaler = {"namespace": model.namespace, "scaledObject": model.name}
+            errors = metrics.component("keda_scaled_object_errors_total", cluster_name, "Sum", "ScaledObject errors", **scaler)
+            groups.append(
+                mc.CustomMetricGroup(
+                    title="Scaler (KEDA)",
+                    metrics=[
+                        _alarmed(
+                            errors,
+                            "ScalerErrors",
+                            WARNING,
+                            1,
+                            cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                            evaluation_periods=SCALER_ERROR_PERIODS,
+                            datapoints_to_alarm=SCALER_ERROR_PERIODS,
+                            treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                        ),
+                        metrics.component("keda_scaler_detail_errors_total", cluster_name, "Sum", "scaler errors", **scaler),
+                        metrics.component("keda_scaler_metrics_value", cluster_name, "Maximum", "queue per replica KEDA read", **scaler),
+                    ],
+                )
+            )
+        return groups
 
     def _vllm_latency(self, cluster_name: str, model: ServedModelView) -> None:
         """TTFT, inter-token and end-to-end latency p50/p90/p99 as PromQL charts, and the TTFT p90 alarm."""

@@ -12,7 +12,7 @@ What it applies (decisions and sources: ``docs/front-door.md``; objects: ``infra
   request policy (API key, model header), the body-buffer policy, and the API-key mirror pod whose
   Pod Identity role may read the serving API key alone.
 - Per model, in its namespace: the llm-d router chart (its InferencePool and EPP), the HTTPRoute and
-  the network policies admitting the proxies and the EPP.
+  the network policies admitting the proxies and the EPP, and the scraper to the EPP's metrics.
 
 ``manifests`` holds every object applied through KubernetesManifest, and ``pools`` the
 InferencePools the EPP charts render, for schema validation at synth.
@@ -144,7 +144,14 @@ class FrontDoor(Construct):
         self._key_mirror_identity(cluster, api_key)
 
         for spec in specs:
-            self._model(cluster, spec, config=config, node_selector=node_selector, after=[model_manifests[spec.name], crds])
+            self._model(
+                cluster,
+                spec,
+                config=config,
+                node_selector=node_selector,
+                scrapers=scrape_namespaces,
+                after=[model_manifests[spec.name], crds],
+            )
 
     def _acknowledge_chart_asset_read(self, cluster: eks.Cluster, region: str) -> None:
         """The CRD chart is an S3 asset, which the kubectl provider's function downloads: CDK grants its
@@ -186,6 +193,7 @@ class FrontDoor(Construct):
         *,
         config: FrontDoorConfig,
         node_selector: dict[str, str],
+        scrapers: Sequence[str],
         after: list[IConstruct],
     ) -> None:
         prefix = construct_id(spec.name)
@@ -202,7 +210,7 @@ class FrontDoor(Construct):
         picker.node.add_dependency(*after)
         objects = [
             gateway.http_route(spec, gateway_name=GATEWAY_NAME, gateway_namespace=NAMESPACE),
-            *gateway.front_door_ingress(spec, gateway_name=GATEWAY_NAME, gateway_namespace=NAMESPACE),
+            *gateway.front_door_ingress(spec, gateway_name=GATEWAY_NAME, gateway_namespace=NAMESPACE, scrapers=scrapers),
         ]
         self.manifests += objects
         route = eks.KubernetesManifest(self, f"{prefix}Route", cluster=cluster, manifest=objects, overwrite=True)

@@ -21,7 +21,7 @@ from infra.constructs.front_door import FrontDoor
 from infra.constructs.helm import construct_id, install_chart
 from infra.constructs.pod_identity import pod_identity_role
 from infra.constructs.storage import access_log_bucket, weights_bucket
-from infra.k8s import admission, autoscaling, gateway, serving_access, vllm
+from infra.k8s import admission, autoscaling, cwagent, gateway, serving_access, vllm
 from infra.planner import Plan
 
 SERVICE_ACCOUNT = serving_plan.SERVICE_ACCOUNT
@@ -250,7 +250,9 @@ class ModelServing(Construct):
             namespace=KEDA_NAMESPACE,
             create_namespace=True,
             wait=True,
-            values={"nodeSelector": node_selector},
+            # The operator's Prometheus metrics (scaler errors) on containerPort 8080 "metrics", which the
+            # CloudWatch agent scrapes (infra.k8s.cwagent.keda_job; chart keda-2.20.2 values prometheus.operator).
+            values={"nodeSelector": node_selector, "prometheus": {"operator": {"enabled": True, "port": cwagent.KEDA_METRICS_PORT}}},
         )
         # Pod Identity hands credentials to pods created after the association exists.
         chart.node.add_dependency(association)

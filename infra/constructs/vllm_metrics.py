@@ -24,7 +24,8 @@ class VllmMetrics(Construct):
     nodes. With ``scrape_vllm`` it scrapes ``/metrics`` of every pod labelled ``app.kubernetes.io/name=vllm``
     (dimensions ``ClusterName``, ``Namespace``, ``model_name``); always, the Karpenter controller in
     ``karpenter_namespace`` (node pool usage, nodes launched and terminated, unschedulable pods,
-    cloud provider errors). It writes them as embedded metric format into a pre-created, encrypted
+    cloud provider errors); and what ``components`` names (the front door's proxies and endpoint
+    pickers, the KEDA operator, the served models' pending pods). It writes them as embedded metric format into a pre-created, encrypted
     log group; CloudWatch extracts them into ``ContainerInsights/Prometheus``. The agent's role
     (EKS Pod Identity) may write to that log group and nothing else. (The construct id predates the
     Karpenter job; it stays, so deployed resources keep their logical ids.)
@@ -50,6 +51,7 @@ class VllmMetrics(Construct):
         kubernetes_version: str,
         scrape_vllm: bool = True,
         latency: bool = True,
+        components: cwagent.Components = cwagent.NO_COMPONENTS,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -67,6 +69,7 @@ class VllmMetrics(Construct):
                 node_selector=node_selector,
                 vllm=scrape_vllm,
                 karpenter_namespace=karpenter_namespace,
+                components=components,
             ),
         ]
         role = pod_identity_role(self, "AgentRole", description=f"CloudWatch agent writes {cluster_name} Prometheus metrics")

@@ -5,8 +5,11 @@ in its classic Prometheus mode (``logs.metrics_collected.prometheus`` with ``emf
 Kubernetes pod discovery it scrapes ``/metrics`` of the vLLM serving pods
 (``app.kubernetes.io/name: vllm``, container port ``http``), keeping only ``VLLM_METRICS``, and of
 the Karpenter controller (``app.kubernetes.io/name: karpenter``, port ``http-metrics``), keeping
-``KARPENTER_METRICS``. It writes them as EMF log events that CloudWatch turns into metrics in
-``METRIC_NAMESPACE``, by ``DIMENSIONS`` and ``KARPENTER_DIMENSIONS``.
+``KARPENTER_METRICS``. With the front door it also scrapes the agentgateway proxies
+(``GATEWAY_METRICS``) and each model's endpoint picker (``EPP_DIMENSIONS``); with autoscaling, the
+KEDA operator (``KEDA_METRICS``); and for served models, Karpenter's per-pod state of their pending
+pods (``PENDING_PODS_METRIC``). It writes them as EMF log events that CloudWatch turns into metrics
+in ``METRIC_NAMESPACE``, by the dimensions named next to each list.
 
 That path keeps counters (sent as the delta since the previous scrape), gauges and summaries; it
 drops histograms (agent ``plugins/inputs/prometheus/metrics_filter.go``; AWS docs "Prometheus
@@ -22,11 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from infra.catalog.versions import CLOUDWATCH_AGENT_CI_VERSION as CI_VERSION
 from infra.catalog.versions import CLOUDWATCH_AGENT_IMAGE
+from infra.k8s.gateway import EPP_POD_LABEL, GATEWAY_NAME_LABEL
 from infra.k8s.skips import checkov_annotations
 
 NAME = "cwagent-prometheus"
@@ -98,11 +103,73 @@ KARPENTER_METRICS: tuple[str, ...] = tuple(KARPENTER_DIMENSIONS)
 # resource name, lowercase, '-' as '_'); only these are kept.
 KARPENTER_RESOURCE_TYPES: tuple[str, ...] = ("nodes", "nvidia.com/gpu", "aws.amazon.com/neuron")
 
+# The three scraped components below each declare their metrics container port as "metrics".
+METRICS_PORT_NAME = "metrics"
+
+# agentgateway v1.4.1 proxies: the pods agentgateway runs for a Gateway carry
+# gateway.networking.k8s.io/gateway-name=<gateway> and declare containerPort 15020 "metrics", served
+# as /metrics (controller/pkg/helm/agentgateway/templates/_helpers.tpl;
+# crates/agentgateway/src/management/metrics_server.rs). crates/agentgateway/src/telemetry/metrics.rs:
+# the counter "requests" in the registry prefixed "agentgateway" (crates/core/src/metrics.rs), so
+# agentgateway_requests_total, labelled status (the HTTP status code), route ("<namespace>/<name>" of
+# the HTTPRoute, crates/agentgateway/src/types/agent.rs RouteName::as_route_name; "unknown" when no
+# route matched), gateway, listener, backend, method, reason. Its duration histogram
+# (agentgateway_request_duration_seconds) is dropped by the agent; infra.k8s.otel_collector sends it.
+GATEWAY_JOB = "agentgateway"
+GATEWAY_METRICS: tuple[str, ...] = ("agentgateway_requests_total",)
+STATUS_CLASS_LABEL = "status_class"  # added here: 1xx..5xx from status, "other" when it has none
+GATEWAY_DIMENSIONS: tuple[tuple[str, ...], ...] = (("ClusterName", "route"), ("ClusterName", "route", STATUS_CLASS_LABEL))
+
+# llm-d router v0.10.0 endpoint picker (pkg/epp/metrics/llm_d_router_metrics.go, docs/metrics.md):
+# pods labelled llm-d-router-gateway=<release>-epp (infra.k8s.gateway.EPP_POD_LABEL), containerPort
+# 9090 "metrics". Request counters carry model_name (the request body's model, the served model
+# name) and target_model_name; the pool gauge carries name (the InferencePool, named after the model);
+# scheduler attempts carry status (success|failure) and target_model_name. The deprecated
+# inference_* twins it still emits are not kept.
+EPP_JOB = "epp"
+EPP_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "llm_d_epp_request_total": ("ClusterName", NAMESPACE_LABEL, "model_name"),  # counter
+    "llm_d_epp_request_error_total": ("ClusterName", NAMESPACE_LABEL, "model_name"),  # counter, per error_code
+    "llm_d_epp_ready_endpoints": ("ClusterName", NAMESPACE_LABEL, "name"),  # gauge
+    "llm_d_epp_scheduler_attempts_total": ("ClusterName", NAMESPACE_LABEL, "target_model_name", "status"),  # counter
+}
+EPP_METRICS: tuple[str, ...] = tuple(EPP_DIMENSIONS)
+
+# KEDA v2.20.2 operator (kedacore/charts keda-2.20.2 keda/templates/manager/deployment.yaml: pod label
+# app.kubernetes.io/name=keda-operator; with prometheus.operator.enabled the containerPort
+# prometheus.operator.port, 8080, named "metrics", and --metrics-bind-address; kedacore/keda v2.20.2
+# cmd/operator/main.go serves controller-runtime's /metrics there). Names and labels from
+# pkg/metricscollector/prommetrics.go: there is no keda_scaler_errors_total at this version; per-scaler
+# errors are keda_scaler_detail_errors_total and per-ScaledObject errors keda_scaled_object_errors_total.
+KEDA_JOB = "keda"
+KEDA_APP_LABEL = ("app.kubernetes.io/name", "keda-operator")
+KEDA_METRICS_PORT = 8080
+KEDA_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "keda_scaler_detail_errors_total": ("ClusterName", "namespace", "scaledObject"),  # counter, per scaler and trigger
+    "keda_scaled_object_errors_total": ("ClusterName", "namespace", "scaledObject"),  # counter
+    "keda_scaler_metrics_value": ("ClusterName", "namespace", "scaledObject"),  # gauge: what the scaler last read
+}
+KEDA_METRICS: tuple[str, ...] = tuple(KEDA_DIMENSIONS)
+
+# Karpenter v1.14.1 pkg/controllers/metrics/pod/controller.go: karpenter_pods_state, value 1 per pod,
+# labelled name, namespace, owner ("/apis/<apiVersion>/namespaces/<ns>/<kind>s/<name>" of the first
+# owner reference), phase and more. The karpenter-pods job keeps the Pending pods of served models
+# and names their model (``pending_pod_rules``).
+PENDING_PODS_JOB = "karpenter-pods"
+PENDING_PODS_METRIC = "karpenter_pods_state"
+PENDING_PODS_DIMENSIONS: tuple[str, ...] = ("ClusterName", "namespace", "model_name")
+# Pod phases (Kubernetes core/v1 PodPhase) other than Pending; an empty phase is dropped too.
+_OTHER_PHASES = ("Running", "Succeeded", "Failed", "Unknown", "")
+# kube-controller-manager names a Deployment's ReplicaSet <deployment>-<pod-template-hash>, the hash
+# made of these characters (k8s.io/apimachinery rand.SafeEncodeString), at most 10 of them.
+_TEMPLATE_HASH = "[bcdfghjklmnpqrstvwxz2456789]{1,10}"
+
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _SCRAPE_TIMEOUT_S = 10
+SCRAPE_INTERVAL_SECONDS = 30  # the agent's default scrape_interval, "30s"
 
 
 def metrics_keep_regex(names: tuple[str, ...] = VLLM_METRICS) -> str:
@@ -185,6 +252,117 @@ def karpenter_job(namespace: str) -> dict[str, Any]:
     }
 
 
+def _namespaced(namespaces: list[str] | None) -> list[dict[str, Any]]:
+    return [{"role": "pod", **({"namespaces": {"names": namespaces}} if namespaces else {})}]
+
+
+def _keep(names: tuple[str, ...]) -> dict[str, Any]:
+    return {"source_labels": ["__name__"], "regex": metrics_keep_regex(names), "action": "keep"}
+
+
+def _component_job(
+    job_name: str,
+    *,
+    namespaces: list[str] | None,
+    app_label: tuple[str, str],
+    keep: tuple[str, ...],
+    extra: list[dict[str, Any]],
+    port_name: str = METRICS_PORT_NAME,
+) -> dict[str, Any]:
+    """A job over the running pods with ``app_label`` (value a regex) at their ``port_name`` port,
+    keeping exactly ``keep``, then ``extra`` metric relabelling."""
+    return {
+        "job_name": job_name,
+        "sample_limit": 10000,
+        "scheme": "http",
+        "metrics_path": "/metrics",
+        "kubernetes_sd_configs": _namespaced(namespaces),
+        "relabel_configs": _running_pods_at(app_label, port_name),
+        "metric_relabel_configs": [_keep(keep), *extra],
+    }
+
+
+def status_class_rules() -> list[dict[str, Any]]:
+    """``status_class``: ``5xx`` for a status of 500-599 (and so on for 1xx-4xx), ``other`` otherwise."""
+    return [
+        {"source_labels": ["__name__"], "regex": ".*", "target_label": STATUS_CLASS_LABEL, "replacement": "other", "action": "replace"},
+        {
+            "source_labels": ["status"],
+            "regex": "([1-5])[0-9][0-9]",
+            "target_label": STATUS_CLASS_LABEL,
+            "replacement": "${1}xx",
+            "action": "replace",
+        },
+    ]
+
+
+def gateway_job(namespace: str, gateway_name: str) -> dict[str, Any]:
+    """The ``agentgateway`` job: the Gateway's proxy pods in ``namespace``, requests by route and status class."""
+    return _component_job(
+        GATEWAY_JOB,
+        namespaces=[namespace],
+        app_label=(GATEWAY_NAME_LABEL, re.escape(gateway_name)),
+        keep=GATEWAY_METRICS,
+        extra=status_class_rules(),
+    )
+
+
+def epp_job() -> dict[str, Any]:
+    """The ``epp`` job: every endpoint picker pod, with its namespace as ``Namespace``."""
+    job = _component_job(EPP_JOB, namespaces=None, app_label=(EPP_POD_LABEL, ".+-epp"), keep=EPP_METRICS, extra=[])
+    job["relabel_configs"].append({"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"})
+    return job
+
+
+def keda_job(namespace: str) -> dict[str, Any]:
+    """The ``keda`` job: the KEDA operator in ``namespace``."""
+    return _component_job(KEDA_JOB, namespaces=[namespace], app_label=KEDA_APP_LABEL, keep=KEDA_METRICS, extra=[])
+
+
+@dataclass(frozen=True)
+class ScrapedModel:
+    """A served model as the pending-pods job finds its pods: namespace and workload name."""
+
+    namespace: str
+    name: str
+
+
+def pending_pod_rules(models: Sequence[ScrapedModel]) -> list[dict[str, Any]]:
+    """Metric relabelling keeping the Pending pods of ``models``, each labelled ``model_name``.
+
+    A pod's ``owner`` names its model: a Deployment's ReplicaSet ``<model>-<pod-template-hash>``,
+    or a LeaderWorkerSet's StatefulSets, ``<model>`` for the leaders and ``<model>-<group>`` for
+    each group's workers (LWS v0.10.0 pkg/controllers: leader StatefulSet named after the
+    LeaderWorkerSet, worker StatefulSets after their leader pod). A multi-node model named like
+    another's worker set (``a`` and ``a-0`` in one namespace) would be counted as the later one.
+    """
+    rules: list[dict[str, Any]] = [
+        {"source_labels": ["phase"], "regex": "|".join(_OTHER_PHASES), "action": "drop"},
+    ]
+    for model in models:
+        owner = (
+            f"/apis/apps/v1/namespaces/{re.escape(model.namespace)}/"
+            f"(?:replicasets/{re.escape(model.name)}-{_TEMPLATE_HASH}|statefulsets/{re.escape(model.name)}(?:-[0-9]+)?)"
+        )
+        rules.append(
+            {"source_labels": ["owner"], "regex": owner, "target_label": "model_name", "replacement": model.name, "action": "replace"}
+        )
+    rules.append({"source_labels": ["model_name"], "regex": "", "action": "drop"})
+    return rules
+
+
+def pending_pods_job(namespace: str, models: Sequence[ScrapedModel]) -> dict[str, Any]:
+    """The ``karpenter-pods`` job: the Karpenter controller again, keeping only ``pending_pod_rules``."""
+    return _component_job(
+        PENDING_PODS_JOB,
+        namespaces=[namespace],
+        app_label=KARPENTER_APP_LABEL,
+        keep=(PENDING_PODS_METRIC,),
+        extra=pending_pod_rules(models),
+        port_name=KARPENTER_METRICS_PORT_NAME,
+    )
+
+
 def prometheus_config(scrape_interval: str = "30s", keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
     """A Prometheus configuration with the ``vllm`` job alone (``vllm_job``).
 
@@ -193,39 +371,83 @@ def prometheus_config(scrape_interval: str = "30s", keep: tuple[str, ...] = VLLM
     return {"global": _global(scrape_interval), "scrape_configs": [vllm_job(keep)]}
 
 
-def agent_prometheus_config(scrape_interval: str = "30s", *, vllm: bool = True, karpenter_namespace: str | None = None) -> dict[str, Any]:
-    """The agent's Prometheus configuration: the ``vllm`` job and/or the ``karpenter`` job."""
+@dataclass(frozen=True)
+class Components:
+    """What the agent scrapes beside vLLM and Karpenter: the front door's proxies (the Gateway
+    ``gateway_name`` in ``gateway_namespace``) and endpoint pickers, the KEDA operator in
+    ``keda_namespace``, and Karpenter's pod state for the pending pods of ``models``."""
+
+    gateway_namespace: str | None = None
+    gateway_name: str = "inference"
+    keda_namespace: str | None = None
+    models: tuple[ScrapedModel, ...] = ()
+
+
+NO_COMPONENTS = Components()
+
+
+def agent_prometheus_config(
+    scrape_interval: str = "30s",
+    *,
+    vllm: bool = True,
+    karpenter_namespace: str | None = None,
+    components: Components = NO_COMPONENTS,
+) -> dict[str, Any]:
+    """The agent's Prometheus configuration: the ``vllm`` and ``karpenter`` jobs, and those of ``components``."""
     jobs = ([vllm_job()] if vllm else []) + ([karpenter_job(karpenter_namespace)] if karpenter_namespace else [])
     if not jobs:
         raise ValueError("the agent needs a job: vLLM, Karpenter or both")
+    if components.gateway_namespace is not None:
+        jobs += [gateway_job(components.gateway_namespace, components.gateway_name), epp_job()]
+    if components.keda_namespace is not None:
+        jobs.append(keda_job(components.keda_namespace))
+    if components.models and karpenter_namespace:
+        jobs.append(pending_pods_job(karpenter_namespace, components.models))
     return {"global": _global(scrape_interval), "scrape_configs": jobs}
 
 
-def metric_declarations(*, vllm: bool = True, karpenter: bool = False) -> list[dict[str, Any]]:
+def _declaration(job: str, dimensions: Sequence[tuple[str, ...]], names: Sequence[str]) -> dict[str, Any]:
+    return {
+        "source_labels": ["job"],
+        "label_matcher": f"^{re.escape(job)}$",
+        "dimensions": [list(d) for d in dimensions],
+        "metric_selectors": [f"^{name}$" for name in names],
+    }
+
+
+def _by_dimensions(job: str, dimensions_of: Mapping[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for name, dimensions in dimensions_of.items():
+        grouped.setdefault(dimensions, []).append(name)
+    return [_declaration(job, [dims], names) for dims, names in grouped.items()]
+
+
+def metric_declarations(*, vllm: bool = True, karpenter: bool = False, components: Components = NO_COMPONENTS) -> list[dict[str, Any]]:
     """EMF declarations: which metrics of which job become CloudWatch metrics, by which dimensions.
 
     The agent matches ``label_matcher`` and the selectors as Go regexps, unanchored: they are anchored here.
     """
-
-    def declaration(job: str, dimensions: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
-        return {
-            "source_labels": ["job"],
-            "label_matcher": f"^{job}$",
-            "dimensions": [list(dimensions)],
-            "metric_selectors": [f"^{name}$" for name in names],
-        }
-
-    declarations = [declaration(SCRAPE_JOB, DIMENSIONS, VLLM_METRICS)] if vllm else []
+    declarations = [_declaration(SCRAPE_JOB, [DIMENSIONS], VLLM_METRICS)] if vllm else []
     if karpenter:
-        by_dimensions: dict[tuple[str, ...], list[str]] = {}
-        for name, dimensions in KARPENTER_DIMENSIONS.items():
-            by_dimensions.setdefault(dimensions, []).append(name)
-        declarations += [declaration(KARPENTER_JOB, dims, tuple(names)) for dims, names in by_dimensions.items()]
+        declarations += _by_dimensions(KARPENTER_JOB, KARPENTER_DIMENSIONS)
+    if components.gateway_namespace is not None:
+        declarations.append(_declaration(GATEWAY_JOB, GATEWAY_DIMENSIONS, GATEWAY_METRICS))
+        declarations += _by_dimensions(EPP_JOB, EPP_DIMENSIONS)
+    if components.keda_namespace is not None:
+        declarations += _by_dimensions(KEDA_JOB, KEDA_DIMENSIONS)
+    if components.models and karpenter:
+        declarations.append(_declaration(PENDING_PODS_JOB, [PENDING_PODS_DIMENSIONS], (PENDING_PODS_METRIC,)))
     return declarations
 
 
 def agent_config(
-    *, cluster_name: str, region: str, log_group_name: str | None = None, vllm: bool = True, karpenter: bool = False
+    *,
+    cluster_name: str,
+    region: str,
+    log_group_name: str | None = None,
+    vllm: bool = True,
+    karpenter: bool = False,
+    components: Components = NO_COMPONENTS,
 ) -> dict[str, Any]:
     """``cwagentconfig.json``: Prometheus to EMF, publishing what ``metric_declarations`` selects."""
     return {
@@ -238,7 +460,7 @@ def agent_config(
                     "prometheus_config_path": PROMETHEUS_CONFIG_PATH,
                     "emf_processor": {
                         "metric_namespace": METRIC_NAMESPACE,
-                        "metric_declaration": metric_declarations(vllm=vllm, karpenter=karpenter),
+                        "metric_declaration": metric_declarations(vllm=vllm, karpenter=karpenter, components=components),
                     },
                 }
             },
@@ -279,11 +501,12 @@ def prometheus_agent(
     node_selector: dict[str, str],
     vllm: bool = True,
     karpenter_namespace: str | None = None,
+    components: Components = NO_COMPONENTS,
 ) -> list[dict[str, Any]]:
     """ServiceAccount, ClusterRole and binding, both ConfigMaps and the Deployment, in apply order.
 
     The agent scrapes the vLLM pods (``vllm``) and/or the Karpenter controller in
-    ``karpenter_namespace``.
+    ``karpenter_namespace``, and what ``components`` names.
 
     ``log_group_name`` defaults to ``/aws/containerinsights/<cluster_name>/prometheus``; the
     namespace must exist (the CDK layer creates it). The ServiceAccount has no IAM annotation: its
@@ -293,10 +516,18 @@ def prometheus_agent(
     validate_inputs(cluster_name, region, namespace, service_account, node_selector)
     if karpenter_namespace is not None:
         _check_name("karpenter_namespace", karpenter_namespace)
-    scrape = agent_prometheus_config(scrape_interval, vllm=vllm, karpenter_namespace=karpenter_namespace)
+    for namespace_name in (components.gateway_namespace, components.keda_namespace):
+        if namespace_name is not None:
+            _check_name("component namespace", namespace_name)
+    scrape = agent_prometheus_config(scrape_interval, vllm=vllm, karpenter_namespace=karpenter_namespace, components=components)
     scrape_text = json.dumps(scrape, indent=2) + "\n"  # JSON is YAML; no PyYAML at synth
     config = agent_config(
-        cluster_name=cluster_name, region=region, log_group_name=log_group_name, vllm=vllm, karpenter=karpenter_namespace is not None
+        cluster_name=cluster_name,
+        region=region,
+        log_group_name=log_group_name,
+        vllm=vllm,
+        karpenter=karpenter_namespace is not None,
+        components=components,
     )
     agent_text = json.dumps(config, indent=2) + "\n"
     config_hash = hashlib.sha256((scrape_text + agent_text).encode()).hexdigest()[:16]

@@ -39,6 +39,10 @@ GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 MODEL_HEADER = "X-Gateway-Model-Name"
 OPENAI_PATH_PREFIX = "/v1/"
 EPP_PORT = 9002
+# The EPP's Prometheus port (container port "metrics"; llm-d-router v0.10.0
+# config/charts/routerlib/templates/_deployment.yaml), served as plain HTTP /metrics without a token
+# when ``monitoring.prometheus.auth.enabled`` is false (``--metrics-endpoint-auth=false``).
+EPP_METRICS_PORT = 9090
 EPP_POD_LABEL = "llm-d-router-gateway"
 # The request's model, from its JSON body (the expression agentgateway's CEL benchmark names "bbr",
 # crates/agentgateway/src/cel/benches.rs).
@@ -212,24 +216,32 @@ def _policy(name: str, namespace: str, selector: Mapping[str, str], peers: list[
     }
 
 
-def front_door_ingress(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: str) -> list[dict[str, Any]]:
+def front_door_ingress(
+    spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: str, scrapers: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """What the serving namespace's default deny must let through for the front door: the gateway's
-    proxy pods to the pool's API port and to the EPP's ext-proc port, and the EPP (which reads each
-    pod's ``/metrics``) to the pool's API port. Nothing else is admitted by these policies."""
+    proxy pods to the pool's API port and to the EPP's ext-proc port, the EPP (which reads each
+    pod's ``/metrics``) to the pool's API port, and the ``scrapers`` namespaces to the EPP's
+    metrics port. Nothing else is admitted by these policies."""
     proxies = _peer(gateway_namespace, {GATEWAY_NAME_LABEL: gateway_name})
     epp = _peer(spec.namespace, epp_pod_labels(spec))
-    return [
-        _policy(f"{spec.name}-front-door", spec.namespace, vllm.api_selector(spec), [proxies, epp], vllm.PORT),
-        _policy(f"{epp_name(spec)}-ingress", spec.namespace, epp_pod_labels(spec), [proxies], EPP_PORT),
-    ]
+    picker = _policy(f"{epp_name(spec)}-ingress", spec.namespace, epp_pod_labels(spec), [proxies], EPP_PORT)
+    if scrapers:
+        picker["spec"]["ingress"].append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}} for name in scrapers],
+                "ports": [{"protocol": "TCP", "port": EPP_METRICS_PORT}],
+            }
+        )
+    return [_policy(f"{spec.name}-front-door", spec.namespace, vllm.api_selector(spec), [proxies, epp], vllm.PORT), picker]
 
 
-def manifests(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: str) -> list[dict[str, Any]]:
+def manifests(spec: vllm.ServingSpec, *, gateway_name: str, gateway_namespace: str, scrapers: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One model's pool, route and front-door network policies, in apply order."""
     return [
         inference_pool(spec),
         http_route(spec, gateway_name=gateway_name, gateway_namespace=gateway_namespace),
-        *front_door_ingress(spec, gateway_name=gateway_name, gateway_namespace=gateway_namespace),
+        *front_door_ingress(spec, gateway_name=gateway_name, gateway_namespace=gateway_namespace, scrapers=scrapers),
     ]
 
 

@@ -371,3 +371,95 @@ def test_a_models_own_slo_overrides_the_default(synth) -> None:
     assert "p90 SLO 0.75 s" in ttft["properties"]["title"]
     default = _promql_alarms(synth("dev"))[name]
     assert default["EvaluationCriteria"]["PromQLCriteria"]["Query"].endswith(" > 2")  # AlarmThresholds.ttft_p90_seconds
+
+
+def _stat_dimensions(alarm: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {
+        m["Id"]: {
+            "name": m["MetricStat"]["Metric"]["MetricName"],
+            **{d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]},
+        }
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+
+
+def test_a_routed_model_alarms_on_its_gateway_5xx_rate(synth) -> None:
+    result = synth("prod")
+    alarms = {a["AlarmName"]: a for a in _alarms(result)}
+    for model in result.stacks.config.models:
+        alarm = alarms[f"inference-prod-Vllm-{model.name}-Gateway5xxRate-Critical"]
+        (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+        assert expression == "IF(req >= 20, 100 * FILL(err, 0) / req, 0)"
+        stats = _stat_dimensions(alarm)
+        route = f"{model.namespace}/{model.name}"  # agentgateway's route label: <namespace>/<HTTPRoute name>
+        assert stats == {
+            "req": {"name": "agentgateway_requests_total", "ClusterName": "inference-prod", "route": route},
+            "err": {"name": "agentgateway_requests_total", "ClusterName": "inference-prod", "route": route, "status_class": "5xx"},
+        }
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (5, "GreaterThanThreshold")
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (3, 2, "notBreaching")
+        assert {m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m} == {300}
+
+
+def test_an_autoscaled_model_alarms_on_scaler_errors(synth) -> None:
+    result = synth("prod")
+    alarms = {a["AlarmName"]: a for a in _alarms(result)}
+    alarm = alarms["inference-prod-Vllm-llama-3-1-8b-ScalerErrors-Warning"]
+    (stat,) = [m["MetricStat"] for m in alarm["Metrics"]]
+    assert stat["Metric"]["MetricName"] == "keda_scaled_object_errors_total" and stat["Stat"] == "Sum"
+    # KEDA v2.20.2 labels: namespace and scaledObject (the ScaledObject is named after the model).
+    assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
+        "ClusterName": "inference-prod",
+        "namespace": "inference",
+        "scaledObject": "llama-3-1-8b",
+    }
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+        3,
+        3,
+    )
+    assert stat["Period"] == 300 and alarm["TreatMissingData"] == "notBreaching"
+    assert not any("ScalerErrors" in name and "405b" in name for name in alarms), "fixed-replica models have no scaler"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_model_draws_its_front_door_and_pending_pods(synth, env: str) -> None:
+    result = synth(env)
+    rows = [r for r in _metric_rows(_body(result)) if r[0] == "ContainerInsights/Prometheus"]
+    drawn = {
+        (r[1], frozenset(zip(r[2:-1:2], r[3:-1:2], strict=True))) for r in rows if isinstance(r[-1], dict) and "expression" not in r[-1]
+    }
+    cluster = ("ClusterName", result.stacks.config.cluster_name)
+    for model in result.stacks.config.models:
+        ns = model.namespace
+        route = ("route", f"{ns}/{model.name}")
+        expected = {
+            (name, frozenset(dims))
+            for name, dims in {
+                ("agentgateway_requests_total", (cluster, route)),
+                ("agentgateway_requests_total", (cluster, route, ("status_class", "5xx"))),
+                ("llm_d_epp_request_total", (cluster, ("Namespace", ns), ("model_name", model.name))),
+                ("llm_d_epp_request_error_total", (cluster, ("Namespace", ns), ("model_name", model.name))),
+                ("llm_d_epp_ready_endpoints", (cluster, ("Namespace", ns), ("name", model.name))),
+                ("karpenter_pods_state", (cluster, ("namespace", ns), ("model_name", model.name))),
+            }
+        }
+        assert expected <= drawn, expected - drawn
+    every_row = _metric_rows(_body(result))
+    expressions = [r[-1]["expression"] for r in every_row if isinstance(r[-1], dict) and "expression" in r[-1]]
+    assert expressions.count("FILL(pending, 0) * 30 / PERIOD(pending)") == len(result.stacks.config.models)
+
+
+def test_component_metrics_carry_exactly_the_published_dimensions() -> None:
+    from infra.metrics import component
+
+    metric = component("llm_d_epp_ready_endpoints", "c", "Maximum", "ready", Namespace="inference", name="m")
+    assert metric.dimensions == {"ClusterName": "c", "Namespace": "inference", "name": "m"}
+    component("agentgateway_requests_total", "c", "Sum", "all", route="inference/m")
+    component("agentgateway_requests_total", "c", "Sum", "5xx", route="inference/m", status_class="5xx")
+    with pytest.raises(ValueError, match="published by"):
+        component("agentgateway_requests_total", "c", "Sum", "x", route="inference/m", status="503")
+    with pytest.raises(ValueError, match="published by"):
+        component("keda_scaled_object_errors_total", "c", "Sum", "x", Namespace="inference", scaledObject="m")

@@ -191,7 +191,10 @@ def test_the_agent_scrapes_karpenter_where_it_is_installed_in_every_environment(
     values = json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
     assert values["controller"] and "metrics" not in values["controller"], "the chart's metrics port, http-metrics 8080"
     assert "nameOverride" not in values and "podLabels" not in values, "the chart's pod label, app.kubernetes.io/name=karpenter"
-    assert list(_scrape_jobs(prod.stacks.eks.vllm_metrics)) == ["vllm", "karpenter"]
+    # prod routes its models through the front door and autoscales one: the proxies, the EPPs, KEDA, pending pods.
+    assert list(_scrape_jobs(prod.stacks.eks.vllm_metrics)) == ["vllm", "karpenter", "agentgateway", "epp", "keda", "karpenter-pods"]
+    pending = _scrape_jobs(prod.stacks.eks.vllm_metrics)["karpenter-pods"]["metric_relabel_configs"]
+    assert {r["replacement"] for r in pending if r.get("target_label") == "model_name"} == {m.name for m in prod.stacks.config.models}
     (sd,) = _scrape_jobs(prod.stacks.eks.vllm_metrics)["karpenter"]["kubernetes_sd_configs"]
     assert sd["namespaces"]["names"] == [karpenter["Namespace"]]
     # An environment without models still gets Karpenter's metrics, and no latency Collector.
@@ -286,7 +289,11 @@ def test_keda_runs_on_the_system_nodes_only_where_a_model_autoscales(prod: Synth
         "keda",
         "keda",
     )
-    assert json.loads(keda["Values"]) == {"nodeSelector": {"inference-blueprint/node-role": "system"}}
+    # keda/values.yaml prometheus.operator: enabled renders containerPort 8080 "metrics" and --metrics-bind-address.
+    assert json.loads(keda["Values"]) == {
+        "nodeSelector": {"inference-blueprint/node-role": "system"},
+        "prometheus": {"operator": {"enabled": True, "port": 8080}},
+    }
     assert "keda" in _charts(synth("dev")) and "keda" not in _charts(synth("capetown"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -357,3 +358,220 @@ def test_every_karpenter_metric_is_published_by_its_dimensions() -> None:
         assert dimensions[0] == "ClusterName" and all(label in ("nodepool", "resource_type") for label in dimensions[1:])
     # The dashboards read the usage of the resource each pool's limit names (infra.k8s.karpenter).
     assert set(ACCELERATOR_RESOURCE.values()) | {"nodes"} == set(cwagent.KARPENTER_RESOURCE_TYPES)
+
+
+# -- the front door, KEDA and pending-pods jobs ----------------------------------------------------
+
+COMPONENTS = cwagent.Components(
+    gateway_namespace="inference-gateway",
+    gateway_name="inference",
+    keda_namespace="keda",
+    models=(cwagent.ScrapedModel("inference", "llama-8b"), cwagent.ScrapedModel("inference", "llama-405b")),
+)
+# Container ports as the upstream templates declare them: agentgateway v1.4.1
+# controller/pkg/helm/agentgateway/templates/_helpers.tpl (15020 "metrics"), llm-d-router v0.10.0
+# config/charts/routerlib/templates/_deployment.yaml (9002 "grpc", 9090 "metrics"), kedacore/charts
+# keda-2.20.2 keda/templates/manager/deployment.yaml (prometheus.operator.port "metrics", 9666 "metricsservice").
+PROXY_PORTS = [{"name": "metrics", "containerPort": 15020}]
+EPP_PORTS = [
+    {"name": "grpc", "containerPort": 9002},
+    {"name": "grpc-health", "containerPort": 9003},
+    {"name": "metrics", "containerPort": 9090},
+]
+KEDA_PORTS = [{"name": "metrics", "containerPort": 8080}, {"name": "metricsservice", "containerPort": 9666}]
+
+
+def _components_objects() -> list[dict]:
+    return _objects(karpenter_namespace="kube-system", components=COMPONENTS)
+
+
+def _full_relabel(rules: list[dict], labels: dict[str, str]) -> dict[str, str] | None:
+    """Prometheus relabelling with keep, drop and replace (regex anchored, ';' separator, ``${n}`` groups)."""
+    labels = dict(labels)
+    for rule in rules:
+        value = ";".join(labels.get(name, "") for name in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if (action == "keep" and not match) or (action == "drop" and match):
+            return None
+        if action == "replace" and match:
+            template = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m: f"\\g<{m.group(1) or m.group(2)}>", rule.get("replacement", "$1"))
+            labels[rule["target_label"]] = match.expand(template)
+    return labels
+
+
+def _scraped_ports(job: dict, pod: dict, ports: list[dict], namespace: str) -> list[int]:
+    container = {"name": "c"}
+    return [
+        p["containerPort"]
+        for p in ports
+        if _full_relabel(job["relabel_configs"], _target(pod, container, p, namespace=namespace)) is not None
+    ]
+
+
+def test_the_component_jobs_scrape_each_components_metrics_port_only() -> None:
+    jobs = _jobs(_components_objects())
+    assert list(jobs) == ["vllm", "karpenter", "agentgateway", "epp", "keda", "karpenter-pods"]
+    proxy = {"metadata": {"labels": {"gateway.networking.k8s.io/gateway-name": "inference"}}}
+    other_gateway = {"metadata": {"labels": {"gateway.networking.k8s.io/gateway-name": "inference-2"}}}
+    epp = {"metadata": {"labels": {"llm-d-router-gateway": "llama-8b-epp"}}}
+    keda = {"metadata": {"labels": {"app.kubernetes.io/name": "keda-operator"}}}
+    keda_api = {"metadata": {"labels": {"app.kubernetes.io/name": "keda-operator-metrics-apiserver"}}}
+    assert jobs["agentgateway"]["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["inference-gateway"]}}]
+    assert _scraped_ports(jobs["agentgateway"], proxy, PROXY_PORTS, "inference-gateway") == [15020]
+    assert _scraped_ports(jobs["agentgateway"], other_gateway, PROXY_PORTS, "inference-gateway") == []
+    assert jobs["epp"]["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert _scraped_ports(jobs["epp"], epp, EPP_PORTS, "inference") == [9090]
+    kept = _full_relabel(jobs["epp"]["relabel_configs"], _target(epp, {"name": "epp"}, EPP_PORTS[2], namespace="team-a"))
+    assert kept is not None and kept[cwagent.NAMESPACE_LABEL] == "team-a"
+    assert _scraped_ports(jobs["keda"], keda, KEDA_PORTS, "keda") == [8080]
+    assert _scraped_ports(jobs["keda"], keda_api, KEDA_PORTS, "keda") == []
+    assert _scraped_ports(jobs["karpenter-pods"], KARPENTER_POD, [METRICS_PORT, HEALTH_PORT], "kube-system") == [8080]
+    for obj in _components_objects():
+        assert validate(obj) == [], (obj["kind"], validate(obj))
+    assert list(_jobs(_objects(karpenter_namespace="kube-system"))) == ["vllm", "karpenter"], "nothing more without components"
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "kept", "status_class"),
+    [
+        ("agentgateway_requests_total", "200", True, "2xx"),
+        ("agentgateway_requests_total", "503", True, "5xx"),
+        ("agentgateway_requests_total", "429", True, "4xx"),
+        ("agentgateway_requests_total", "unknown", True, "other"),
+        ("agentgateway_request_duration_seconds_bucket", "200", False, None),
+        ("agentgateway_response_bytes_total", "200", False, None),
+        ("agentgateway_gen_ai_client_token_usage_sum", "", False, None),
+    ],
+)
+def test_the_gateway_job_keeps_requests_by_status_class(name: str, status: str, kept: bool, status_class: str | None) -> None:
+    rules = _jobs(_components_objects())["agentgateway"]["metric_relabel_configs"]
+    labels = _full_relabel(rules, {"__name__": name, "status": status, "route": "inference/llama-8b"})
+    assert (labels is not None) is kept
+    if labels is not None:
+        assert labels["status_class"] == status_class
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("llm_d_epp_request_total", True),
+        ("llm_d_epp_request_error_total", True),
+        ("llm_d_epp_ready_endpoints", True),
+        ("llm_d_epp_scheduler_attempts_total", True),
+        ("inference_objective_request_total", False),  # the deprecated twin
+        ("inference_pool_ready_pods", False),
+        ("llm_d_epp_request_duration_seconds_bucket", False),
+    ],
+)
+def test_the_epp_job_keeps_the_current_names_only(name: str, kept: bool) -> None:
+    rules = _jobs(_components_objects())["epp"]["metric_relabel_configs"]
+    assert (_full_relabel(rules, {"__name__": name}) is not None) is kept
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("keda_scaler_detail_errors_total", True),
+        ("keda_scaled_object_errors_total", True),
+        ("keda_scaler_metrics_value", True),
+        ("keda_scaler_errors_total", False),  # not a KEDA v2.20.2 name
+        ("keda_scaler_metrics_latency_seconds", False),
+        ("keda_internal_scale_loop_latency_seconds", False),
+    ],
+)
+def test_the_keda_job_keeps_the_scaler_metrics(name: str, kept: bool) -> None:
+    rules = _jobs(_components_objects())["keda"]["metric_relabel_configs"]
+    assert (_full_relabel(rules, {"__name__": name}) is not None) is kept
+
+
+@pytest.mark.parametrize(
+    ("owner", "phase", "model"),
+    [
+        ("/apis/apps/v1/namespaces/inference/replicasets/llama-8b-5d9c7b4f8", "Pending", "llama-8b"),
+        ("/apis/apps/v1/namespaces/inference/statefulsets/llama-405b", "Pending", "llama-405b"),  # LWS leaders
+        ("/apis/apps/v1/namespaces/inference/statefulsets/llama-405b-1", "Pending", "llama-405b"),  # group 1's workers
+        ("/apis/apps/v1/namespaces/inference/replicasets/llama-8b-5d9c7b4f8", "Running", None),
+        ("/apis/apps/v1/namespaces/inference/replicasets/llama-8b-extra-5d9c7b4f8", "Pending", None),  # another Deployment
+        ("/apis/apps/v1/namespaces/team-a/replicasets/llama-8b-5d9c7b4f8", "Pending", None),  # another namespace
+        ("/apis/apps/v1/namespaces/kube-system/replicasets/coredns-5d9c7b4f8", "Pending", None),
+        ("", "Pending", None),
+    ],
+)
+def test_pending_pods_are_kept_for_served_models_and_named_after_them(owner: str, phase: str, model: str | None) -> None:
+    rules = _jobs(_components_objects())["karpenter-pods"]["metric_relabel_configs"]
+    labels = _full_relabel(rules, {"__name__": "karpenter_pods_state", "owner": owner, "phase": phase, "namespace": "inference"})
+    assert (labels["model_name"] if labels else None) == model
+    assert _full_relabel(rules, {"__name__": "karpenter_nodepools_usage", "phase": "Pending"}) is None
+
+
+def test_component_metrics_are_published_by_their_dimensions() -> None:
+    declarations = _agent(_components_objects())["logs"]["metrics_collected"]["prometheus"]["emf_processor"]["metric_declaration"]
+    by_job: dict[str, list[dict]] = {}
+    for d in declarations:
+        by_job.setdefault(d["label_matcher"], []).append(d)
+    (gateway,) = by_job["^agentgateway$"]
+    assert gateway["dimensions"] == [["ClusterName", "route"], ["ClusterName", "route", "status_class"]]
+    assert gateway["metric_selectors"] == ["^agentgateway_requests_total$"]
+    epp = {s: d["dimensions"] for d in by_job["^epp$"] for s in d["metric_selectors"]}
+    assert epp == {
+        "^llm_d_epp_request_total$": [["ClusterName", "Namespace", "model_name"]],
+        "^llm_d_epp_request_error_total$": [["ClusterName", "Namespace", "model_name"]],
+        "^llm_d_epp_ready_endpoints$": [["ClusterName", "Namespace", "name"]],
+        "^llm_d_epp_scheduler_attempts_total$": [["ClusterName", "Namespace", "target_model_name", "status"]],
+    }
+    (keda,) = by_job["^keda$"]
+    assert keda["dimensions"] == [["ClusterName", "namespace", "scaledObject"]]
+    assert sorted(keda["metric_selectors"]) == [
+        "^keda_scaled_object_errors_total$",
+        "^keda_scaler_detail_errors_total$",
+        "^keda_scaler_metrics_value$",
+    ]
+    (pending,) = by_job["^karpenter\\-pods$"]
+    assert (pending["dimensions"], pending["metric_selectors"]) == (
+        [["ClusterName", "namespace", "model_name"]],
+        ["^karpenter_pods_state$"],
+    )
+    assert re.search(pending["label_matcher"], "karpenter-pods") and not re.search(pending["label_matcher"], "karpenter")
+
+
+def test_every_scrape_job_names_a_port_the_network_policies_admit() -> None:
+    """Each job's target pod, at the port it scrapes, is admitted from the scraper's namespace by the
+    policies the stacks apply (tests/network_policy.py: kubernetes.io "Network Policies")."""
+    from network_policy import admits
+
+    from infra.constructs.front_door import GATEWAY_NAME
+    from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
+    from infra.constructs.vllm_metrics import NAMESPACE as SCRAPER
+    from infra.k8s import gateway, serving_access
+
+    policies = [
+        *gateway.gateway_ingress(
+            namespace=GATEWAY_NAMESPACE, gateway_name=GATEWAY_NAME, port=80, sources=["10.0.0.0/16"], scrapers=[SCRAPER]
+        ),
+        serving_access.default_deny_ingress(SINGLE.namespace),
+        serving_access.model_ingress(
+            name=SINGLE.name, namespace=SINGLE.namespace, model_labels=SINGLE.labels, port=vllm.PORT, clients=[], scrapers=[SCRAPER]
+        ),
+        *gateway.front_door_ingress(SINGLE, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE, scrapers=[SCRAPER]),
+    ]
+    server = vllm.pod_template(SINGLE, "server")
+    pods = {
+        "vllm": (SINGLE.namespace, server["metadata"]["labels"], server["spec"]["containers"][0]["ports"]),
+        "agentgateway": (GATEWAY_NAMESPACE, {"gateway.networking.k8s.io/gateway-name": GATEWAY_NAME}, PROXY_PORTS),
+        "epp": (SINGLE.namespace, gateway.epp_pod_labels(SINGLE), EPP_PORTS),
+        "keda": ("keda", {"app.kubernetes.io/name": "keda-operator"}, KEDA_PORTS),
+        "karpenter": ("kube-system", KARPENTER_POD["metadata"]["labels"], [METRICS_PORT, HEALTH_PORT]),
+        "karpenter-pods": ("kube-system", KARPENTER_POD["metadata"]["labels"], [METRICS_PORT, HEALTH_PORT]),
+    }
+    components = dataclasses.replace(COMPONENTS, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE)
+    jobs = _jobs(_objects(karpenter_namespace="kube-system", components=components))
+    assert set(jobs) == set(pods)
+    scraper = {"namespace": SCRAPER, "labels": {}}
+    for name, job in jobs.items():
+        namespace, labels, ports = pods[name]
+        (port,) = _scraped_ports(job, {"metadata": {"labels": labels}}, ports, namespace)
+        target = {"namespace": namespace, "labels": labels}
+        assert admits(policies, target, scraper, port), (name, port)
+        assert not admits(policies, target, {"namespace": "attacker", "labels": {}}, port) or namespace in ("keda", "kube-system"), name
+    assert gateway.EPP_METRICS_PORT == 9090 and gateway.PROXY_METRICS_PORT == 15020

@@ -344,3 +344,37 @@ def test_the_front_door_policies_select_the_pools_pods_and_the_models_epp() -> N
     assert model["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
     assert epp["spec"]["podSelector"] == {"matchLabels": {"llm-d-router-gateway": "llama-405b-epp"}}
     assert epp["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9002}]
+
+
+SCRAPER_NS = "inference-metrics"
+SCRAPED_POLICIES = [
+    serving_access.default_deny_ingress(MULTI.namespace),
+    *gateway.front_door_ingress(MULTI, gateway_name=GW_NAME, gateway_namespace=GW_NAMESPACE, scrapers=[SCRAPER_NS]),
+]
+SCRAPER: dict[str, Any] = {"namespace": SCRAPER_NS, "labels": {"app.kubernetes.io/name": "cwagent-prometheus"}}
+
+
+@pytest.mark.parametrize(
+    ("policies", "source", "target", "port", "admitted"),
+    [
+        (SCRAPED_POLICIES, SCRAPER, EPP_POD, 9090, True),  # llm-d-router v0.10.0: the EPP's "metrics" port
+        (SCRAPED_POLICIES, SCRAPER, EPP_POD, 9002, False),  # not its ext-proc port
+        (SCRAPED_POLICIES, PROXY, EPP_POD, 9090, False),  # the proxies reach ext-proc only
+        (SCRAPED_POLICIES, {"namespace": "attacker", "labels": dict(SCRAPER["labels"])}, EPP_POD, 9090, False),
+        (SCRAPED_POLICIES, PROXY, EPP_POD, 9002, True),  # unchanged by the scraper's rule
+        (POLICIES, SCRAPER, EPP_POD, 9090, False),  # no scraper named, none admitted
+    ],
+)
+def test_the_scraper_namespace_reaches_the_epp_metrics_port_only(
+    policies: list[dict[str, Any]], source: dict[str, Any], target: dict[str, Any], port: int, admitted: bool
+) -> None:
+    assert admits(policies, target, source, port) is admitted
+
+
+def test_the_epp_metrics_rule_names_the_scraper_namespaces_and_port_9090() -> None:
+    _, epp = gateway.front_door_ingress(MULTI, gateway_name=GW_NAME, gateway_namespace=GW_NAMESPACE, scrapers=["a", "b"])
+    assert epp["spec"]["ingress"][1] == {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}} for name in ("a", "b")],
+        "ports": [{"protocol": "TCP", "port": 9090}],
+    }
+    assert validate(epp) == []

@@ -421,7 +421,8 @@ def test_an_autoscaled_model_alarms_on_scaler_errors(synth) -> None:
         3,
     )
     assert stat["Period"] == 300 and alarm["TreatMissingData"] == "notBreaching"
-    assert not any("ScalerErrors" in name and "405b" in name for name in alarms), "fixed-replica models have no scaler"
+    scaled = {name for name in alarms if "ScalerErrors" in name}
+    assert scaled == {f"inference-prod-Vllm-{m['name']}-ScalerErrors-Warning" for m in CONTEXT["environments"]["prod"]["models"]}
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -494,9 +494,17 @@ def test_prod_submits_its_configured_form_and_its_handler_may_call_only_the_two_
     assert "Environment" not in function["Properties"] and function["Properties"]["Timeout"] == 300
 
 
-@pytest.mark.parametrize("env", ["dev", "capetown"])
-def test_environments_whose_form_is_already_submitted_deploy_no_form_resource(synth, env: str) -> None:
-    assert synth(env).resources("bedrock", "Custom::BedrockModelAccessForm") == {}
+@pytest.mark.parametrize("env", ["dev", "prod", "capetown"])
+def test_every_environment_with_bedrock_models_has_the_form_resource(synth, env: str) -> None:
+    assert len(synth(env).resources("bedrock", "Custom::BedrockModelAccessForm")) == 1
+
+
+def test_an_environment_whose_form_is_already_submitted_deploys_no_form_resource(synth) -> None:
+    def edit(envs: dict[str, Any]) -> None:
+        envs["dev"]["bedrock"].pop("model_access_form")
+        envs["dev"]["bedrock"]["model_access_form_submitted"] = True
+
+    assert synth("dev", key="form-submitted", edit=edit).resources("bedrock", "Custom::BedrockModelAccessForm") == {}
 
 
 # --- teams: application inference profiles (CloudFormation AWS::Bedrock::ApplicationInferenceProfile; the custom

@@ -42,6 +42,23 @@ def _unique_names(names: list[str], block: str, what: str) -> None:
         seen[name] = index
 
 
+def _no_single_point_of_failure(pool: UnitPoolConfig, where: str) -> None:
+    """A production pool serves from two units or more and rolls out through a surge unit."""
+    if pool.units < 2:
+        raise Problem(
+            f"{pool.units} unit in a production environment is a single point of failure: a fault or a rollout of that "
+            "unit takes the model down",
+            "run units 2 or more, or set production to false",
+            field=f"{where}.units",
+        )
+    if not pool.surge:
+        raise Problem(
+            "a production pool without a surge unit: a rollout would stop a serving unit before its replacement runs",
+            f"set surge to true ({pool.unit_size} more instances standing by), or set production to false",
+            field=f"{where}.surge",
+        )
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment: where it goes and what it runs."""
 
@@ -58,6 +75,7 @@ class EnvironmentConfig(_Strict):
     unit_log_retention_days: int = 90
     observability: ObservabilityConfig = ObservabilityConfig()
     budget_usd_per_hour: float | None = Field(default=None, gt=0, description="fail synth when the standing cost is above this")
+    production: bool = Field(default=False, description="serves production traffic: synth refuses a single point of failure")
 
     @model_validator(mode="before")
     @classmethod
@@ -259,6 +277,8 @@ class EnvironmentConfig(_Strict):
                     f"use 0..{self.network.az_count - 1}",
                     field=f"{where}.az_index",
                 )
+            if self.production:
+                _no_single_point_of_failure(pool, where)
             try:
                 self.plan_unit(pool)
             except planner.PlanError as exc:

@@ -74,6 +74,7 @@ class UnitPoolConfig(_Strict):
     capacity_reservation_id: str | None = Field(default=None, description="an On-Demand Capacity Reservation or Capacity Block id")
     ami_release: str = Field(default=ECS_NEURON_AMI_RELEASE, description="ECS-optimized AL2023 Neuron AMI name every instance runs")
     runtime: UnitRuntime = Field(default="data-parallel", description="data-parallel (one model copy per member) or ray-pipeline")
+    surge: bool = Field(default=False, description="one more unit of instances standing by, where a rollout starts the new revision first")
 
     @field_validator("name")
     @classmethod
@@ -162,10 +163,11 @@ class UnitPoolConfig(_Strict):
 
     @model_validator(mode="after")
     def _capacity(self) -> UnitPoolConfig:
-        needed = self.units * self.unit_size
+        needed = self.instances
         if self.max_instances is not None and needed > self.max_instances:
+            surge = " and a surge unit" if self.surge else ""
             raise Problem(
-                f"{self.units} units of {self.unit_size} need {needed} instances but max_instances is {self.max_instances}",
+                f"{self.units} units of {self.unit_size}{surge} need {needed} instances but max_instances is {self.max_instances}",
                 f"raise max_instances to at least {needed} or run fewer units",
                 field="units",
             )
@@ -177,8 +179,8 @@ class UnitPoolConfig(_Strict):
 
     @property
     def instances(self) -> int:
-        """Instances the pool keeps running: every unit's members."""
-        return self.units * self.unit_size
+        """Instances the pool keeps running: every unit's members, and the surge unit's when it has one."""
+        return (self.units + int(self.surge)) * self.unit_size
 
     @property
     def maximum(self) -> int:
@@ -191,5 +193,15 @@ class UnitPoolConfig(_Strict):
 
     @property
     def slots(self) -> tuple[str, ...]:
-        """The unit ids (``<pool>-<n>``) the topology Lambda writes and the services select on."""
+        """The serving unit ids (``<pool>-<n>``) the topology Lambda writes and the services select on."""
         return tuple(f"{self.name}-{n}" for n in range(self.units))
+
+    @property
+    def surge_slot(self) -> str | None:
+        """The surge unit's id, ``<pool>-surge``, when the pool has one."""
+        return f"{self.name}-surge" if self.surge else None
+
+    @property
+    def all_slots(self) -> tuple[str, ...]:
+        """Every unit id the topology Lambda fills, in its order: the serving slots, then the surge."""
+        return (*self.slots, *([self.surge_slot] if self.surge_slot else []))

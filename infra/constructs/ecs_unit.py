@@ -5,7 +5,8 @@ tasks, one task per instance. With the default runtime, ``data-parallel``, every
 whole model as one vLLM data-parallel rank and the leader's API server balances requests across
 them; with ``ray-pipeline`` (opt-in, unverified) the leader is also the Ray head and the followers
 Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A pool has
-``units`` fixed unit slots, ``<pool>-0``, ``<pool>-1``, ...:
+``units`` fixed serving unit slots, ``<pool>-0``, ``<pool>-1``, ..., and with ``surge`` one more,
+``<pool>-surge``, whose instances stand by for rollouts:
 
 - The instances come from one Auto Scaling group (an ECS capacity provider with managed scaling and
   managed termination protection) on the pool's pinned ECS-optimized AL2023 Neuron AMI release,
@@ -15,7 +16,8 @@ Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A po
   AZ). Each instance's agent registers the attribute ``unit-pool=<pool>``.
 - The topology Lambda (``lambda/unit_topology``) groups the pool's instances that share the deepest
   network node (``ec2:DescribeInstanceTopology``) and writes ``unit-id=<slot>`` on each member.
-- Each slot is one leader service and one service per follower rank, all ``desiredCount`` 1, all
+- Each slot is one leader service and one service per follower rank, ``desiredCount`` 1 (0 for the
+  surge unit until a rollout needs it), all
   constrained to instances with ``unit-id == <slot>``. Every task reserves more than half of an
   instance's CPU, so two members never share an instance whichever services they belong to.
 - Every member has a container health check (``infra/unit_healthcheck.py``): the leader passes
@@ -34,9 +36,10 @@ Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A po
   when its drain began) is one SSM parameter per pool.
 - A daemon service (``NeuronMonitorDaemon``, ``model-images/neuron-monitor``) runs neuron-monitor on
   every instance of the pool and publishes NeuronCore utilization through the units' log group.
-- Slots update one after another (CloudFormation dependencies between slots), and a slot's
-  services replace their task in place (0 % minimum healthy): one unit at a time is down during a
-  rolling update.
+- CloudFormation never rolls a member: each service names its task definition by family only, so a
+  new revision changes nothing in it, and no member has a deployment circuit breaker. The health
+  function moves whole units onto the revisions in ``TASK_DEFINITIONS``, one at a time, starting
+  the surge unit first (``lambda/unit_health/rollout.py``).
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class UnitMember:
     slot: str
     rank: int
     service: ecs.Ec2Service
+    task: ecs.Ec2TaskDefinition
 
     @property
     def leader(self) -> bool:
@@ -331,20 +335,23 @@ class InferenceUnitPool(Construct):
             token = secretsmanager.Secret.from_secret_name_v2(self, "HubToken", pool.weights.hub_token_secret)
         image = self._image(pool.image)
 
-        self.members: list[UnitMember] = []
-        previous: list[ecs.Ec2Service] = []
-        for slot in pool.slots:
-            slot_services: list[ecs.Ec2Service] = []
-            for rank in range(pool.unit_size):
-                member = self._member(
-                    pool, plan, slot, rank, cluster=cluster, namespace=namespace, image=image, token=token,
-                    log_group=log_group, model_s3_uri=model_s3_uri, cards=cards,
-                )  # fmt: skip
-                for earlier in previous:
-                    member.service.node.add_dependency(earlier)
-                slot_services.append(member.service)
-                self.members.append(member)
-            previous = slot_services
+        self.members: list[UnitMember] = [
+            self._member(
+                pool,
+                plan,
+                slot,
+                rank,
+                cluster=cluster,
+                namespace=namespace,
+                image=image,
+                token=token,
+                log_group=log_group,
+                model_s3_uri=model_s3_uri,
+                cards=cards,
+            )
+            for slot in pool.all_slots
+            for rank in range(pool.unit_size)
+        ]
 
         # NeuronCore metrics of every instance of the pool, whatever the members are doing.
         self.neuron_monitor = NeuronMonitorDaemon(
@@ -587,8 +594,12 @@ class InferenceUnitPool(Construct):
             f"{prefix}Service",
             cluster=cluster,
             task_definition=task,
-            desired_count=1,
-            # The member's instance is exclusive: the old task stops before the new one starts.
+            # The family, not the revision: a new task definition revision changes nothing CloudFormation
+            # updates in the service, so CloudFormation never rolls a member in place. The health function
+            # moves a unit's services to the new revision together, while none of them runs a task.
+            task_definition_revision=ecs.TaskDefinitionRevision.LATEST,
+            desired_count=0 if slot == pool.surge_slot else 1,
+            # Only ever applied by ECS to a service without tasks (the health function parks a unit at 0 first).
             min_healthy_percent=0,
             max_healthy_percent=100,
             placement_constraints=[
@@ -598,7 +609,6 @@ class InferenceUnitPool(Construct):
             capacity_provider_strategies=[
                 ecs.CapacityProviderStrategy(capacity_provider=self.capacity_provider.capacity_provider_name, weight=1)
             ],
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             cloud_map_options=ecs.CloudMapOptions(
@@ -612,9 +622,15 @@ class InferenceUnitPool(Construct):
             if rank == 0
             else None,
         )
+        cdk.Annotations.of(service).acknowledge_warning(
+            "@aws-cdk/aws-ecs:shouldUseCircuitBreaker",
+            "A unit is all or nothing: a circuit breaker would roll one member service back alone, leaving the unit on two "
+            "revisions. The health function replaces a failing unit whole and never drains a serving unit for a revision "
+            "that has not turned healthy.",
+        )
         cdk.Tags.of(service).add("inference-blueprint:unit", slot)
         cdk.Tags.of(service).add("inference-blueprint:unit-rank", str(rank))
-        return UnitMember(slot=slot, rank=rank, service=service)
+        return UnitMember(slot=slot, rank=rank, service=service, task=task)
 
     # -- Lambdas -------------------------------------------------------------------------------
 
@@ -679,7 +695,7 @@ class InferenceUnitPool(Construct):
                 "CLUSTER_NAME": cluster.cluster_name,
                 "UNIT_POOL": pool.name,
                 "UNIT_SIZE": str(pool.unit_size),
-                "UNIT_SLOTS": json.dumps(list(pool.slots)),
+                "UNIT_SLOTS": json.dumps(list(pool.all_slots)),
                 "UNIT_ATTRIBUTE": UNIT_ATTRIBUTE,
                 "POOL_ATTRIBUTE": POOL_ATTRIBUTE,
             },
@@ -731,6 +747,7 @@ class InferenceUnitPool(Construct):
             self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         )
         units: dict[str, dict[str, Any]] = {}
+        revisions = {member.service.service_name: member.task.task_definition_arn for member in self.members}
         for member in self.members:
             unit = units.setdefault(member.slot, {"leader": "", "followers": []})
             if member.leader:
@@ -763,6 +780,9 @@ class InferenceUnitPool(Construct):
                 "STARTUP_GRACE_SECONDS": str(pool.startup_grace_minutes * 60),
                 "DRAIN_TIMEOUT_SECONDS": str(DEREGISTRATION_DELAY.to_seconds() + DRAIN_MARGIN.to_seconds()),
                 "FAILURE_RECORD_PARAMETER": self.failure_record.parameter_name,
+                # What every member service should run: a rollout moves each unit to these, one unit at a time.
+                "TASK_DEFINITIONS": stack.to_json_string(revisions),
+                "SURGE_UNIT": pool.surge_slot or "",
                 "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "unit-health",
             },
@@ -784,6 +804,14 @@ class InferenceUnitPool(Construct):
                 sid="Instances",
                 actions=["ecs:DescribeContainerInstances"],
                 resources=[arn("container-instance")],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="RollUnits",
+                actions=["ecs:DescribeServices", "ecs:UpdateService"],
+                resources=[arn("service")],
+                conditions=in_cluster,
             )
         )
         function.add_to_role_policy(
@@ -832,6 +860,12 @@ class InferenceUnitPool(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "elasticloadbalancing:DescribeTargetHealth and ec2:DescribeInstanceStatus support no resource-level permissions "
             "(Service Authorization Reference).",
+        )
+        nag.acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::{_cluster_arn_pattern(cluster, 'service')}]",
+            "ECS services of this one cluster (the ecs:cluster condition as well): the pool's member services, whose names "
+            "CloudFormation generates.",
         )
         for resource in ("container-instance", "task"):
             nag.acknowledge(

@@ -24,8 +24,9 @@ no unit could be checked.
 Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse_units``),
 ``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, ``DRAIN_TIMEOUT_SECONDS`` (the
 target group's deregistration delay plus a margin), ``FAILURE_RECORD_PARAMETER`` (the SSM
-parameter's name), and for Powertools ``POWERTOOLS_METRICS_NAMESPACE`` and
-``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
+parameter's name), ``TASK_DEFINITIONS`` (JSON, the revision each member service should run) and
+``SURGE_UNIT`` (the surge unit's id, or empty) for rollouts (``rollout``), and for Powertools
+``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
 ``HealthyUnits``, ``StartingUnits``, ``WaitingUnits``, ``UnhealthyUnits``, ``UnitsReplaced``,
@@ -42,9 +43,11 @@ invocation left are skipped.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,7 +56,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from record import CorruptRecord, Entry, FailureRecord
-from units import OUT_OF_SERVICE, Health, Member, Step, Task, UnitSpec, UnitState, Verdict, assess, next_step, parse_units
+from rollout import Fleet, Service, apply, describe, park, parks_instead_of_stopping, plan
+from units import OUT_OF_SERVICE, Health, Member, Step, Task, UnitSpec, UnitState, Verdict, assess, broken, next_step, parse_units
 
 logger = Logger()
 # Powertools adds a ``service`` dimension from POWERTOOLS_SERVICE_NAME unless the service is set
@@ -98,6 +102,8 @@ class Settings:
     grace: timedelta
     failure_record: str
     drain: timedelta
+    revisions: Mapping[str, str] = field(default_factory=dict)
+    surge: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -110,6 +116,8 @@ class Settings:
             grace=timedelta(seconds=int(env["STARTUP_GRACE_SECONDS"])),
             failure_record=env["FAILURE_RECORD_PARAMETER"],
             drain=timedelta(seconds=int(env["DRAIN_TIMEOUT_SECONDS"])),
+            revisions=json.loads(env.get("TASK_DEFINITIONS", "{}")),
+            surge=env.get("SURGE_UNIT") or None,
         )
 
 
@@ -202,6 +210,7 @@ def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) 
                     started_at=t.get("startedAt"),
                     instance_id=instances.get(t.get("containerInstanceArn", "")),
                     health_status=t.get("healthStatus", "UNKNOWN"),
+                    task_definition=t.get("taskDefinitionArn", ""),
                 )
                 for t in tasks
             ),
@@ -311,6 +320,10 @@ def check(
     now = now or datetime.now(UTC)
     record = FailureRecord(clients.ssm, settings.failure_record)
     entries = _load(record, settings.units)
+    services = _services(clients.ecs, settings)
+    states: dict[str, UnitState] = {}
+    healths: dict[str, Health] = {}
+    parked: list[str] = []
     counts = dict.fromkeys(Health, 0)
     replaced: list[str] = []
     draining: list[str] = []
@@ -329,8 +342,15 @@ def check(
             state = observe(clients, settings, spec, entry)
             verdict = assess(state, now=now, grace=settings.grace, not_healthy_since=entry.not_healthy_since, formed_at=entry.formed_at)
             step = next_step(verdict, state, entry, now, settings.drain)
-            health = Health.UNHEALTHY if step.draining or step.stop else verdict.health
+            fleet = _fleet(settings, services, states, healths, entries)
+            rolled_out = fleet is not None and (step.draining or bool(step.stop)) and parks_instead_of_stopping(fleet, spec.unit_id)
+            # A sound unit taken out for the rollout is on its way back on the new revision, not broken.
+            if rolled_out and not broken(state, entry.formed_at):
+                health = Health.STARTING
+            else:
+                health = Health.UNHEALTHY if step.draining or step.stop else verdict.health
             counts[health] += 1
+            states[spec.unit_id], healths[spec.unit_id] = state, health
             logger.info(
                 "unit checked",
                 extra={
@@ -352,10 +372,14 @@ def check(
                         "tasks": list(step.stop),
                     },
                 )
-            act(clients, settings, state, verdict, step)
+            parking = rolled_out and bool(step.stop)
+            act(clients, settings, state, verdict, dataclasses.replace(step, stop=()) if parking else step)
+            if parking and fleet is not None:
+                parked.append(spec.unit_id)
+                apply(clients.ecs, settings.cluster, park(fleet, spec.unit_id))
             if step.draining:
                 draining.append(spec.unit_id)
-            elif step.stop:
+            elif step.stop and health is not Health.STARTING:
                 replaced.append(spec.unit_id)
         except (*AWS_ERRORS, *RECORD_ERRORS) as error:
             errors.append(spec.unit_id)
@@ -369,6 +393,7 @@ def check(
             )
     if skipped:
         logger.warning("out of time: units left for the next run", extra={"units": skipped})
+    rolled = _roll(clients, settings, record, _fleet(settings, services, states, healths, entries), errors, skipped, parked, now)
     stray = _sweep(clients, settings, entries, errors, skipped)
 
     metrics.add_dimension(name="ClusterName", value=settings.cluster)
@@ -388,11 +413,64 @@ def check(
         "draining": draining,
         "skipped": skipped,
         "stray_targets": stray,
+        **({"rollout": rolled} if rolled else {}),
     }
     logger.info("unit health summary", extra=summary)
     if settings.units and errors and len(errors) == len(settings.units) - len(skipped):
         raise UnitCheckFailed(f"no unit of pool {settings.pool} could be checked: {', '.join(errors)}")
     return summary
+
+
+def _services(ecs: Any, settings: Settings) -> dict[str, Service] | None:
+    """Every member service's revision and desired count, or None (no rollout this run) when unknown."""
+    if not settings.revisions:
+        return None
+    try:
+        return describe(ecs, settings.cluster, [name for spec in settings.units for name in spec.services])
+    except (*AWS_ERRORS, LookupError) as error:
+        logger.exception("member services not described: no rollout step this run", extra={"error": str(error)})
+        return None
+
+
+def _fleet(
+    settings: Settings,
+    services: dict[str, Service] | None,
+    states: dict[str, UnitState],
+    healths: dict[str, Health],
+    entries: dict[str, Entry] | None,
+) -> Fleet | None:
+    if services is None or entries is None:
+        return None
+    return Fleet(settings.units, services, settings.revisions, settings.surge, states, healths, entries)
+
+
+def _roll(
+    clients: Clients,
+    settings: Settings,
+    record: FailureRecord,
+    fleet: Fleet | None,
+    errors: list[str],
+    skipped: list[str],
+    parked: list[str],
+    now: datetime,
+) -> str:
+    """The rollout's step of this run, after a run that checked every unit and parked none; what it did."""
+    if fleet is None or errors or skipped or parked:
+        return ""
+    move = plan(fleet)
+    if not move.why:
+        return ""
+    logger.warning("rollout step", extra={"step": move.why, "updates": [u.service for u in move.updates]})
+    try:
+        if move.drain is not None:
+            entries = dict(fleet.entries)
+            entry = entries.get(move.drain, Entry())
+            _keep(record, entries, move.drain, Entry(target=entry.target, formed_at=entry.formed_at, draining_since=now))
+        apply(clients.ecs, settings.cluster, move.updates)
+    except (*AWS_ERRORS, *RECORD_ERRORS) as error:
+        logger.exception("rollout step failed", extra={"step": move.why, "error": str(error)})
+        return f"failed: {move.why}"
+    return move.why
 
 
 def _sweep(clients: Clients, settings: Settings, entries: dict[str, Entry] | None, errors: list[str], skipped: list[str]) -> list[str]:

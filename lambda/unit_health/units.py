@@ -79,6 +79,7 @@ class Task:
     started_at: datetime | None = None
     instance_id: str | None = None  # EC2 instance of its container instance, once placed
     health_status: str = "UNKNOWN"  # ECS task healthStatus: HEALTHY, UNHEALTHY or UNKNOWN
+    task_definition: str = ""  # the task definition revision (ARN) it runs
 
     @property
     def running(self) -> bool:

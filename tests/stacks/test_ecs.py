@@ -63,7 +63,8 @@ def test_cluster_has_enhanced_container_insights(prod: Synthesized) -> None:
 def test_instances_sit_in_one_cluster_placement_group_in_one_subnet(prod: Synthesized) -> None:
     assert _one(prod, "AWS::EC2::PlacementGroup")["Strategy"] == "cluster"
     group = _one(prod, "AWS::AutoScaling::AutoScalingGroup")
-    assert (group["MinSize"], group["MaxSize"]) == ("2", "2")
+    # Two units of two and the surge unit's two, all standing: a rollout starts on the surge unit's instances.
+    assert (group["MinSize"], group["MaxSize"]) == ("6", "6")
     assert group["NewInstancesProtectedFromScaleIn"] is True
     assert len(group["VPCZoneIdentifier"]) == 1
     # az_index 2: the third private subnet, exported by the network stack.
@@ -118,11 +119,11 @@ def test_members_have_container_health_checks_that_outlast_the_model_load(prod: 
     source = Path(unit_healthcheck.__file__).read_text()
     timing = {"Interval": 30, "Timeout": 10, "Retries": 3, "StartPeriod": 300}
     check = ["CMD", "python3", "-c", source, "--grace", "2700"]
-    assert _health_checks(prod) == {
-        "trainium2-0/leader": {"Command": [*check, "--port", "8000", "--starting", "neuron-unit-entrypoint.sh", "vllm"], **timing},
-        # prod runs the default data-parallel runtime: a follower is a headless engine, alive while vllm runs.
-        "trainium2-0/follower-1": {"Command": [*check, "--ready", "vllm", "--starting", "neuron-unit-entrypoint.sh"], **timing},
-    }
+    leader = {"Command": [*check, "--port", "8000", "--starting", "neuron-unit-entrypoint.sh", "vllm"], **timing}
+    # prod runs the default data-parallel runtime: a follower is a headless engine, alive while vllm runs.
+    follower = {"Command": [*check, "--ready", "vllm", "--starting", "neuron-unit-entrypoint.sh"], **timing}
+    slots = ("trainium2-0", "trainium2-1", "trainium2-surge")
+    assert _health_checks(prod) == {**{f"{s}/leader": leader for s in slots}, **{f"{s}/follower-1": follower for s in slots}}
 
 
 def _commands(result: Synthesized) -> dict[str, list[str] | None]:
@@ -180,7 +181,7 @@ def test_capacity_provider_manages_scaling_and_termination_protection(prod: Synt
 
 def test_members_map_neuron_and_efa_devices_on_host_networking(prod: Synthesized) -> None:
     tasks = _tasks(prod)
-    assert len(tasks) == 2
+    assert len(tasks) == 6
     for task in tasks.values():
         assert task["NetworkMode"] == "host"
         (container,) = task["ContainerDefinitions"]
@@ -198,31 +199,57 @@ def test_members_map_neuron_and_efa_devices_on_host_networking(prod: Synthesized
 def test_cloud_map_wires_followers_to_the_leader(prod: Synthesized) -> None:
     namespace = _one(prod, "AWS::ServiceDiscovery::PrivateDnsNamespace")
     assert namespace["Name"] == "units.prod.inference.internal"
-    registry = _one(prod, "AWS::ServiceDiscovery::Service")
-    assert registry["Name"] == "trainium2-0"
-    assert registry["DnsConfig"]["DnsRecords"] == [{"TTL": 10, "Type": "SRV"}]
+    registries = prod.resources("ecs", "AWS::ServiceDiscovery::Service").values()
+    assert sorted(r["Properties"]["Name"] for r in registries) == ["trainium2-0", "trainium2-1", "trainium2-surge"]
+    assert all(r["Properties"]["DnsConfig"]["DnsRecords"] == [{"TTL": 10, "Type": "SRV"}] for r in registries)
     environments = [_env(t["ContainerDefinitions"][0]) for t in _tasks(prod).values()]
-    leader = next(e for e in environments if e["ROLE"] == "leader")
-    follower = next(e for e in environments if e["ROLE"] == "follower")
-    assert (leader["RANK"], follower["RANK"], follower["UNIT_SIZE"]) == ("0", "1", "2")
-    assert follower["LEADER_SRV"] == "trainium2-0.units.prod.inference.internal"
+    followers = sorted(e["LEADER_SRV"] for e in environments if e["ROLE"] == "follower")
+    assert followers == [f"trainium2-{s}.units.prod.inference.internal" for s in ("0", "1", "surge")]
+    assert {(e["ROLE"], e["RANK"], e["UNIT_SIZE"]) for e in environments} == {("leader", "0", "2"), ("follower", "1", "2")}
+
+
+def _unit_of(service: dict[str, Any]) -> str:
+    return next(t["Value"] for t in service["Properties"]["Tags"] if t["Key"] == "inference-blueprint:unit")
 
 
 def test_services_are_one_unit_on_its_instances(prod: Synthesized) -> None:
     services = list(_member_services(prod).values())
-    assert len(services) == 2
-    leader = next(s["Properties"] for s in services if s["Properties"].get("ServiceRegistries"))
+    assert sorted(_unit_of(s) for s in services) == ["trainium2-0"] * 2 + ["trainium2-1"] * 2 + ["trainium2-surge"] * 2
     for service in services:
         props = service["Properties"]
-        assert props["DesiredCount"] == 1
         assert props["PlacementConstraints"] == [
-            {"Type": "memberOf", "Expression": "attribute:unit-id == trainium2-0"},
+            {"Type": "memberOf", "Expression": f"attribute:unit-id == {_unit_of(service)}"},
             {"Type": "distinctInstance"},
         ]
-        assert props["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
-        assert props["DeploymentConfiguration"]["MaximumPercent"] == 100
         assert "CapacityProvider" in json.dumps(props["CapacityProviderStrategy"])
-    assert len(leader["ServiceRegistries"]) == 1
+    assert sum(1 for s in services if s["Properties"].get("ServiceRegistries")) == 3
+
+
+def test_cloudformation_never_rolls_a_member_and_the_surge_unit_stands_idle(prod: Synthesized) -> None:
+    """Amazon ECS API Reference, CreateService: a taskDefinition without a revision is the family's
+    latest ACTIVE revision. The services name their family only, so a new revision changes nothing
+    CloudFormation updates in them; the health function moves each unit over whole (TASK_DEFINITIONS).
+    No circuit breaker: ECS would roll one member back alone (Amazon ECS Developer Guide, "How the
+    Amazon ECS deployment circuit breaker detects failures")."""
+    tasks = prod.resources("ecs", "AWS::ECS::TaskDefinition")
+    revisions = json.dumps(_health_function(prod)["Environment"]["Variables"]["TASK_DEFINITIONS"])
+    for logical_id, service in _member_services(prod).items():
+        props = service["Properties"]
+        (task_id,) = [t for t in service["DependsOn"] if t in tasks]
+        assert props["TaskDefinition"] == tasks[task_id]["Properties"]["Family"], logical_id
+        assert props["DeploymentConfiguration"] == {"MaximumPercent": 100, "MinimumHealthyPercent": 0}
+        assert props["DesiredCount"] == (0 if _unit_of(service) == "trainium2-surge" else 1)
+        assert f'{{"Ref": "{task_id}"}}' in revisions and f'{{"Fn::GetAtt": ["{logical_id}", "Name"]}}' in revisions
+    assert _health_function(prod)["Environment"]["Variables"]["SURGE_UNIT"] == "trainium2-surge"
+
+
+def test_the_health_function_may_update_only_this_clusters_services(prod: Synthesized) -> None:
+    """Service Authorization Reference (Amazon ECS): DescribeServices and UpdateService take a
+    service ARN, service/<cluster>/<name>, and the ecs:cluster condition key."""
+    (statement,) = [s for s in _statements(prod, "Trainium2UnitsHealthRole") if s.get("Sid") == "RollUnits"]
+    assert statement["Action"] == ["ecs:DescribeServices", "ecs:UpdateService"]
+    assert statement["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["ClusterEB0386A7", "Arn"]}}}
+    assert ":service/" in json.dumps(statement["Resource"]) and "ClusterEB0386A7" in json.dumps(statement["Resource"])
 
 
 def test_ecs_never_replaces_a_leader_on_a_load_balancer_verdict(prod: Synthesized) -> None:
@@ -288,23 +315,12 @@ def _two_units_on_an_older_ami(envs: dict[str, Any]) -> None:
     envs["prod"]["unit_pools"][0].update(units=2, ami_release=OLDER_AMI)
 
 
-def test_slots_update_one_unit_at_a_time(synth) -> None:
-    result = synth("prod", key="two-units", edit=_two_units_on_an_older_ami)
-    services = _member_services(result)
-    by_unit: dict[str, list[str]] = {}
-    for logical_id, service in services.items():
-        unit = next(t["Value"] for t in service["Properties"]["Tags"] if t["Key"] == "inference-blueprint:unit")
-        by_unit.setdefault(unit, []).append(logical_id)
-    assert sorted(by_unit) == ["trainium2-0", "trainium2-1"]
-    for logical_id in by_unit["trainium2-1"]:
-        depends = services[logical_id].get("DependsOn", [])
-        assert set(by_unit["trainium2-0"]) <= set(depends)
-    for logical_id in by_unit["trainium2-0"]:
-        assert not set(by_unit["trainium2-1"]) & set(services[logical_id].get("DependsOn", []))
+def test_the_topology_function_fills_the_surge_slot_last(prod: Synthesized) -> None:
     topology = next(
-        f for f in result.resources("ecs", "AWS::Lambda::Function").values() if "UNIT_SLOTS" in f["Properties"]["Environment"]["Variables"]
+        f for f in prod.resources("ecs", "AWS::Lambda::Function").values() if "UNIT_SLOTS" in f["Properties"]["Environment"]["Variables"]
     )
-    assert json.loads(topology["Properties"]["Environment"]["Variables"]["UNIT_SLOTS"]) == ["trainium2-0", "trainium2-1"]
+    slots = json.loads(topology["Properties"]["Environment"]["Variables"]["UNIT_SLOTS"])
+    assert slots == ["trainium2-0", "trainium2-1", "trainium2-surge"]
 
 
 def _statements(result: Synthesized, role_prefix: str) -> list[dict[str, Any]]:

@@ -154,9 +154,9 @@ def test_unhealthy_units_alarm_and_unit_widgets(synth) -> None:
     assert (stat["Metric"]["MetricName"], stat["Stat"], below["Threshold"], below["ComparisonOperator"]) == (
         "HealthyUnits",
         "Minimum",
-        1,
+        2,
         "LessThanThreshold",
-    )
+    ), "prod's two serving units (the surge unit stands by)"
     assert below["EvaluationPeriods"] == below["DatapointsToAlarm"] == 12, "45 min start-up grace + 15 min, in 5-minute periods"
     rows = _metric_rows(_body(result))
     graphed = {(r[0], r[1]) for r in rows if not isinstance(r[-1], dict) or "expression" not in r[-1]}

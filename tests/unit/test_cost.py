@@ -69,7 +69,7 @@ def test_a_pool_ceiling_is_its_limit_at_the_highest_price_per_accelerator_it_may
 def test_unpriced_items_are_named_and_left_out_not_counted_as_zero() -> None:
     estimate = cost.estimate(_load("prod"))
     total, unknown = cost.CostEstimate.total(estimate.standing)
-    assert "unit pool trainium2 (2 x trn2.48xlarge)" in unknown
+    assert "unit pool trainium2 (6 x trn2.48xlarge)" in unknown, "two units of two and the surge unit"
     assert total == pytest.approx(sum(line.usd for line in estimate.standing if line.usd is not None))
 
 

@@ -24,7 +24,8 @@ UNIT = {
 def _with(pools: list[dict[str, Any]], env: str = "prod", **extra: Any) -> EnvironmentConfig:
     context = copy.deepcopy(CONTEXT)
     context["environments"][env]["unit_pools"] = pools
-    context["environments"][env].update(extra)
+    # The single-unit pools below are about other keys; production's own rules are tested on their own.
+    context["environments"][env].update({"production": False, **extra})
     return load({**context, "env": env})
 
 
@@ -257,3 +258,33 @@ def test_network_interfaces_put_efa_on_every_card() -> None:
 def test_two_members_never_fit_one_instance() -> None:
     for vcpus in (128, 192):
         assert 2 * cpu_units(vcpus) > vcpus * 1024
+
+
+def test_a_production_environment_refuses_a_single_unit() -> None:
+    assert _error([{**UNIT, "surge": True}], production=True) == (
+        "environments.prod.unit_pools[0].units: 1 unit in a production environment is a single point of failure: a fault "
+        "or a rollout of that unit takes the model down; run units 2 or more, or set production to false"
+    )
+
+
+def test_a_production_environment_refuses_a_pool_without_a_surge_unit() -> None:
+    assert _error([{**UNIT, "units": 2}], production=True) == (
+        "environments.prod.unit_pools[0].surge: a production pool without a surge unit: a rollout would stop a serving "
+        "unit before its replacement runs; set surge to true (2 more instances standing by), or set production to false"
+    )
+
+
+def test_the_surge_unit_stands_by_as_the_last_slot_and_counts_in_the_capacity() -> None:
+    pool = _with([{**UNIT, "units": 2, "surge": True}], production=True).unit_pools[0]
+    assert (pool.slots, pool.all_slots) == (("trn2-0", "trn2-1"), ("trn2-0", "trn2-1", "trn2-surge"))
+    assert (pool.instances, pool.maximum) == (6, 6)
+    assert _error([{**UNIT, "units": 2, "surge": True, "max_instances": 4}]) == (
+        "environments.prod.unit_pools[0].units: 2 units of 2 and a surge unit need 6 instances but max_instances is 4; "
+        "raise max_instances to at least 6 or run fewer units"
+    )
+
+
+def test_shipped_prod_is_production_with_two_units_and_a_surge() -> None:
+    config = load({**copy.deepcopy(CONTEXT), "env": "prod"})
+    (pool,) = config.unit_pools
+    assert (config.production, pool.units, pool.surge, pool.instances) == (True, 2, True, 6)

@@ -215,6 +215,8 @@ def _rendered_ecs() -> list[str]:
         "architecture": "llama-3.1-405b",
         "weights": {"s3_prefix": "llama-405b/"},
         "dtype": "bfloat16",
+        "units": 2,
+        "surge": True,
     }
     context["environments"]["prod"]["unit_pools"] = [unit]
     config = load({**context, "env": "prod"})

@@ -6,7 +6,9 @@ the unit's target (instance, serving port) is doing, and lets ``units.assess`` d
 earlier runs kept (``record.FailureRecord``, one SSM parameter per pool): since when the unit has
 been not healthy (a crash-looping member, restarted young by ECS every time, no longer resets the
 start-up grace), and whether and when it registered the unit's leader. ``units.next_step`` then
-says what to do, and the record is written before it is done:
+says what to do; the record is written before it is done, and once more after when the step
+says so (a unit stays condemned until all its tasks are stopped, and forms once its leader's
+registration succeeded), so a run cut short by an error or the timeout is finished by the next:
 
 - a whole unit has its leader registered in the target group by this function (ECS registers
   nothing: the leader service has no load balancer, so ECS never replaces the leader alone on a
@@ -234,11 +236,11 @@ def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) 
 def replace(ecs: Any, cluster: str, verdict: Verdict, stop: tuple[str, ...] | None = None) -> None:
     """Stop every task of the unit (``stop``, default the verdict's); try them all even if one
     fails, then raise the first error."""
-    failed: list[ClientError] = []
+    failed: list[ClientError | BotoCoreError] = []
     for arn in verdict.stop if stop is None else stop:
         try:
             ecs.stop_task(cluster=cluster, task=arn, reason=verdict.stop_reason)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             logger.error("stop_task failed", extra={"unit": verdict.unit_id, "task": arn, "error": str(error)})
             failed.append(error)
     if failed:
@@ -377,6 +379,8 @@ def check(
             if parking and fleet is not None:
                 parked.append(spec.unit_id)
                 apply(clients.ecs, settings.cluster, park(fleet, spec.unit_id))
+            if step.done is not None:
+                _keep(record, entries, spec.unit_id, step.done)
             if step.draining:
                 draining.append(spec.unit_id)
             elif step.stop and health is not Health.STARTING:

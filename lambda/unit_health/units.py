@@ -235,7 +235,12 @@ OUT_OF_SERVICE = frozenset({"unused", "draining"})
 class Step:
     """What one run does to a unit after its verdict, in this order: keep ``entry`` (written before
     any call), deregister, register, take the ``faulty`` instances out (ECS draining, then unhealthy
-    in their Auto Scaling group), stop ``stop``. ``draining``: the unit waits for its target to drain."""
+    in their Auto Scaling group), stop ``stop``, and keep ``done`` (when given) once every call has
+    succeeded. ``draining``: the unit waits for its target to drain.
+
+    ``entry`` is what a run cut short leaves for the next: a unit being stopped stays condemned
+    (its remaining tasks, and any member ECS restarted meanwhile, are stopped next run), and a
+    leader being registered has its target on record but has not formed (registered again next run)."""
 
     entry: Entry
     register: str | None = None
@@ -243,14 +248,16 @@ class Step:
     faulty: tuple[str, ...] = ()
     stop: tuple[str, ...] = ()
     draining: bool = False
+    done: Entry | None = None
 
 
 def next_step(verdict: Verdict, state: UnitState, entry: Entry, now: datetime, drain: timedelta) -> Step:
     """The step for one unit. A condemned unit (unhealthy, or draining since an earlier run) first
     has its target deregistered; its tasks are stopped on a later run, once the target is out of
     service and no longer ``draining``, or ``drain`` after the deregistration (the target group's
-    deregistration delay plus a margin), whichever comes first. A whole unit that is not condemned
-    has its leader registered, and is formed from then on."""
+    deregistration delay plus a margin), whichever comes first; it stays condemned until every task
+    it has is stopped. A whole unit that is not condemned has its leader registered, and is formed
+    once that call has succeeded (a leader on record but not formed is registered again)."""
     target_state = state.target_health.get(entry.target, "unused") if entry.target else "unused"
     if verdict.health is Health.UNHEALTHY or entry.draining_since is not None:
         if entry.target and target_state not in OUT_OF_SERVICE:
@@ -259,13 +266,17 @@ def next_step(verdict: Verdict, state: UnitState, entry: Entry, now: datetime, d
         if target_state == "draining" and entry.draining_since is not None and now - entry.draining_since < drain:
             return Step(entry, draining=True)
         culprits = tuple(sorted({*state.faulty, *state.disconnected}))
-        return Step(Entry(), faulty=culprits, stop=tuple(t.arn for m in state.members for t in m.tasks))
+        tasks = tuple(t.arn for m in state.members for t in m.tasks)
+        if not tasks:
+            return Step(Entry(), faulty=culprits)
+        condemned = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=entry.draining_since or now)
+        return Step(condemned, faulty=culprits, stop=tasks, done=Entry())
     if verdict.health is Health.WAITING:
         return Step(Entry(), deregister=(entry.target,) if entry.target and target_state not in OUT_OF_SERVICE else ())
     since = next_not_healthy_since(verdict, entry.not_healthy_since, now)
     leader = state.leader_instance
-    if state.whole and leader is not None and (entry.target is None or target_state in OUT_OF_SERVICE):
-        return Step(Entry(since, leader, entry.formed_at or now), register=leader)
+    if state.whole and leader is not None and (entry.target is None or entry.formed_at is None or target_state in OUT_OF_SERVICE):
+        return Step(Entry(since, leader, entry.formed_at), register=leader, done=Entry(since, leader, entry.formed_at or now))
     return Step(Entry(since, entry.target, entry.formed_at))
 
 

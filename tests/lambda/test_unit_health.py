@@ -839,13 +839,17 @@ def test_a_failed_record_write_leaves_the_unit_alone_and_the_next_is_still_check
     ssm = boto3.client("ssm", region_name=REGION)
     stub = Stubber(ssm)
     stub.add_response("get_parameter", _parameter(since), {"Name": PARAMETER})
-    forming = record.render({"trainium-0": Entry(NOW - GRACE, looping_members[0].instance_id, NOW)})
+    forming = record.render({"trainium-0": Entry(NOW - GRACE, looping_members[0].instance_id)})
     stub.add_client_error(
         "put_parameter",
         service_error_code="ThrottlingException",
         http_status_code=400,
         expected_params={"Name": PARAMETER, "Value": forming, "Overwrite": True},
-    )  # trainium-0 whole: about to register its leader; trainium-1 has nothing to write
+    )  # trainium-0 whole: about to register its leader (formed once that succeeds)
+    condemned = record.render({"trainium-0": Entry(NOW - GRACE), "trainium-1": Entry(draining_since=NOW)})
+    stub.add_response("put_parameter", {"Version": 2}, {"Name": PARAMETER, "Value": condemned, "Overwrite": True})
+    stub.add_response("put_parameter", {"Version": 3}, {"Name": PARAMETER, "Value": since, "Overwrite": True})
+    # trainium-1 is condemned on record until its tasks are stopped, then cleared
     stub.activate()
 
     summary = _check(aws, NOW, ssm)

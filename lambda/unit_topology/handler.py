@@ -9,7 +9,10 @@ Runs when a container instance changes state (EventBridge) and on a schedule. Re
 active container instances (never another pool's), asks EC2 ``DescribeInstanceTopology`` where
 each sits, groups them with ``grouping.group_into_units`` and records each instance's slot as the
 ECS attribute ``unit-id``. Instances no longer in a complete unit, or left over once every slot is
-taken, lose the attribute. Idempotent: a second run with the same fleet writes nothing.
+taken, lose the attribute (cleared before any attribute is put, and each unit's attributes in one
+call, so a run that fails half way leaves every slot with its old members or its new ones, whole).
+Idempotent: a second run with the same fleet writes nothing. An instance listed but not described
+(an eventually consistent read) fails the run before anything is written.
 """
 
 from __future__ import annotations
@@ -28,8 +31,30 @@ LOG.setLevel(logging.INFO)
 BATCH = 100  # DescribeContainerInstances and DescribeInstanceTopology take at most 100 ids
 
 
+ATTRIBUTES_PER_CALL = 10  # PutAttributes and DeleteAttributes take at most 10 attributes
+
+
+class InconsistentRead(Exception):
+    """DescribeContainerInstances left out an instance ListContainerInstances had just returned (ECS
+    reads are eventually consistent): its pool and unit are unknown this run, so nothing is written."""
+
+
 def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _unit_batches(groups: Sequence[list[dict[str, str]]], size: int = ATTRIBUTES_PER_CALL) -> list[list[dict[str, str]]]:
+    """The attributes of ``groups`` (one per unit) in calls of at most ``size``, a unit's never split
+    across calls when it fits in one: a failed call leaves each unit written whole or not at all."""
+    batches: list[list[dict[str, str]]] = []
+    for group in groups:
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            if batches and len(batches[-1]) + len(chunk) <= size:
+                batches[-1] += chunk
+            else:
+                batches.append(list(chunk))
+    return batches
 
 
 def _attribute(ci: dict[str, Any], name: str) -> str | None:
@@ -48,11 +73,16 @@ def container_instances(
     for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster, status="ACTIVE"):
         arns += page["containerInstanceArns"]
     found: dict[str, dict[str, Any]] = {}
+    described: set[str] = set()
     for batch in _batches(arns):
         for ci in ecs.describe_container_instances(cluster=cluster, containerInstances=batch)["containerInstances"]:
+            described.add(ci["containerInstanceArn"])
             if pool is not None and _attribute(ci, pool_attribute) != pool:
                 continue
             found[ci["ec2InstanceId"]] = {"arn": ci["containerInstanceArn"], "unit": _attribute(ci, attribute)}
+    missing = sorted(set(arns) - described)
+    if missing:
+        raise InconsistentRead(f"DescribeContainerInstances did not return {missing}, listed as ACTIVE")
     return found
 
 
@@ -101,20 +131,24 @@ def sync(
         LOG.warning("DescribeInstanceTopology omitted ACTIVE unit members %s; their units are kept as they are", omitted)
     instances = [*described, *(Instance(iid, ()) for iid in omitted)]
     assignment = group_into_units(instances, unit_size, existing, slots=slots)
-    put = [
-        # With the full ARN as targetId, ECS needs no targetType.
-        {"name": attribute, "value": unit, "targetId": members[iid]["arn"]}
-        for iid, unit in sorted(assignment.items())
-        if members[iid]["unit"] != unit
-    ]
-    # ECS API Reference, DeleteAttributes: "For custom attributes, specify the attribute name and
-    # target ID, but don't specify the value."
-    cleared = [{"name": attribute, "targetId": m["arn"]} for iid, m in sorted(members.items()) if m["unit"] and iid not in assignment]
-    for batch in [put[i : i + 10] for i in range(0, len(put), 10)]:
-        ecs.put_attributes(cluster=cluster, attributes=batch)
-    for batch in [cleared[i : i + 10] for i in range(0, len(cleared), 10)]:
+    put: dict[str, list[dict[str, str]]] = {}
+    for iid, unit in sorted(assignment.items()):
+        if members[iid]["unit"] != unit:
+            # With the full ARN as targetId, ECS needs no targetType.
+            put.setdefault(unit, []).append({"name": attribute, "value": unit, "targetId": members[iid]["arn"]})
+    cleared: dict[str, list[dict[str, str]]] = {}
+    for iid, m in sorted(members.items()):
+        if m["unit"] and iid not in assignment:
+            # ECS API Reference, DeleteAttributes: "For custom attributes, specify the attribute name and
+            # target ID, but don't specify the value."
+            cleared.setdefault(m["unit"], []).append({"name": attribute, "targetId": m["arn"]})
+    # Clears first: a run that fails half way never leaves a slot with its old members and new ones.
+    for batch in _unit_batches([cleared[u] for u in sorted(cleared)]):
         ecs.delete_attributes(cluster=cluster, attributes=batch)
-    summary = {"instances": len(members), "assigned": len(assignment), "written": len(put), "cleared": len(cleared)}
+    for batch in _unit_batches([put[u] for u in sorted(put)]):
+        ecs.put_attributes(cluster=cluster, attributes=batch)
+    written, removed = sum(map(len, put.values())), sum(map(len, cleared.values()))
+    summary = {"instances": len(members), "assigned": len(assignment), "written": written, "cleared": removed}
     LOG.info("unit topology sync (pool %s): %s", pool, summary)
     return summary
 

@@ -26,7 +26,8 @@ from constructs import Construct
 
 from infra import metrics, promql
 from infra.config import AlarmThresholds
-from infra.k8s import cwagent
+from infra.k8s import cwagent, otel_collector
+from infra.k8s.gateway import model_epp_name
 
 CRITICAL = "Critical"
 WARNING = "Warning"
@@ -228,7 +229,8 @@ class InferenceDashboards(Construct):
         if served_models:
             latency = (
                 "Latency percentiles (PromQL over the histograms an OpenTelemetry Collector sends to the CloudWatch OTLP "
-                "endpoint) and the TTFT p90 alarm are under each model."
+                "endpoint) are under each model: the gateway's and endpoint picker's for a routed model, then vLLM's, "
+                "with the TTFT p90 alarm."
                 if vllm_latency
                 else "Latency percentiles are off (observability.vllm_latency): vLLM's latency histograms are not collected."
             )
@@ -244,6 +246,8 @@ class InferenceDashboards(Construct):
             )
         for served in served_models:
             self._vllm(cluster_name, served, thresholds)
+            if vllm_latency and served.routed:
+                self._front_door_latency(cluster_name, served)
             if vllm_latency:
                 self._vllm_latency(cluster_name, served)
         for pool in unit_pools:
@@ -765,6 +769,31 @@ class InferenceDashboards(Construct):
                 )
             )
         return groups
+
+    def _front_door_latency(self, cluster_name: str, model: ServedModelView) -> None:
+        """Gateway and endpoint-picker latency p50/p99 as PromQL charts, the row after the model's
+        gateway request and error widgets.
+
+        No alarm: the gateway's duration runs to the end of a streamed response, so its p99 follows
+        how long the answers are, and beyond 80 s (its top bucket) it cannot say how far; the TTFT
+        alarm is the latency a user waits on."""
+        series = promql.FrontDoorSeries(
+            cluster_name=cluster_name, namespace=model.namespace, model_name=model.name, epp=model_epp_name(model.name)
+        )
+        region = cdk.Stack.of(self).region
+        charts = [
+            PromQLChart(
+                title=title,
+                region=region,
+                queries=[(f"p{round(q * 100)}", series.quantile(metric, q)) for q in promql.FRONT_DOOR_QUANTILES],
+            )
+            for metric, title in (
+                (otel_collector.GATEWAY_DURATION, "Gateway request duration (s)"),
+                (otel_collector.EPP_DURATION, "EPP request duration (s)"),
+                (otel_collector.EPP_SCHEDULING, "EPP scheduling time (s)"),
+            )
+        ]
+        self.facade.add_widget(cw.Row(*charts))
 
     def _vllm_latency(self, cluster_name: str, model: ServedModelView) -> None:
         """TTFT, inter-token and end-to-end latency p50/p90/p99 as PromQL charts, and the TTFT p90 alarm."""

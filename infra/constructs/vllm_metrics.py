@@ -1,5 +1,6 @@
 """Prometheus metrics of the cluster into CloudWatch: a CloudWatch agent for the gauges and counters
-of vLLM and the Karpenter controller, and an OpenTelemetry Collector for vLLM's latency histograms."""
+of vLLM and the Karpenter controller, and an OpenTelemetry Collector for the latency histograms of vLLM
+and the front door."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ class VllmMetrics(Construct):
 
     The agent's Prometheus support drops histograms, so with ``latency`` an OpenTelemetry Collector
     (``infra.k8s.otel_collector``) scrapes the same pods for time to first token, inter-token and
-    end-to-end latency and sends them to the CloudWatch OTLP endpoint, where PromQL reads them. Its
-    role may put metric data and nothing else.
+    end-to-end latency, and with the front door the proxies' and endpoint pickers' request
+    durations, and sends them to the CloudWatch OTLP endpoint, where PromQL reads them. Its role
+    may put metric data and nothing else.
     """
 
     def __init__(
@@ -98,8 +100,13 @@ class VllmMetrics(Construct):
             )
         ]
         if scrape_vllm and latency:
+            front_door = (
+                otel_collector.FrontDoor(components.gateway_namespace, components.gateway_name)
+                if components.gateway_namespace is not None
+                else None
+            )
             self.manifests += otel_collector.latency_collector(
-                cluster_name=cluster_name, region=stack.region, namespace=NAMESPACE, node_selector=node_selector
+                cluster_name=cluster_name, region=stack.region, namespace=NAMESPACE, node_selector=node_selector, front_door=front_door
             )
             collector_role = pod_identity_role(
                 self, "CollectorRole", description=f"OpenTelemetry Collector sends {cluster_name} vLLM latency"

@@ -192,7 +192,7 @@ def _global(scrape_interval: str) -> dict[str, str]:
     return {"scrape_interval": scrape_interval, "scrape_timeout": f"{min(interval_s, _SCRAPE_TIMEOUT_S)}s"}
 
 
-def _meta_label(label_name: str) -> str:
+def meta_label(label_name: str) -> str:
     """The pod-discovery meta label of a pod label (non-alphanumerics become ``_``)."""
     return "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", label_name)
 
@@ -201,7 +201,7 @@ def _running_pods_at(app_label: tuple[str, str], port_name: str) -> list[dict[st
     """Relabel rules keeping the running pods with ``app_label`` at their container port ``port_name``."""
     label_name, label_value = app_label
     return [
-        {"source_labels": [_meta_label(label_name)], "regex": label_value, "action": "keep"},
+        {"source_labels": [meta_label(label_name)], "regex": label_value, "action": "keep"},
         {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port_name, "action": "keep"},
         {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Running", "action": "keep"},
     ]
@@ -222,7 +222,7 @@ def vllm_job(keep: tuple[str, ...] = VLLM_METRICS) -> dict[str, Any]:
             *_running_pods_at(VLLM_APP_LABEL, VLLM_METRICS_PORT_NAME),
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": POD_LABEL, "action": "replace"},
-            {"source_labels": [_meta_label(VLLM_INSTANCE_LABEL)], "target_label": INSTANCE_LABEL, "action": "replace"},
+            {"source_labels": [meta_label(VLLM_INSTANCE_LABEL)], "target_label": INSTANCE_LABEL, "action": "replace"},
         ],
         # Only the collected names, exactly: drops histograms, *_created samples and Python/process metrics.
         "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": metrics_keep_regex(keep), "action": "keep"}],
@@ -296,20 +296,21 @@ def status_class_rules() -> list[dict[str, Any]]:
     ]
 
 
-def gateway_job(namespace: str, gateway_name: str) -> dict[str, Any]:
-    """The ``agentgateway`` job: the Gateway's proxy pods in ``namespace``, requests by route and status class."""
+def gateway_job(namespace: str, gateway_name: str, *, keep: tuple[str, ...] = GATEWAY_METRICS, status_class: bool = True) -> dict[str, Any]:
+    """The ``agentgateway`` job: the Gateway's proxy pods in ``namespace``, keeping ``keep``, with
+    ``status_class`` (``status_class_rules``) when asked."""
     return _component_job(
         GATEWAY_JOB,
         namespaces=[namespace],
         app_label=(GATEWAY_NAME_LABEL, re.escape(gateway_name)),
-        keep=GATEWAY_METRICS,
-        extra=status_class_rules(),
+        keep=keep,
+        extra=status_class_rules() if status_class else [],
     )
 
 
-def epp_job() -> dict[str, Any]:
-    """The ``epp`` job: every endpoint picker pod, with its namespace as ``Namespace``."""
-    job = _component_job(EPP_JOB, namespaces=None, app_label=(EPP_POD_LABEL, ".+-epp"), keep=EPP_METRICS, extra=[])
+def epp_job(keep: tuple[str, ...] = EPP_METRICS) -> dict[str, Any]:
+    """The ``epp`` job: every endpoint picker pod, keeping ``keep``, with its namespace as ``Namespace``."""
+    job = _component_job(EPP_JOB, namespaces=None, app_label=(EPP_POD_LABEL, ".+-epp"), keep=keep, extra=[])
     job["relabel_configs"].append({"source_labels": ["__meta_kubernetes_namespace"], "target_label": NAMESPACE_LABEL, "action": "replace"})
     return job
 

@@ -137,9 +137,15 @@ def gateway(
     }
 
 
+def model_epp_name(model_name: str) -> str:
+    """The EPP Service (and pod label value) of the llm-d router release named ``model_name``: the
+    release name cut to 40 characters, then ``-epp`` (routerlib/templates/_helpers.tpl ``llm-d-router.name``)."""
+    return f"{model_name[:40]}-epp"
+
+
 def epp_name(spec: vllm.ServingSpec) -> str:
     """The EPP Service (and pod label value) of the llm-d router release named after the model."""
-    return f"{spec.name[:40]}-epp"
+    return model_epp_name(spec.name)
 
 
 def epp_pod_labels(spec: vllm.ServingSpec) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""OpenTelemetry Collector carrying vLLM's latency histograms to CloudWatch over OTLP.
+"""OpenTelemetry Collector carrying the latency histograms of vLLM and the front door to CloudWatch over OTLP.
 
 Pure functions returning plain manifest dicts, like ``infra.k8s.cwagent``. The CloudWatch agent's
 Prometheus path drops histograms, so time to first token, inter-token and end-to-end latency take
@@ -10,9 +10,14 @@ each ``_bucket``/``_sum``/``_count`` family into one cumulative OTLP histogram u
 (colons kept), which CloudWatch stores as native histogram samples: PromQL reads them with
 ``histogram_quantile(q, rate({"<name>"}[5m]))`` (``infra.promql``).
 
-Labels as PromQL sees them: vLLM's ``model_name`` and the scrape job's ``Namespace`` are datapoint
-attributes; the cluster is the resource attribute ``k8s.cluster.name`` added here, queried as
-``"@resource.k8s.cluster.name"``.
+With the front door (``FrontDoor``) it also scrapes the agentgateway proxies and every endpoint
+picker with the agent's pod discovery (``cwagent.gateway_job``, ``cwagent.epp_job``), keeping only
+``GATEWAY_HISTOGRAMS`` and ``EPP_HISTOGRAMS``. Every series of a kept histogram is sent whole; no
+label is dropped (Prometheus requires series to stay uniquely labelled after ``labeldrop``).
+
+Labels as PromQL sees them: vLLM's ``model_name``, agentgateway's ``route``, the EPP's
+``model_name``, and the scrape jobs' ``Namespace`` and ``epp`` are datapoint attributes; the cluster
+is the resource attribute ``k8s.cluster.name`` added here, queried as ``"@resource.k8s.cluster.name"``.
 
 The Collector's AWS identity comes from EKS Pod Identity on the service account (AWS SDK for Go
 default chain in the sigv4auth extension); nothing here carries credentials.
@@ -23,10 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from infra.catalog.versions import OTEL_COLLECTOR_IMAGE
 from infra.k8s import cwagent
+from infra.k8s.gateway import EPP_POD_LABEL
 
 NAME = "otel-vllm-latency"
 CONFIG_MAP = f"{NAME}-config"
@@ -43,8 +50,59 @@ HISTOGRAMS: tuple[str, ...] = (
     "vllm:inter_token_latency_seconds",
     "vllm:e2e_request_latency_seconds",
 )
-# What the Prometheus receiver needs to assemble each histogram.
-SERIES: tuple[str, ...] = tuple(f"{name}_{part}" for name in HISTOGRAMS for part in ("bucket", "sum", "count"))
+# agentgateway v1.4.1 (crates/agentgateway/src/telemetry/metrics.rs): "request_duration" registered with
+# Unit::Seconds in the registry prefixed "agentgateway", so agentgateway_request_duration_seconds, observed
+# for every HTTP request when its log is finished (telemetry/log.rs), after a streamed body ends. Labels
+# (HTTPLabels): backend, protocol, method, status, reason and the route identifier bind, gateway,
+# listener, route ("<namespace>/<name>" of the HTTPRoute), route_rule. Buckets 1 ms to 80 s, then +Inf.
+GATEWAY_DURATION = "agentgateway_request_duration_seconds"
+GATEWAY_HISTOGRAMS: tuple[str, ...] = (GATEWAY_DURATION,)
+# llm-d router v0.10.0 endpoint picker (pkg/epp/metrics/llm_d_router_metrics.go): request_duration_seconds,
+# request received to response complete (handlers/response.go, at the response's end of stream, which
+# agentgateway streams to the picker: http/ext_proc.rs response_body_mode FullDuplexStreamed), labelled
+# model_name, target_model_name, fairness_id, priority, buckets 5 ms to 1 h; and
+# scheduler_e2e_duration_seconds, the picker's own scheduling time per request, no labels, buckets
+# 0.1 ms to 100 ms. Subsystem llm_d_epp; the deprecated inference_* twins are not kept.
+EPP_DURATION = "llm_d_epp_request_duration_seconds"
+EPP_SCHEDULING = "llm_d_epp_scheduler_e2e_duration_seconds"
+EPP_HISTOGRAMS: tuple[str, ...] = (EPP_DURATION, EPP_SCHEDULING)
+# The label the collector's epp job adds: the picker's pod label (``<model>-epp``), the only thing
+# naming the model on the unlabelled scheduling histogram.
+EPP_LABEL = "epp"
+
+
+def series(histograms: tuple[str, ...]) -> tuple[str, ...]:
+    """What the Prometheus receiver needs to assemble each histogram: its bucket, sum and count samples."""
+    return tuple(f"{name}_{part}" for name in histograms for part in ("bucket", "sum", "count"))
+
+
+SERIES: tuple[str, ...] = series(HISTOGRAMS)
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """The agentgateway proxies of the Gateway ``gateway_name`` in ``gateway_namespace``, and the endpoint pickers."""
+
+    gateway_namespace: str
+    gateway_name: str = "inference"
+
+
+def front_door_jobs(front_door: FrontDoor) -> list[dict[str, Any]]:
+    """The ``agentgateway`` and ``epp`` jobs, keeping only their latency histograms; the pickers' samples carry ``epp``."""
+    gateway = cwagent.gateway_job(
+        front_door.gateway_namespace, front_door.gateway_name, keep=series(GATEWAY_HISTOGRAMS), status_class=False
+    )
+    epp = cwagent.epp_job(keep=series(EPP_HISTOGRAMS))
+    epp["relabel_configs"].append({"source_labels": [cwagent.meta_label(EPP_POD_LABEL)], "target_label": EPP_LABEL, "action": "replace"})
+    return [gateway, epp]
+
+
+def prometheus_config(scrape_interval: str, front_door: FrontDoor | None) -> dict[str, Any]:
+    """The receiver's scrape configuration: the ``vllm`` job, and with ``front_door`` its two jobs."""
+    config = cwagent.prometheus_config(scrape_interval, keep=SERIES)
+    if front_door is not None:
+        config["scrape_configs"] += front_door_jobs(front_door)
+    return config
 
 
 def otlp_endpoint(region: str) -> str:
@@ -52,7 +110,9 @@ def otlp_endpoint(region: str) -> str:
     return f"https://monitoring.{region}.amazonaws.com/v1/metrics"
 
 
-def collector_config(*, cluster_name: str, region: str, scrape_interval: str = "30s") -> dict[str, Any]:
+def collector_config(
+    *, cluster_name: str, region: str, scrape_interval: str = "30s", front_door: FrontDoor | None = None
+) -> dict[str, Any]:
     """The Collector's configuration: prometheus -> memory_limiter, resource, batch -> otlphttp."""
     return {
         "extensions": {
@@ -62,7 +122,7 @@ def collector_config(*, cluster_name: str, region: str, scrape_interval: str = "
             # rejects a signature scoped to any service but "monitoring".
             "sigv4auth": {"region": region, "service": "monitoring"},
         },
-        "receivers": {"prometheus": {"config": cwagent.prometheus_config(scrape_interval, keep=SERIES)}},
+        "receivers": {"prometheus": {"config": prometheus_config(scrape_interval, front_door)}},
         "processors": {
             "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
             "resource": {"attributes": [{"key": CLUSTER_ATTRIBUTE, "value": cluster_name, "action": "upsert"}]},
@@ -85,13 +145,14 @@ def collector_config(*, cluster_name: str, region: str, scrape_interval: str = "
     }
 
 
-def config_text(*, cluster_name: str, region: str, scrape_interval: str = "30s") -> str:
+def config_text(*, cluster_name: str, region: str, scrape_interval: str = "30s", front_door: FrontDoor | None = None) -> str:
     """``collector.yaml`` as JSON (JSON is YAML; no PyYAML at synth).
 
     The Collector expands ``$`` in every string (environment references); the configuration has
     none, and this refuses to write one rather than let a regex change meaning at start-up.
     """
-    text = json.dumps(collector_config(cluster_name=cluster_name, region=region, scrape_interval=scrape_interval), indent=2) + "\n"
+    config = collector_config(cluster_name=cluster_name, region=region, scrape_interval=scrape_interval, front_door=front_door)
+    text = json.dumps(config, indent=2) + "\n"
     if "$" in text:
         raise ValueError("the Collector configuration contains '$', which the Collector would expand: write it as '$$'")
     return text
@@ -105,14 +166,17 @@ def latency_collector(
     service_account: str = NAME,
     scrape_interval: str = "30s",
     node_selector: dict[str, str],
+    front_door: FrontDoor | None = None,
 ) -> list[dict[str, Any]]:
     """ServiceAccount, ClusterRole and binding (pod discovery), the ConfigMap and the Deployment.
 
     The namespace must exist; the service account needs an EKS Pod Identity role allowed
-    ``cloudwatch:PutMetricData`` (the action the OTLP endpoint authorizes).
+    ``cloudwatch:PutMetricData`` (the action the OTLP endpoint authorizes). The namespaces of the
+    scraped pods must admit this one to their metrics ports (``gateway.gateway_ingress``,
+    ``gateway.front_door_ingress``, ``serving_access.model_ingress``).
     """
     cwagent.validate_inputs(cluster_name, region, namespace, service_account, node_selector)
-    text = config_text(cluster_name=cluster_name, region=region, scrape_interval=scrape_interval)
+    text = config_text(cluster_name=cluster_name, region=region, scrape_interval=scrape_interval, front_door=front_door)
     config_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
     return [
         *cwagent.pod_reader(NAME, namespace=namespace, service_account=service_account),

@@ -10,7 +10,7 @@ import pytest
 from conftest import CONTEXT, SHIPPED_ENVS, Synthesized
 
 from infra.catalog.instances import INSTANCE_TYPES
-from infra.k8s.otel_collector import HISTOGRAMS
+from infra.k8s.otel_collector import EPP_HISTOGRAMS, GATEWAY_HISTOGRAMS, HISTOGRAMS
 from infra.metrics import DEVICE_DIMENSIONS, KNOWN_METRICS, karpenter, on_instance_types
 from infra.promql import metric_names
 
@@ -324,19 +324,62 @@ def test_every_promql_chart_reads_a_histogram_the_collector_sends(synth, env: st
     result = synth(env)
     charts = _charts(_body(result))
     models = result.stacks.config.models
-    assert len(charts) == 3 * len(models)  # TTFT, inter-token, end-to-end per model
+    routed = models if result.stacks.config.eks.front_door.enabled else ()
+    # TTFT, inter-token, end-to-end per model; gateway, EPP request and EPP scheduling per routed model
+    assert len(charts) == 3 * len(models) + 3 * len(routed)
     for chart in charts:
         properties = chart["properties"]
         assert properties["region"] == result.stacks.config.region and properties["view"] == "line"
         queries = properties["data"]["queries"]
-        assert [q["label"] for q in queries] == ["p50", "p90", "p99"]
+        assert [q["label"] for q in queries] in (["p50", "p90", "p99"], ["p50", "p99"])
         assert len({q["id"] for q in queries}) == len(queries)
         for query in queries:
             assert (query["language"], query["type"]) == ("PromQL", "cloudwatch-metrics")
             names = metric_names(query["query"])
-            assert names and names <= set(HISTOGRAMS), query["query"]
+            assert names and names <= {*HISTOGRAMS, *GATEWAY_HISTOGRAMS, *EPP_HISTOGRAMS}, query["query"]
             assert f'"@resource.k8s.cluster.name"="{result.stacks.config.cluster_name}"' in query["query"]
         assert "metrics" not in properties  # a PromQL chart is not a classic metric widget
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_each_routed_model_draws_gateway_and_picker_latency_after_its_gateway_widgets(synth, env: str) -> None:
+    result = synth(env)
+    (collector_config,) = [
+        m["data"]["collector.yaml"] for m in result.stacks.eks.vllm_metrics.manifests if m["metadata"]["name"] == "otel-vllm-latency-config"
+    ]
+    jobs = json.loads(collector_config)["receivers"]["prometheus"]["config"]["scrape_configs"]
+    assert [j["job_name"] for j in jobs] == ["vllm", "agentgateway", "epp"], "the Collector scrapes what the charts read"
+    widgets = _body(result)["widgets"]
+    cluster = f'"@resource.k8s.cluster.name"="{result.stacks.config.cluster_name}"'
+    for model in result.stacks.config.models:
+        ns, name = model.namespace, model.name
+        expected = {
+            "Gateway request duration (s)": ("agentgateway_request_duration_seconds", "route", f'"route"="{ns}/{name}"'),
+            "EPP request duration (s)": (
+                "llm_d_epp_request_duration_seconds",
+                "model_name",
+                f'"Namespace"="{ns}", "model_name"="{name}"',
+            ),
+            "EPP scheduling time (s)": (
+                "llm_d_epp_scheduler_e2e_duration_seconds",
+                "epp",
+                f'"Namespace"="{ns}", "epp"="{name[:40]}-epp"',
+            ),
+        }
+        section = next(i for i, w in enumerate(widgets) if w["type"] == "text" and f"vLLM {ns}/{name}" in w["properties"]["markdown"])
+        following = widgets[section + 1 :]
+        first_chart = next(i for i, w in enumerate(following) if w["type"] == "chart")
+        assert "Gateway 5xx rate (%)" in {w["properties"].get("title") for w in following[:first_chart]}
+        row = following[first_chart : first_chart + 3]
+        assert [w["properties"]["title"] for w in row] == list(expected)
+        assert len({w["y"] for w in row}) == 1, "one row"
+        for widget in row:
+            metric, by, matchers = expected[widget["properties"]["title"]]
+            queries = widget["properties"]["data"]["queries"]
+            assert [(q["label"], q["query"]) for q in queries] == [
+                (f"p{p}", f'histogram_quantile({q}, sum by ("{by}") (rate({{"{metric}", {cluster}, {matchers}}}[5m])))')
+                for p, q in (("50", "0.5"), ("99", "0.99"))
+            ]
 
 
 def _promql_alarms(result: Synthesized) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""infra.k8s.otel_collector: the Collector for vLLM's latency histograms validates, scrapes the
-agent's pods, keeps only the histograms, and signs its OTLP export for CloudWatch."""
+"""infra.k8s.otel_collector: the Collector for the latency histograms validates, scrapes the agent's
+pods (vLLM, and with the front door the proxies and endpoint pickers), keeps only the histograms,
+is admitted by the network policies, and signs its OTLP export for CloudWatch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 import pytest
 import yaml
+from prometheus_relabel import pod_target, relabel, scraped_ports
 
 from infra.catalog.versions import OTEL_COLLECTOR_IMAGE
 from infra.k8s import cwagent, otel_collector
@@ -145,3 +147,134 @@ def test_a_configuration_change_rolls_the_pod() -> None:
 def test_bad_inputs_are_refused(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _objects(**overrides)
+
+
+FRONT_DOOR = otel_collector.FrontDoor(gateway_namespace="inference-gateway", gateway_name="inference")
+# Container ports as the upstream templates declare them: agentgateway v1.4.1
+# controller/pkg/helm/agentgateway/templates/_helpers.tpl (15020 "metrics"), llm-d-router v0.10.0
+# config/charts/routerlib/templates/_deployment.yaml (9002 "grpc", 9003 "grpc-health", 9090 "metrics").
+PROXY = ({"gateway.networking.k8s.io/gateway-name": "inference"}, [{"name": "metrics", "containerPort": 15020}])
+EPP = (
+    {"llm-d-router-gateway": "llama-3-1-8b-epp"},
+    [{"name": "grpc", "containerPort": 9002}, {"name": "grpc-health", "containerPort": 9003}, {"name": "metrics", "containerPort": 9090}],
+)
+
+
+def _jobs(front_door: otel_collector.FrontDoor | None = FRONT_DOOR) -> dict[str, dict]:
+    jobs = _config(_objects(front_door=front_door))["receivers"]["prometheus"]["config"]["scrape_configs"]
+    return {job["job_name"]: job for job in jobs}
+
+
+def test_front_door_histograms_are_the_pinned_releases_names() -> None:
+    assert otel_collector.GATEWAY_HISTOGRAMS == ("agentgateway_request_duration_seconds",)  # agentgateway v1.4.1
+    assert otel_collector.EPP_HISTOGRAMS == (  # llm-d router v0.10.0
+        "llm_d_epp_request_duration_seconds",
+        "llm_d_epp_scheduler_e2e_duration_seconds",
+    )
+    assert otel_collector.EPP_LABEL == "epp"
+
+
+def test_the_front_door_adds_the_proxy_and_picker_jobs() -> None:
+    assert list(_jobs(None)) == ["vllm"]
+    jobs = _jobs()
+    assert list(jobs) == ["vllm", "agentgateway", "epp"]
+    assert jobs["agentgateway"]["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["inference-gateway"]}}]
+    assert jobs["epp"]["kubernetes_sd_configs"] == [{"role": "pod"}]  # every serving namespace
+    for job in jobs.values():
+        assert (job["scheme"], job["metrics_path"], job["sample_limit"]) == ("http", "/metrics", 10000)
+    for obj in _objects(front_door=FRONT_DOOR):
+        assert validate(obj) == [], (obj["kind"], validate(obj))
+    assert "$" not in otel_collector.config_text(cluster_name="inference-prod", region="us-east-2", front_door=FRONT_DOOR)
+
+
+def test_front_door_jobs_scrape_the_metrics_ports_of_the_gateways_proxies_and_every_picker() -> None:
+    jobs = _jobs()
+    proxy_labels, proxy_ports = PROXY
+    epp_labels, epp_ports = EPP
+    assert scraped_ports(jobs["agentgateway"], proxy_labels, proxy_ports, namespace="inference-gateway") == [15020]
+    other_gateway = {"gateway.networking.k8s.io/gateway-name": "inference-2"}
+    assert scraped_ports(jobs["agentgateway"], other_gateway, proxy_ports, namespace="inference-gateway") == []
+    assert scraped_ports(jobs["epp"], epp_labels, epp_ports, namespace="team-a") == [9090]
+    assert scraped_ports(jobs["epp"], {"llm-d-router-standalone": "x-epp"}, epp_ports, namespace="team-a") == []
+    target = relabel(jobs["epp"]["relabel_configs"], pod_target(epp_labels, epp_ports[2], namespace="team-a"))
+    assert target is not None and (target["Namespace"], target["epp"]) == ("team-a", "llama-3-1-8b-epp")
+
+
+@pytest.mark.parametrize(
+    ("job", "name", "kept"),
+    [
+        ("agentgateway", "agentgateway_request_duration_seconds_bucket", True),
+        ("agentgateway", "agentgateway_request_duration_seconds_sum", True),
+        ("agentgateway", "agentgateway_request_duration_seconds_count", True),
+        ("agentgateway", "agentgateway_requests_total", False),  # the agent's
+        ("agentgateway", "agentgateway_request_processing_seconds_bucket", False),
+        ("agentgateway", "agentgateway_gen_ai_server_request_duration_bucket", False),
+        ("agentgateway", "agentgateway_upstream_connect_duration_seconds_bucket", False),
+        ("epp", "llm_d_epp_request_duration_seconds_bucket", True),
+        ("epp", "llm_d_epp_request_duration_seconds_count", True),
+        ("epp", "llm_d_epp_scheduler_e2e_duration_seconds_bucket", True),
+        ("epp", "llm_d_epp_scheduler_e2e_duration_seconds_sum", True),
+        ("epp", "llm_d_epp_request_total", False),  # the agent's
+        ("epp", "llm_d_epp_request_ttft_seconds_bucket", False),
+        ("epp", "llm_d_epp_plugin_duration_seconds_bucket", False),
+        ("epp", "inference_objective_request_duration_seconds_bucket", False),  # the deprecated twin
+        ("epp", "llm_d_inference_scheduler_scheduler_e2e_duration_seconds_bucket", False),
+        ("agentgateway", "llm_d_epp_request_duration_seconds_bucket", False),
+        ("epp", "agentgateway_request_duration_seconds_bucket", False),
+    ],
+)
+def test_front_door_jobs_keep_only_their_latency_histograms(job: str, name: str, kept: bool) -> None:
+    rules = _jobs()[job]["metric_relabel_configs"]
+    labels = relabel(rules, {"__name__": name, "status": "200", "route": "inference/llama-3-1-8b"})
+    assert (labels is not None) is kept
+    if labels is not None:
+        assert set(labels) == {"__name__", "status", "route"}, "no label added or dropped: series are sent whole"
+
+
+def test_every_collector_job_reaches_a_port_the_network_policies_admit_to_the_collector() -> None:
+    """The Collector's pod, in the scraper namespace the stacks pass to the policies, is admitted to
+    each job's target port (tests/network_policy.py: kubernetes.io "Network Policies"); a pod of
+    another namespace is not."""
+    from network_policy import admits
+    from serving_specs import SINGLE as spec
+
+    from infra.constructs.front_door import GATEWAY_NAME
+    from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
+    from infra.constructs.vllm_metrics import NAMESPACE as SCRAPER
+    from infra.k8s import gateway, serving_access, vllm
+
+    policies = [
+        *gateway.gateway_ingress(
+            namespace=GATEWAY_NAMESPACE, gateway_name=GATEWAY_NAME, port=443, sources=["10.0.0.0/16"], scrapers=[SCRAPER]
+        ),
+        serving_access.default_deny_ingress(spec.namespace),
+        serving_access.model_ingress(
+            name=spec.name, namespace=spec.namespace, model_labels=spec.labels, port=vllm.PORT, clients=[], scrapers=[SCRAPER]
+        ),
+        *gateway.front_door_ingress(spec, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE, scrapers=[SCRAPER]),
+    ]
+    server = vllm.pod_template(spec, "server")
+    targets = {
+        "vllm": (spec.namespace, server["metadata"]["labels"], server["spec"]["containers"][0]["ports"]),
+        "agentgateway": (GATEWAY_NAMESPACE, {gateway.GATEWAY_NAME_LABEL: GATEWAY_NAME}, PROXY[1]),
+        "epp": (spec.namespace, gateway.epp_pod_labels(spec), EPP[1]),
+    }
+    objects = _objects(namespace=SCRAPER, front_door=otel_collector.FrontDoor(GATEWAY_NAMESPACE, GATEWAY_NAME))
+    collector = {"namespace": SCRAPER, "labels": _deployment(objects)["spec"]["template"]["metadata"]["labels"]}
+    jobs = {job["job_name"]: job for job in _config(objects)["receivers"]["prometheus"]["config"]["scrape_configs"]}
+    assert set(jobs) == set(targets)
+    for name, job in jobs.items():
+        namespace, labels, ports = targets[name]
+        (port,) = scraped_ports(job, labels, ports, namespace=namespace)
+        target = {"namespace": namespace, "labels": labels}
+        assert admits(policies, target, collector, port), (name, port)
+        assert not admits(policies, target, {"namespace": "team-b", "labels": collector["labels"]}, port), name
+    assert (gateway.PROXY_METRICS_PORT, gateway.EPP_METRICS_PORT) == (15020, 9090)
+
+
+def test_the_front_door_rolls_the_pod() -> None:
+    def config_hash(front_door: otel_collector.FrontDoor | None) -> str:
+        deployment = _deployment(_objects(front_door=front_door))
+        return deployment["spec"]["template"]["metadata"]["annotations"]["inference-blueprint/config-hash"]
+
+    assert config_hash(None) != config_hash(FRONT_DOOR)

@@ -1,4 +1,5 @@
-"""infra.promql: the latency queries select one model's histogram series and read as PromQL."""
+"""infra.promql: the latency queries select one model's histogram series (vLLM's, and its route's and
+endpoint picker's) and read as PromQL."""
 
 from __future__ import annotations
 
@@ -46,6 +47,28 @@ def test_quantiles_and_histograms_are_what_the_collector_sends() -> None:
     assert promql.QUANTILES == (0.5, 0.9, 0.99)
 
 
+FRONT_DOOR = promql.FrontDoorSeries(cluster_name="inference-prod", namespace="inference", model_name="llama-3-1-8b", epp="llama-3-1-8b-epp")
+
+
+def test_gateway_latency_reads_the_models_route() -> None:
+    assert FRONT_DOOR.quantile(otel_collector.GATEWAY_DURATION, 0.99) == (
+        'histogram_quantile(0.99, sum by ("route") (rate({"agentgateway_request_duration_seconds", '
+        '"@resource.k8s.cluster.name"="inference-prod", "route"="inference/llama-3-1-8b"}[5m])))'
+    )
+
+
+def test_endpoint_picker_latency_reads_the_models_requests_and_its_pickers_scheduling() -> None:
+    assert FRONT_DOOR.quantile(otel_collector.EPP_DURATION, 0.5) == (
+        'histogram_quantile(0.5, sum by ("model_name") (rate({"llm_d_epp_request_duration_seconds", '
+        '"@resource.k8s.cluster.name"="inference-prod", "Namespace"="inference", "model_name"="llama-3-1-8b"}[5m])))'
+    )
+    assert FRONT_DOOR.quantile(otel_collector.EPP_SCHEDULING, 0.99) == (
+        'histogram_quantile(0.99, sum by ("epp") (rate({"llm_d_epp_scheduler_e2e_duration_seconds", '
+        '"@resource.k8s.cluster.name"="inference-prod", "Namespace"="inference", "epp"="llama-3-1-8b-epp"}[5m])))'
+    )
+    assert promql.FRONT_DOOR_QUANTILES == (0.5, 0.99)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -53,6 +76,10 @@ def test_quantiles_and_histograms_are_what_the_collector_sends() -> None:
         (lambda: SERIES.quantile(promql.TTFT, 1.0), "quantile"),
         (lambda: SERIES.quantile(promql.TTFT, 0.9, window="5 minutes"), "window"),
         (lambda: promql.above("x", 0), "threshold"),
+        (lambda: FRONT_DOOR.selector(promql.TTFT), "not a front-door histogram"),
+        (lambda: FRONT_DOOR.selector("agentgateway_requests_total"), "not a front-door histogram"),
+        (lambda: FRONT_DOOR.quantile(otel_collector.GATEWAY_DURATION, 0), "quantile"),
+        (lambda: SERIES.selector(otel_collector.GATEWAY_DURATION), "not a histogram"),
     ],
 )
 def test_bad_arguments_are_refused(call, message: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
+
 from infra.node import pin_node
 
 pin_node()  # before aws_cdk is imported: jsii starts Node.js then, in every xdist worker too
@@ -24,6 +25,23 @@ from aws_cdk.assertions import Template  # noqa: E402 - after pin_node()
 import app as app_module  # noqa: E402
 from infra import nag  # noqa: E402
 from infra.tools import ROOT, cdk_context  # noqa: E402
+
+
+def _share_botocore_loaders() -> None:
+    """One botocore data loader per data path for the whole test process. Every new boto3 session
+    otherwise builds its own loader and parses the service models' JSON again (botocore
+    ``Session`` registers ``create_loader(data_path)`` per session; the loader caches per instance),
+    which the Lambda tests, creating sessions per test, paid for thousands of times. The loader
+    only reads files, so sharing it changes no behaviour under test."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+
+_share_botocore_loaders()
 
 CONTEXT = cdk_context()
 SHIPPED_ENVS = tuple(sorted(CONTEXT["environments"]))

@@ -360,7 +360,7 @@ class Fleet:
         self.clock.now = self.clock.started + timedelta(minutes=1)
         return outcome
 
-    def settle(self, runs: int = 6) -> Any:
+    def settle(self, runs: int = 4) -> Any:
         """Fault-free runs (every planned fault spent or cleared); the last summary."""
         self.wire.faults.clear()
         for _ in range(runs):

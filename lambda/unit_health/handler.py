@@ -269,6 +269,16 @@ def _load(record: FailureRecord, units: tuple[UnitSpec, ...]) -> dict[str, Entry
         return None
 
 
+def _from(units: tuple[UnitSpec, ...], start: str | None) -> list[UnitSpec]:
+    """``units`` in order, starting at the unit ``start`` names (where the last run ran out of time),
+    so that a fleet too large for one run has every unit checked within a few runs."""
+    ids = [u.unit_id for u in units]
+    if start not in ids:
+        return list(units)
+    at = ids.index(start)
+    return [*units[at:], *units[:at]]
+
+
 def _keep(record: FailureRecord, entries: dict[str, Entry], unit_id: str, value: Entry) -> None:
     """Write ``value`` as the unit's entry if it differs, and update ``entries`` once written."""
     if entries.get(unit_id, Entry()) == value:
@@ -331,7 +341,7 @@ def check(
     draining: list[str] = []
     errors: list[str] = []
     skipped: list[str] = []
-    for spec in settings.units:
+    for spec in _from(settings.units, record.resume):
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             skipped.append(spec.unit_id)
             continue
@@ -397,6 +407,11 @@ def check(
             )
     if skipped:
         logger.warning("out of time: units left for the next run", extra={"units": skipped})
+    if entries is not None:
+        try:
+            record.save_resume(skipped[0] if skipped else None, entries)
+        except RECORD_ERRORS as error:
+            logger.exception("could not record where the next run starts", extra={"parameter": record.name, "error": str(error)})
     rolled = _roll(clients, settings, record, _fleet(settings, services, states, healths, entries), errors, skipped, parked, now)
     stray = _sweep(clients, settings, entries, errors, skipped)
 

@@ -4,7 +4,9 @@ One SSM String parameter per pool holds a JSON object ``{"<unit id>": {...}}``, 
 any of ``since`` (first seen not healthy), ``target`` (the instance the function registered as the
 unit's leader target), ``formed`` (when it did) and ``draining`` (when it deregistered that target
 to replace the unit), ISO 8601 times with UTC offset; ``{}`` when no unit has anything on record. An
-entry that is a bare time string (the record's earlier form) is read as ``since``. The function
+entry that is a bare time string (the record's earlier form) is read as ``since``. The reserved key
+``~resume`` (never a unit id) holds ``{"unit": "<unit id>"}``, the first unit a run ran out of time
+for, where the next run starts so that no unit is left unchecked run after run. The function
 runs one invocation at a time (reserved concurrency 1), so a read followed by a write never races
 another run.
 """
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 TIMES = {"since": "not_healthy_since", "formed": "formed_at", "draining": "draining_since"}
+RESUME = "~resume"
 
 
 class CorruptRecord(Exception):
@@ -59,15 +62,33 @@ def _entry(raw: Any) -> Entry:
     return Entry(target=target, **times)
 
 
-def parse(raw: str) -> dict[str, Entry]:
-    """The record in ``raw``; raises CorruptRecord when it is not one."""
+def _data(raw: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        return {str(unit): _entry(value) for unit, value in data.items()}
+        return data
     except (ValueError, TypeError) as error:
         raise CorruptRecord(f"failure record {raw[:200]!r}: {error}") from error
+
+
+def parse(raw: str) -> dict[str, Entry]:
+    """The units' entries in ``raw``; raises CorruptRecord when it is not a record."""
+    data = _data(raw)
+    try:
+        return {str(unit): _entry(value) for unit, value in data.items() if unit != RESUME}
+    except (ValueError, TypeError) as error:
+        raise CorruptRecord(f"failure record {raw[:200]!r}: {error}") from error
+
+
+def parse_resume(raw: str) -> str | None:
+    """The unit the next run starts at, or None; raises CorruptRecord when it is malformed."""
+    value = _data(raw).get(RESUME)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"unit"} or not isinstance(value["unit"], str):
+        raise CorruptRecord(f'failure record: {RESUME} {value!r} is not {{"unit": <unit id>}}')
+    return str(value["unit"])
 
 
 def _render(entry: Entry) -> dict[str, str]:
@@ -75,8 +96,11 @@ def _render(entry: Entry) -> dict[str, str]:
     return {**out, "target": entry.target} if entry.target is not None else out
 
 
-def render(entries: Mapping[str, Entry]) -> str:
-    return json.dumps({unit: _render(entries[unit]) for unit in sorted(entries) if not entries[unit].empty}, separators=(",", ":"))
+def render(entries: Mapping[str, Entry], resume: str | None = None) -> str:
+    data: dict[str, Any] = {unit: _render(entries[unit]) for unit in sorted(entries) if not entries[unit].empty}
+    if resume is not None:
+        data[RESUME] = {"unit": resume}
+    return json.dumps(data, separators=(",", ":"))
 
 
 class FailureRecord:
@@ -85,9 +109,24 @@ class FailureRecord:
     def __init__(self, ssm: Any, name: str) -> None:
         self.ssm = ssm
         self.name = name
+        self.resume: str | None = None
 
     def load(self) -> dict[str, Entry]:
-        return parse(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
+        raw = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
+        entries = parse(raw)
+        self.resume = parse_resume(raw)
+        return entries
 
     def save(self, entries: Mapping[str, Entry]) -> None:
-        self.ssm.put_parameter(Name=self.name, Value=render(entries), Overwrite=True)
+        self.ssm.put_parameter(Name=self.name, Value=render(entries, self.resume), Overwrite=True)
+
+    def save_resume(self, resume: str | None, entries: Mapping[str, Entry]) -> None:
+        """Record where the next run starts (None: at the first unit), with ``entries`` as they are."""
+        if resume == self.resume:
+            return
+        previous, self.resume = self.resume, resume
+        try:
+            self.save(entries)
+        except Exception:
+            self.resume = previous
+            raise

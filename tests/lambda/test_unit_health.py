@@ -249,6 +249,26 @@ def test_the_record_round_trips() -> None:
     assert record.parse(record.render(entries)) == {u: e for u, e in entries.items() if u != "trainium-2"}
 
 
+def test_the_record_keeps_where_the_next_run_starts() -> None:
+    entries = {"trainium-1": Entry(NOW)}
+    raw = record.render(entries, "trainium-3")
+    assert raw == '{"trainium-1":{"since":"2025-06-01T12:00:00+00:00"},"~resume":{"unit":"trainium-3"}}'
+    assert (record.parse(raw), record.parse_resume(raw)) == (entries, "trainium-3")
+    assert record.parse_resume(record.render(entries)) is None
+    for bad in ('{"~resume": "trainium-3"}', '{"~resume": {"unit": 3}}', '{"~resume": {"unit": "a", "at": "b"}}'):
+        with pytest.raises(record.CorruptRecord):
+            record.parse_resume(bad)
+
+
+@pytest.mark.parametrize(
+    ("start", "order"),
+    [(None, ["p-0", "p-1", "p-2"]), ("p-1", ["p-1", "p-2", "p-0"]), ("p-2", ["p-2", "p-0", "p-1"]), ("gone", ["p-0", "p-1", "p-2"])],
+)
+def test_a_run_starts_where_the_last_one_ran_out_of_time(start: str | None, order: list[str]) -> None:
+    specs = tuple(units.UnitSpec(unit_id=f"p-{n}", leader=f"p-{n}-leader", followers=()) for n in range(3))
+    assert [s.unit_id for s in handler._from(specs, start)] == order
+
+
 def test_stop_reason_fits_ecs_limit() -> None:
     reason = units.stop_reason("trainium-0", "x" * 400)
     assert len(reason) == 255 and reason.startswith("inference unit trainium-0 replaced as a whole: xxx") and reason.endswith("...")

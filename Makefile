@@ -65,7 +65,7 @@ lint: $(VENV)/.installed
 # mypy over the app, library and tests, then each Lambda folder on its own (each has a handler.py).
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
-	for d in lambda/*/; do MYPYPATH=$$d $(PY) -m mypy $$d; done
+	for d in lambda/*/; do MYPYPATH=$$d:lambda/_shared $(PY) -m mypy $$d; done
 
 test: bootstrap $(CHECKOV_VENV)/.installed lint typecheck
 	$(OFFLINE) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile

@@ -43,6 +43,11 @@ def _share_botocore_loaders() -> None:
 
 _share_botocore_loaders()
 
+# The Bedrock custom-resource handlers import the module their assets carry beside them.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "lambda" / "_shared"))
+
 CONTEXT = cdk_context()
 SHIPPED_ENVS = tuple(sorted(CONTEXT["environments"]))
 

@@ -26,6 +26,8 @@ from constructs import Construct
 
 from infra import checkov_skips, nag
 
+SHARED_MODULE = Path(__file__).resolve().parents[2] / "lambda" / "_shared" / "custom_resource_errors.py"
+
 
 def staged_code(folder: Path, extra: Mapping[str, bytes]) -> Path:
     """A directory holding ``folder``'s files (bytecode caches left out) plus ``extra`` (relative path -> content), for a handler's asset.
@@ -64,13 +66,14 @@ def handler_function(
     timeout: cdk.Duration,
     environment: Mapping[str, str] | None = None,
 ) -> lambda_.Function:
-    """``<scope>/Handler``: ``handler.on_event`` of ``code``, logging to an encrypted group kept 365 days."""
+    """``<scope>/Handler``: ``handler.on_event`` of ``code`` with the shared ``custom_resource_errors``
+    module beside it, logging to an encrypted group kept 365 days."""
     handler = lambda_.Function(
         scope,
         "Handler",
         runtime=lambda_.Runtime.PYTHON_3_14,
         handler="handler.on_event",
-        code=lambda_.Code.from_asset(str(code)),
+        code=lambda_.Code.from_asset(str(staged_code(code, {SHARED_MODULE.name: SHARED_MODULE.read_bytes()}))),
         timeout=timeout,
         environment=dict(environment) if environment else None,
         description=description,

@@ -22,18 +22,18 @@ Calls use botocore's standard retry mode. Errors reach CloudFormation as the res
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from botocore.config import Config
+import custom_resource_errors
 from botocore.exceptions import BotoCoreError, ClientError
+from custom_resource_errors import RETRIES, HandlerError
+from custom_resource_errors import error_code as _code
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
-RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 8})
 # Properties whose change needs a new profile: the API has no operation that changes them.
 REPLACING = ("Name", "CopyFrom")
 HINTS = {
@@ -47,23 +47,9 @@ HINTS = {
 }
 
 
-class HandlerError(Exception):
-    """A failure whose message is the status reason CloudFormation shows: what happened and what to do."""
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def explain(exc: ClientError | BotoCoreError) -> str:
-    """The status reason for a failed AWS call: the call, AWS's error, and what to check."""
-    where = f"details in CloudWatch log group {os.environ.get('AWS_LAMBDA_LOG_GROUP_NAME', '/aws/lambda/<handler function>')}"
-    if isinstance(exc, BotoCoreError):
-        return f"an AWS call failed: {exc}; deploy again, {where}"
-    attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
-    message = exc.response.get("Error", {}).get("Message", "")
-    hint = HINTS.get(_code(exc), "deploy again once the cause is fixed")
-    return f"{exc.operation_name} failed with {_code(exc)} after {attempts} attempt(s): {message}; {hint}; {where}"
+    """The status reason for a failed AWS call, with this handler's hints."""
+    return custom_resource_errors.explain(exc, HINTS)
 
 
 def _result(arn: str) -> dict[str, Any]:

@@ -21,17 +21,17 @@ Errors reach CloudFormation as the resource's status reason, so they say what ha
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import boto3
-from botocore.config import Config
+import custom_resource_errors
 from botocore.exceptions import BotoCoreError, ClientError
+from custom_resource_errors import RETRIES, HandlerError
+from custom_resource_errors import error_code as _code
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
-RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 8})
 PHYSICAL_ID = "anthropic-use-case-form"
 HINTS = {
     "AccessDeniedException": "the handler's role, a permissions boundary or a service control policy denies it",
@@ -40,23 +40,9 @@ HINTS = {
 }
 
 
-class HandlerError(Exception):
-    """A failure whose message is the status reason CloudFormation shows: what happened and what to do."""
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def explain(exc: ClientError | BotoCoreError) -> str:
-    """The status reason for a failed AWS call: the call, AWS's error, and what to check."""
-    where = f"details in CloudWatch log group {os.environ.get('AWS_LAMBDA_LOG_GROUP_NAME', '/aws/lambda/<handler function>')}"
-    if isinstance(exc, BotoCoreError):
-        return f"an AWS call failed: {exc}; deploy again, {where}"
-    attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
-    message = exc.response.get("Error", {}).get("Message", "")
-    hint = HINTS.get(_code(exc), "deploy again once the cause is fixed")
-    return f"{exc.operation_name} failed with {_code(exc)} after {attempts} attempt(s): {message}; {hint}; {where}"
+    """The status reason for a failed AWS call, with this handler's hints."""
+    return custom_resource_errors.explain(exc, HINTS)
 
 
 def submitted(bedrock: Any) -> bool:

@@ -662,3 +662,20 @@ def test_capetowns_profile_function_may_create_only_copies_of_the_configured_pro
         "bedrock:UntagResource",
     ]
     assert statements["ManageApplicationProfiles"]["Resource"] == applications
+
+
+@pytest.mark.parametrize("env", ["prod", "capetown"])
+def test_every_custom_resource_asset_carries_the_shared_module_its_handler_imports(synth, env: str) -> None:
+    """A handler that imports ``custom_resource_errors`` finds it in its own asset (Lambda puts the
+    asset's root on the import path), byte for byte the project's ``lambda/_shared`` module."""
+    from infra.constructs.custom_resource import SHARED_MODULE
+
+    result = synth(env)
+    importing = [
+        d
+        for d in result.outdir.glob("asset.*")
+        if (d / "handler.py").exists() and "custom_resource_errors" in (d / "handler.py").read_text()
+    ]
+    assert len(importing) >= 2, "the model-access form, invocation logging and team profile handlers import it"
+    for directory in importing:
+        assert (directory / "custom_resource_errors.py").read_bytes() == SHARED_MODULE.read_bytes(), directory

@@ -1,5 +1,5 @@
-"""What the Bedrock custom-resource handlers share: their retry configuration and how a failed AWS
-call becomes the status reason CloudFormation shows.
+"""What the Bedrock custom-resource handlers share: their retry configuration, the dispatch of a
+request to its handler, and how a failed AWS call becomes the status reason CloudFormation shows.
 
 ``infra.constructs.custom_resource.handler_function`` copies this module into each handler's
 asset, beside ``handler.py``, which imports it by name.
@@ -8,7 +8,8 @@ asset, beside ``handler.py``, which imports it by name.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,3 +37,20 @@ def explain(exc: ClientError | BotoCoreError, hints: Mapping[str, str]) -> str:
     message = exc.response.get("Error", {}).get("Message", "")
     hint = hints.get(error_code(exc), "deploy again once the cause is fixed")
     return f"{exc.operation_name} failed with {error_code(exc)} after {attempts} attempt(s): {message}; {hint}; {where}"
+
+
+def dispatch(
+    event: Mapping[str, Any],
+    handlers: Mapping[str, Callable[..., dict[str, Any]]],
+    hints: Mapping[str, str],
+    arguments: Callable[[], tuple[Any, ...]],
+) -> dict[str, Any]:
+    """The provider framework's onEvent: ``handlers[RequestType](event, *arguments())``, a failed AWS
+    call (``arguments`` included) raised as a HandlerError whose message is ``explain``'s."""
+    request = event["RequestType"]
+    if request not in handlers:
+        raise ValueError(f"unknown RequestType {request!r}")
+    try:
+        return handlers[request](event, *arguments())
+    except (ClientError, BotoCoreError) as exc:
+        raise HandlerError(explain(exc, hints)) from exc

@@ -34,7 +34,7 @@ from typing import Any
 
 import boto3
 import custom_resource_errors
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from custom_resource_errors import RETRIES, HandlerError
 from custom_resource_errors import error_code as _code
 
@@ -49,11 +49,6 @@ HINTS = {
     "ThrottlingException": "Bedrock kept throttling after every retry; deploy again later",
     "ValidationException": "Bedrock rejected the configuration; check the guardrail version the stack published",
 }
-
-
-def explain(exc: ClientError | BotoCoreError) -> str:
-    """The status reason for a failed AWS call, with this handler's hints."""
-    return custom_resource_errors.explain(exc, HINTS)
 
 
 def live(bedrock: Any) -> dict[str, Any] | None:
@@ -147,11 +142,5 @@ HANDLERS = {"Create": on_create, "Update": on_update, "Delete": on_delete}
 
 def on_event(event: dict[str, Any], context: Any = None, bedrock: Any = None) -> dict[str, Any]:
     """The provider framework's onEvent handler."""
-    request = event["RequestType"]
-    if request not in HANDLERS:
-        raise ValueError(f"unknown RequestType {request!r}")
     client = bedrock or boto3.client("bedrock", config=RETRIES)
-    try:
-        return HANDLERS[request](event, client, client.meta.region_name)
-    except (ClientError, BotoCoreError) as exc:
-        raise HandlerError(explain(exc)) from exc
+    return custom_resource_errors.dispatch(event, HANDLERS, HINTS, lambda: (client, client.meta.region_name))

@@ -130,11 +130,6 @@ def _refusal(live: dict[str, Any], region: str, *, changed: bool) -> str:
     )
 
 
-def explain(exc: ClientError | BotoCoreError) -> str:
-    """The status reason for a failed AWS call, with this handler's hints."""
-    return custom_resource_errors.explain(exc, HINTS)
-
-
 def live_config(aws: Aws) -> dict[str, Any] | None:
     """The region's configuration now, or None when there is none."""
     return aws.bedrock.get_model_invocation_logging_configuration().get("loggingConfig") or None
@@ -302,10 +297,4 @@ def _aws() -> Aws:
 
 def on_event(event: dict[str, Any], context: Any = None, aws: Aws | None = None) -> dict[str, Any]:
     """The provider framework's onEvent handler."""
-    request = event["RequestType"]
-    if request not in HANDLERS:
-        raise ValueError(f"unknown RequestType {request!r}")
-    try:
-        return HANDLERS[request](event, aws or _aws())
-    except (ClientError, BotoCoreError) as exc:
-        raise HandlerError(explain(exc)) from exc
+    return custom_resource_errors.dispatch(event, HANDLERS, HINTS, lambda: (aws or _aws(),))

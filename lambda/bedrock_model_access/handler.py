@@ -25,8 +25,8 @@ from typing import Any
 
 import boto3
 import custom_resource_errors
-from botocore.exceptions import BotoCoreError, ClientError
-from custom_resource_errors import RETRIES, HandlerError
+from botocore.exceptions import ClientError
+from custom_resource_errors import RETRIES
 from custom_resource_errors import error_code as _code
 
 LOG = logging.getLogger()
@@ -38,11 +38,6 @@ HINTS = {
     "ThrottlingException": "Bedrock kept throttling after every retry; deploy again later",
     "ValidationException": "Bedrock rejected the form; check bedrock.model_access_form in cdk.json",
 }
-
-
-def explain(exc: ClientError | BotoCoreError) -> str:
-    """The status reason for a failed AWS call, with this handler's hints."""
-    return custom_resource_errors.explain(exc, HINTS)
 
 
 def submitted(bedrock: Any) -> bool:
@@ -90,10 +85,4 @@ HANDLERS = {"Create": on_create, "Update": on_update, "Delete": on_delete}
 
 def on_event(event: dict[str, Any], context: Any = None, bedrock: Any = None) -> dict[str, Any]:
     """The provider framework's onEvent handler."""
-    request = event["RequestType"]
-    if request not in HANDLERS:
-        raise ValueError(f"unknown RequestType {request!r}")
-    try:
-        return HANDLERS[request](event, bedrock or boto3.client("bedrock", config=RETRIES))
-    except (ClientError, BotoCoreError) as exc:
-        raise HandlerError(explain(exc)) from exc
+    return custom_resource_errors.dispatch(event, HANDLERS, HINTS, lambda: (bedrock or boto3.client("bedrock", config=RETRIES),))

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from custom_resource_errors import HandlerError
 
 HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_application_profile" / "handler.py"
 spec = importlib.util.spec_from_file_location("bedrock_application_profile", HANDLER)
@@ -118,7 +119,7 @@ def test_delete_after_a_failed_create_calls_nothing(bedrock: Any) -> None:
 def test_a_name_already_taken_is_not_adopted(bedrock: Any) -> None:
     with Stubber(bedrock) as stub:
         stub.add_client_error("create_inference_profile", "ConflictException", "Inference profile already exists", 409)
-        with pytest.raises(handler.HandlerError) as err:
+        with pytest.raises(HandlerError) as err:
             handler.on_event(_event("Create"), bedrock=bedrock)
     assert str(err.value) == (
         "CreateInferenceProfile failed with ConflictException after 1 attempt(s): Inference profile already exists; a profile "
@@ -131,7 +132,7 @@ def test_a_name_already_taken_is_not_adopted(bedrock: Any) -> None:
 def test_access_denied_is_one_status_reason_naming_the_call(bedrock: Any) -> None:
     with Stubber(bedrock) as stub:
         stub.add_client_error("delete_inference_profile", "AccessDeniedException", "not authorized", 403)
-        with pytest.raises(handler.HandlerError) as err:
+        with pytest.raises(HandlerError) as err:
             handler.on_event(_event("Delete", PhysicalResourceId=ARN), bedrock=bedrock)
     assert str(err.value) == (
         "DeleteInferenceProfile failed with AccessDeniedException after 1 attempt(s): not authorized; the handler's role, a "

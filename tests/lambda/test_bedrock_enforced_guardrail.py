@@ -22,6 +22,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
+from custom_resource_errors import HandlerError
 
 from infra.constructs import custom_resource
 from infra.constructs.bedrock_enforced_guardrail import HANDLER_DIR, MODELS, bedrock_model_files
@@ -97,7 +98,7 @@ def test_create_that_finds_its_own_version_in_place_puts_nothing(bedrock: Any) -
 def test_a_configuration_put_by_someone_else_is_refused_and_left_as_it_is(bedrock: Any) -> None:
     with Stubber(bedrock) as stub:
         _listed(stub, _config("theirs", OTHER_ARN, "7"))
-        with pytest.raises(handler.HandlerError) as err:
+        with pytest.raises(HandlerError) as err:
             handler.on_event(_event("Create"), bedrock=bedrock)
         stub.assert_no_pending_responses()
     assert str(err.value) == (
@@ -170,7 +171,7 @@ def test_access_denied_is_one_status_reason_naming_the_call_and_what_to_check(be
     with Stubber(bedrock) as stub:
         _listed(stub)
         stub.add_client_error("put_enforced_guardrail_configuration", "AccessDeniedException", "not authorized", 403)
-        with pytest.raises(handler.HandlerError) as err:
+        with pytest.raises(HandlerError) as err:
             handler.on_event(_event("Create"), bedrock=bedrock)
     assert str(err.value) == (
         "PutEnforcedGuardrailConfiguration failed with AccessDeniedException after 1 attempt(s): not authorized; the handler's "

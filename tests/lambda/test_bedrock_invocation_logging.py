@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from custom_resource_errors import HandlerError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
@@ -404,7 +405,7 @@ def test_access_denied_reason_says_what_denies_it() -> None:
             "get_model_invocation_logging_configuration", service_error_code="AccessDeniedException", http_status_code=403
         )
         with pytest.raises(
-            handler.HandlerError,
+            HandlerError,
             match=r"^GetModelInvocationLoggingConfiguration failed with AccessDeniedException .*"
             r"the handler's role, a permissions boundary or a service control policy denies it",
         ):

@@ -23,6 +23,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
+from custom_resource_errors import HandlerError
 
 from infra.config import ModelAccessForm
 
@@ -145,7 +146,7 @@ def test_a_refusal_is_one_status_reason_naming_the_call_and_what_to_check(bedroc
     with Stubber(bedrock) as stub:
         stub.add_client_error("get_use_case_for_model_access", "ResourceNotFoundException", "no use case", 404)
         stub.add_client_error("put_use_case_for_model_access", "AccessDeniedException", "not authorized", 403)
-        with pytest.raises(handler.HandlerError) as err:
+        with pytest.raises(HandlerError) as err:
             create(bedrock)
     assert str(err.value) == (
         "PutUseCaseForModelAccess failed with AccessDeniedException after 1 attempt(s): not authorized; the handler's role, "

@@ -53,6 +53,13 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
+def finding_account(scope: IConstruct) -> str:
+    """The account of ``scope``'s stack as a finding id names it: the 12 digits when the stack has
+    an account, ``<AWS::AccountId>`` when it is account-agnostic."""
+    account = cdk.Stack.of(scope).account
+    return "<AWS::AccountId>" if cdk.Token.is_unresolved(account) else account
+
+
 def managed_policy_finding(policy: str) -> str:
     """The IAM4 finding id cdk-nag reports for an AWS managed policy, e.g. ``service-role/AWSLambdaBasicExecutionRole``."""
     return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]"

@@ -103,7 +103,7 @@ class ApiProfiles(Construct):
                 resources=[applications],
             )
         )
-        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+        account = nag.finding_account(self)
         nag.acknowledge(
             self.handler,
             f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:bedrock:{stack.region}:{account}:application-inference-profile/*]",

@@ -160,9 +160,7 @@ class FrontDoor(Construct):
         handler = provider.node.try_find_child("Handler") if provider is not None else None
         if handler is None:
             return
-        account = cdk.Stack.of(self).account
-        shown = "<AWS::AccountId>" if cdk.Token.is_unresolved(account) else account
-        bucket = f"cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{shown}-{region}"
+        bucket = f"cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{nag.finding_account(self)}-{region}"
         reason = (
             "Read of the CDK bootstrap assets bucket, which CDK grants the kubectl provider so it can download the front door's CRD "
             "chart asset (aws-eks-v2 HelmChart chartAsset); the bucket holds only this account's deployment assets."

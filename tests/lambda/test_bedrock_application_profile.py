@@ -9,23 +9,16 @@ API_CreateInferenceProfile.html and the pages of the other three operations).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from custom_resource_errors import HandlerError
+from lambda_handlers import load_handler
 
-HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_application_profile" / "handler.py"
-spec = importlib.util.spec_from_file_location("bedrock_application_profile", HANDLER)
-assert spec and spec.loader
-handler = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = handler
-spec.loader.exec_module(handler)
+handler = load_handler("bedrock_application_profile")
 
 SYSTEM = "arn:aws:bedrock:af-south-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 ARN = "arn:aws:bedrock:af-south-1:123456789012:application-inference-profile/a1b2c3d4e5f6"

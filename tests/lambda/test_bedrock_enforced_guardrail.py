@@ -11,8 +11,6 @@ API_ListEnforcedGuardrailsConfiguration.html, API_DeleteEnforcedGuardrailConfigu
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,16 +21,12 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 from custom_resource_errors import HandlerError
+from lambda_handlers import load_handler
 
 from infra.constructs import custom_resource
 from infra.constructs.bedrock_enforced_guardrail import HANDLER_DIR, MODELS, bedrock_model_files
 
-HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_enforced_guardrail" / "handler.py"
-spec = importlib.util.spec_from_file_location("bedrock_enforced_guardrail", HANDLER)
-assert spec and spec.loader
-handler = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = handler
-spec.loader.exec_module(handler)
+handler = load_handler("bedrock_enforced_guardrail")
 
 ARN = "arn:aws:bedrock:us-east-2:123456789012:guardrail/abc123def456"
 OTHER_ARN = "arn:aws:bedrock:us-east-2:123456789012:guardrail/zzz999"

@@ -18,26 +18,19 @@ The provider framework's side is ``framework`` below, from aws-cdk-lib 2.275.0's
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from custom_resource_errors import HandlerError
+from lambda_handlers import load_handler
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
-HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_invocation_logging" / "handler.py"
-spec = importlib.util.spec_from_file_location("bedrock_invocation_logging", HANDLER)
-assert spec and spec.loader
-handler = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = handler  # dataclasses resolve the module's annotations through sys.modules
-spec.loader.exec_module(handler)
+handler = load_handler("bedrock_invocation_logging")
 
 REGION = "af-south-1"
 PARAMETER = "/inference-capetown-bedrock/bedrock-invocation-logging"

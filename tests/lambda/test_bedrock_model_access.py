@@ -12,11 +12,8 @@ retries handle them.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,15 +21,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from custom_resource_errors import HandlerError
+from lambda_handlers import load_handler
 
 from infra.config import ModelAccessForm
 
-HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "bedrock_model_access" / "handler.py"
-spec = importlib.util.spec_from_file_location("bedrock_model_access", HANDLER)
-assert spec and spec.loader
-handler = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = handler
-spec.loader.exec_module(handler)
+handler = load_handler("bedrock_model_access")
 
 FORM = ModelAccessForm(
     company_name="Example Corp",

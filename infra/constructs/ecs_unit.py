@@ -40,6 +40,10 @@ Ray workers holding pipeline stages of one engine (``infra.unit_serving``). A po
   new revision changes nothing in it, and no member has a deployment circuit breaker. The health
   function moves whole units onto the revisions in ``TASK_DEFINITIONS``, one at a time, starting
   the surge unit first (``lambda/unit_health/rollout.py``).
+- Nor does anything roll instances onto a new AMI release but the health function: both functions
+  get the launch template's AMI id (``IMAGE_ID``); the topology function forms new units only from
+  instances on it, and the health function replaces the instances on any other, one whole unit at
+  a time, the surge unit first.
 """
 
 from __future__ import annotations
@@ -384,12 +388,16 @@ class InferenceUnitPool(Construct):
         }
         user_data.add_commands(*(f"echo '{k}={v}' >> /etc/ecs/ecs.config" for k, v in agent_config.items()))
         self.placement_group = ec2.PlacementGroup(self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER)
+        # A pinned release, never `recommended`: every member of a unit runs the same Neuron driver.
+        machine_image = ec2.MachineImage.from_ssm_parameter(ecs_neuron_ami_parameter(pool.ami_release))
+        # The AMI id CloudFormation resolves from that parameter at deploy time (the same template
+        # parameter the launch template reads): the unit functions roll instances onto it.
+        self.image_id = machine_image.get_image(self).image_id
         template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
             instance_type=ec2.InstanceType(pool.instance_type),
-            # A pinned release, never `recommended`: every member of a unit runs the same Neuron driver.
-            machine_image=ec2.MachineImage.from_ssm_parameter(ecs_neuron_ami_parameter(pool.ami_release)),
+            machine_image=machine_image,
             user_data=user_data,
             role=role,
             require_imdsv2=True,
@@ -698,6 +706,8 @@ class InferenceUnitPool(Construct):
                 "UNIT_SLOTS": json.dumps(list(pool.all_slots)),
                 "UNIT_ATTRIBUTE": UNIT_ATTRIBUTE,
                 "POOL_ATTRIBUTE": POOL_ATTRIBUTE,
+                # New units only from instances on the launch template's image.
+                "IMAGE_ID": self.image_id,
             },
             layers=[],
         )
@@ -783,6 +793,10 @@ class InferenceUnitPool(Construct):
                 # What every member service should run: a rollout moves each unit to these, one unit at a time.
                 "TASK_DEFINITIONS": stack.to_json_string(revisions),
                 "SURGE_UNIT": pool.surge_slot or "",
+                # Instances on another image are replaced, one whole unit at a time.
+                "IMAGE_ID": self.image_id,
+                "UNIT_ATTRIBUTE": UNIT_ATTRIBUTE,
+                "POOL_ATTRIBUTE": POOL_ATTRIBUTE,
                 "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "unit-health",
             },
@@ -805,6 +819,11 @@ class InferenceUnitPool(Construct):
                 actions=["ecs:DescribeContainerInstances"],
                 resources=[arn("container-instance")],
             )
+        )
+        # The pool's instances and their images, for the machine-image roll (ListContainerInstances
+        # takes the cluster resource type, Service Authorization Reference).
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="ListInstances", actions=["ecs:ListContainerInstances"], resources=[cluster.cluster_arn])
         )
         function.add_to_role_policy(
             iam.PolicyStatement(

@@ -27,7 +27,10 @@ Environment: ``CLUSTER_NAME``, ``UNIT_POOL``, ``UNITS`` (JSON, see ``units.parse
 ``TARGET_GROUP_ARN``, ``SERVING_PORT``, ``STARTUP_GRACE_SECONDS``, ``DRAIN_TIMEOUT_SECONDS`` (the
 target group's deregistration delay plus a margin), ``FAILURE_RECORD_PARAMETER`` (the SSM
 parameter's name), ``TASK_DEFINITIONS`` (JSON, the revision each member service should run) and
-``SURGE_UNIT`` (the surge unit's id, or empty) for rollouts (``rollout``), and for Powertools
+``SURGE_UNIT`` (the surge unit's id, or empty) for rollouts (``rollout``), ``IMAGE_ID`` (the AMI of
+the pool's launch template, or empty: no machine-image roll), ``UNIT_ATTRIBUTE`` and
+``POOL_ATTRIBUTE`` (the ECS attributes the topology function and the agent put on each instance:
+its unit slot and its pool), and for Powertools
 ``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
@@ -106,6 +109,9 @@ class Settings:
     drain: timedelta
     revisions: Mapping[str, str] = field(default_factory=dict)
     surge: str | None = None
+    image: str | None = None
+    unit_attribute: str = "unit-id"
+    pool_attribute: str = "unit-pool"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -120,6 +126,9 @@ class Settings:
             drain=timedelta(seconds=int(env["DRAIN_TIMEOUT_SECONDS"])),
             revisions=json.loads(env.get("TASK_DEFINITIONS", "{}")),
             surge=env.get("SURGE_UNIT") or None,
+            image=env.get("IMAGE_ID") or None,
+            unit_attribute=env.get("UNIT_ATTRIBUTE") or "unit-id",
+            pool_attribute=env.get("POOL_ATTRIBUTE") or "unit-pool",
         )
 
 
@@ -130,6 +139,20 @@ class Clients:
     ssm: Any
     ec2: Any
     autoscaling: Any
+
+
+IMAGE_ATTRIBUTE = "ecs.ami-id"  # registered by the ECS agent on every container instance
+
+
+@dataclass(frozen=True)
+class PoolInstance:
+    """One of the pool's container instances (any status but INACTIVE): its slot and machine image."""
+
+    instance_id: str
+    arn: str
+    status: str
+    unit: str | None
+    image: str | None
 
 
 def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
@@ -161,6 +184,26 @@ def _container_instances(ecs: Any, cluster: str, container_instance_arns: list[s
     if missing:
         raise InconsistentRead(f"DescribeContainerInstances did not return {sorted(missing)}, where running tasks are placed")
     return found
+
+
+def _attribute(ci: Mapping[str, Any], name: str) -> str | None:
+    return next((a.get("value") for a in ci.get("attributes", []) if a.get("name") == name), None)
+
+
+def pool_instances(ecs: Any, settings: Settings) -> dict[str, PoolInstance]:
+    """``instance id -> PoolInstance`` for the cluster's container instances of this pool (ListContainerInstances
+    without a status lists every status but INACTIVE, Amazon ECS API Reference)."""
+    arns: list[str] = []
+    for page in ecs.get_paginator("list_container_instances").paginate(cluster=settings.cluster):
+        arns += page["containerInstanceArns"]
+    found = _container_instances(ecs, settings.cluster, arns) if arns else {}
+    return {
+        ci["ec2InstanceId"]: PoolInstance(
+            ci["ec2InstanceId"], arn, ci.get("status", ""), _attribute(ci, settings.unit_attribute), _attribute(ci, IMAGE_ATTRIBUTE)
+        )
+        for arn, ci in found.items()
+        if _attribute(ci, settings.pool_attribute) == settings.pool
+    }
 
 
 def impaired(ec2: Any, instance_ids: list[str]) -> dict[str, str]:
@@ -220,6 +263,8 @@ def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) 
         for service, tasks in described.items()
     }
     placed = sorted({t.instance_id for m in members.values() for t in m.tasks if t.instance_id})
+    images = {ci["ec2InstanceId"]: _attribute(ci, IMAGE_ATTRIBUTE) for ci in container_instances.values()}
+    outdated = tuple(sorted(i for i, image in images.items() if settings.image and image is not None and image != settings.image))
     leader = members[spec.leader]
     looked_up = [t.instance_id for t in leader.running if t.instance_id] + ([entry.target] if entry.target else [])
     return UnitState(
@@ -230,6 +275,28 @@ def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) 
         impaired(clients.ec2, placed) if placed else {},
         tuple(sorted(ci["ec2InstanceId"] for ci in container_instances.values() if ci.get("agentConnected") is False)),
         {ci["ec2InstanceId"]: arn for arn, ci in container_instances.items()},
+        outdated,
+    )
+
+
+def outdated_in_slot(state: UnitState, listed: Mapping[str, PoolInstance], image: str) -> tuple[str, ...]:
+    """The unit's outdated instances: those where its tasks run (``state.outdated``, from what the
+    check described) and the ACTIVE ones ECS lists in its slot, whose machine image is known and is
+    not ``image`` (a parked unit runs no task, yet its instances stand)."""
+    slot = {i.instance_id for i in listed.values() if i.unit == state.unit_id and i.status == "ACTIVE"}
+    found = {i for i in slot if listed[i].image is not None and listed[i].image != image}
+    return tuple(sorted(found | set(state.outdated)))
+
+
+def stale_spares(listed: Mapping[str, PoolInstance], image: str, states: Mapping[str, UnitState]) -> tuple[str, ...]:
+    """The pool's ACTIVE instances in no unit slot, on another known image, where no checked unit runs a task."""
+    busy = {t.instance_id for state in states.values() for m in state.members for t in m.tasks}
+    return tuple(
+        sorted(
+            i.instance_id
+            for i in listed.values()
+            if i.status == "ACTIVE" and i.unit is None and i.image is not None and i.image != image and i.instance_id not in busy
+        )
     )
 
 
@@ -356,8 +423,9 @@ def check(
             step = next_step(verdict, state, entry, now, settings.drain)
             fleet = _fleet(settings, services, states, healths, entries)
             rolled_out = fleet is not None and (step.draining or bool(step.stop)) and parks_instead_of_stopping(fleet, spec.unit_id)
-            # A sound unit taken out for the rollout is on its way back on the new revision, not broken.
-            if rolled_out and not broken(state, entry.formed_at):
+            reimaging = entry.reimage and (step.draining or bool(step.stop))
+            # A sound unit taken out for a rollout is on its way back on the new revision or image, not broken.
+            if (rolled_out or reimaging) and not broken(state, entry.formed_at):
                 health = Health.STARTING
             else:
                 health = Health.UNHEALTHY if step.draining or step.stop else verdict.health
@@ -412,7 +480,11 @@ def check(
             record.save_resume(skipped[0] if skipped else None, entries)
         except RECORD_ERRORS as error:
             logger.exception("could not record where the next run starts", extra={"parameter": record.name, "error": str(error)})
-    rolled = _roll(clients, settings, record, _fleet(settings, services, states, healths, entries), errors, skipped, parked, now)
+    # The pool's instances are listed only for a run that will take a rollout step: a failed
+    # listing costs that step, never a unit check.
+    listed = _listed(clients.ecs, settings) if not (errors or skipped or parked) else None
+    fleet = _fleet(settings, services, states, healths, entries, listed)
+    rolled = _roll(clients, settings, record, fleet, listed, errors, skipped, parked, now)
     stray = _sweep(clients, settings, entries, errors, skipped)
 
     metrics.add_dimension(name="ClusterName", value=settings.cluster)
@@ -451,16 +523,34 @@ def _services(ecs: Any, settings: Settings) -> dict[str, Service] | None:
         return None
 
 
+def _listed(ecs: Any, settings: Settings) -> dict[str, PoolInstance] | None:
+    """The pool's instances for the machine-image roll, or None (no image roll this run) when unknown."""
+    if settings.image is None:
+        return None
+    try:
+        return pool_instances(ecs, settings)
+    except AWS_ERRORS as error:
+        logger.exception("pool instances not listed: no machine-image step this run", extra={"error": str(error)})
+        return None
+
+
 def _fleet(
     settings: Settings,
     services: dict[str, Service] | None,
     states: dict[str, UnitState],
     healths: dict[str, Health],
     entries: dict[str, Entry] | None,
+    listed: Mapping[str, PoolInstance] | None = None,
 ) -> Fleet | None:
     if services is None or entries is None:
         return None
-    return Fleet(settings.units, services, settings.revisions, settings.surge, states, healths, entries)
+    images: dict[str, Any] = {}
+    if listed is not None and settings.image is not None:
+        images = {
+            "outdated": {u: found for u, state in states.items() if (found := outdated_in_slot(state, listed, settings.image))},
+            "stale_spares": stale_spares(listed, settings.image, states),
+        }
+    return Fleet(settings.units, services, settings.revisions, settings.surge, states, healths, entries, **images)
 
 
 def _roll(
@@ -468,6 +558,7 @@ def _roll(
     settings: Settings,
     record: FailureRecord,
     fleet: Fleet | None,
+    listed: Mapping[str, PoolInstance] | None,
     errors: list[str],
     skipped: list[str],
     parked: list[str],
@@ -484,7 +575,10 @@ def _roll(
         if move.drain is not None:
             entries = dict(fleet.entries)
             entry = entries.get(move.drain, Entry())
-            _keep(record, entries, move.drain, Entry(target=entry.target, formed_at=entry.formed_at, draining_since=now))
+            draining = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=now, reimage=move.reimage)
+            _keep(record, entries, move.drain, draining)
+        if move.take_out and listed is not None:
+            take_out(clients, settings.cluster, {i: listed[i].arn for i in move.take_out if i in listed})
         apply(clients.ecs, settings.cluster, move.updates)
     except (*AWS_ERRORS, *RECORD_ERRORS) as error:
         logger.exception("rollout step failed", extra={"step": move.why, "error": str(error)})

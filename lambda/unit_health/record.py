@@ -3,7 +3,8 @@
 One SSM String parameter per pool holds a JSON object ``{"<unit id>": {...}}``, each entry with
 any of ``since`` (first seen not healthy), ``target`` (the instance the function registered as the
 unit's leader target), ``formed`` (when it did) and ``draining`` (when it deregistered that target
-to replace the unit), ISO 8601 times with UTC offset; ``{}`` when no unit has anything on record. An
+to replace the unit), ISO 8601 times with UTC offset, and ``reimage`` (``true`` when the unit is
+being replaced to move it onto the pool's machine image: its instances go with its tasks); ``{}`` when no unit has anything on record. An
 entry that is a bare time string (the record's earlier form) is read as ``since``. The reserved key
 ``~resume`` (never a unit id) holds ``{"unit": "<unit id>"}``, the first unit a run ran out of time
 for, where the next run starts so that no unit is left unchecked run after run. The function
@@ -35,6 +36,7 @@ class Entry:
     target: str | None = None
     formed_at: datetime | None = None
     draining_since: datetime | None = None
+    reimage: bool = False
 
     @property
     def empty(self) -> bool:
@@ -53,13 +55,16 @@ def _time(raw: Any) -> datetime:
 def _entry(raw: Any) -> Entry:
     if isinstance(raw, str):
         return Entry(not_healthy_since=_time(raw))
-    if not isinstance(raw, dict) or set(raw) - {*TIMES, "target"}:
+    if not isinstance(raw, dict) or set(raw) - {*TIMES, "target", "reimage"}:
         raise ValueError(f"{raw!r} is not a unit entry")
     target = raw.get("target")
     if target is not None and not isinstance(target, str):
         raise ValueError(f"target {target!r} is not an instance id")
+    reimage = raw.get("reimage", False)
+    if not isinstance(reimage, bool):
+        raise ValueError(f"reimage {reimage!r} is not true or false")
     times = {field: _time(raw[key]) for key, field in TIMES.items() if raw.get(key) is not None}
-    return Entry(target=target, **times)
+    return Entry(target=target, reimage=reimage, **times)
 
 
 def _data(raw: str) -> dict[str, Any]:
@@ -91,9 +96,13 @@ def parse_resume(raw: str) -> str | None:
     return str(value["unit"])
 
 
-def _render(entry: Entry) -> dict[str, str]:
-    out = {key: getattr(entry, field).isoformat() for key, field in TIMES.items() if getattr(entry, field) is not None}
-    return {**out, "target": entry.target} if entry.target is not None else out
+def _render(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {key: getattr(entry, field).isoformat() for key, field in TIMES.items() if getattr(entry, field) is not None}
+    if entry.target is not None:
+        out["target"] = entry.target
+    if entry.reimage:
+        out["reimage"] = True
+    return out
 
 
 def render(entries: Mapping[str, Entry], resume: str | None = None) -> str:

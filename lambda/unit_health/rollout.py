@@ -24,6 +24,27 @@ run anything else is *stale*. The health function moves units over, at most one 
 
 A revision that never turns healthy never drains a serving unit: the surge unit is replaced by the
 health flow like any unit, and the serving units keep serving on the old revision.
+
+Machine images roll the same way, once no unit is stale (``IMAGE_ID``: the AMI the pool's launch
+template names; a deploy that pins another Neuron AMI release writes a new launch template version,
+and the Auto Scaling group launches only new instances from it). A unit is *outdated* when one of
+its instances (``ecs.ami-id``, the attribute the ECS agent registers) runs another image. Instances
+only move by being replaced: taken out (ECS draining, then unhealthy in the Auto Scaling group,
+which launches a replacement from the current template), after which the topology function forms
+the slot again from instances on the current image only (it never puts an outdated instance into
+a new unit, so no unit mixes Neuron drivers). In order, one step per run:
+
+- spare instances of the pool (in no unit, running no member task) on another image are taken out;
+- the surge unit, while parked, has its outdated instances taken out; running, it is drained and
+  replaced with its instances like a stale unit;
+- an outdated serving unit makes the surge unit wanted; once the surge unit serves on the current
+  image and every serving unit is healthy, the first outdated serving unit is drained and then
+  replaced whole together with its instances (``Entry.reimage``); the next waits until every
+  serving unit is healthy again. Without a surge unit, the same happens while every other serving
+  unit is healthy.
+
+If the Auto Scaling group cannot launch replacements, the drained unit waits for capacity and the
+roll goes no further: no other unit is drained until it serves again.
 """
 
 from __future__ import annotations
@@ -64,6 +85,8 @@ class Move:
     drain: str | None = None
     updates: tuple[Update, ...] = ()
     why: str = ""
+    reimage: bool = False  # the drained unit is replaced with its instances, onto the current machine image
+    take_out: tuple[str, ...] = ()  # instance ids to replace now (they run no member task)
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,8 @@ class Fleet:
     states: Mapping[str, UnitState] = field(default_factory=dict)
     health: Mapping[str, Health] = field(default_factory=dict)
     entries: Mapping[str, Entry] = field(default_factory=dict)
+    outdated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # unit id -> its instances on another image
+    stale_spares: tuple[str, ...] = ()  # the pool's instances in no unit, running no member task, on another image
 
     def spec(self, unit_id: str) -> UnitSpec:
         return next(s for s in self.specs if s.unit_id == unit_id)
@@ -125,8 +150,8 @@ def _start(fleet: Fleet, unit_id: str) -> tuple[Update, ...]:
 
 
 def wanted(fleet: Fleet) -> bool:
-    """Whether the surge unit should run: some serving unit is stale."""
-    return any(fleet.stale(u) for u in fleet.serving())
+    """Whether the surge unit should run: some serving unit is stale or outdated."""
+    return any(fleet.stale(u) or fleet.outdated.get(u) for u in fleet.serving())
 
 
 def parks_instead_of_stopping(fleet: Fleet, unit_id: str) -> bool:
@@ -155,8 +180,10 @@ def _surge(fleet: Fleet) -> Move | None:
         return None
     all_serving = all(fleet.healthy(u) for u in fleet.serving())
     if wanted(fleet):
+        if fleet.outdated.get(surge) and not fleet.stale(surge):
+            return _reimage_surge(fleet, all_serving)
         if updates := _start(fleet, surge):
-            return Move(updates=updates, why=f"{surge}: start the surge unit on the new revision")
+            return Move(updates=updates, why=f"{surge}: start the surge unit for the roll")
         if not fleet.stale(surge):
             return None
         if not fleet.registered(surge):
@@ -185,9 +212,42 @@ def _roll(fleet: Fleet) -> Move | None:
     return Move(drain=stale[0], why=f"{stale[0]}: drain it to move it onto the new revision")
 
 
+def _idle(fleet: Fleet, unit_id: str) -> bool:
+    """Whether the unit is wholly parked and ECS runs no task for it."""
+    state = fleet.states.get(unit_id)
+    parked = all(fleet.services[n].desired == 0 for n in fleet.spec(unit_id).services)
+    return parked and state is not None and not any(m.tasks for m in state.members)
+
+
+def _reimage_surge(fleet: Fleet, all_serving: bool) -> Move | None:
+    """Move the surge unit onto the current image: take its instances out while it idles, else drain it."""
+    surge = fleet.surge
+    assert surge is not None
+    if _idle(fleet, surge):
+        return Move(take_out=fleet.outdated[surge], why=f"{surge}: replace the idle surge unit's instances, on an older image")
+    if fleet.draining(surge) or (fleet.registered(surge) and not all_serving):
+        return None
+    return Move(drain=surge, reimage=True, why=f"{surge}: drain the surge unit to replace its instances, on an older image")
+
+
+def _reimage(fleet: Fleet) -> Move | None:
+    """The machine-image roll's step, once no unit is stale (see the module's docstring)."""
+    if fleet.stale_spares:
+        return Move(take_out=fleet.stale_spares, why=f"replace {len(fleet.stale_spares)} spare instance(s) on an older image")
+    surge = fleet.surge
+    if surge is not None and fleet.outdated.get(surge) and _idle(fleet, surge):
+        return _reimage_surge(fleet, all_serving=False)
+    outdated = [u for u in fleet.serving() if fleet.outdated.get(u)]
+    if not outdated or not all(fleet.healthy(u) for u in fleet.serving()):
+        return None
+    if surge is not None and (fleet.outdated.get(surge) or not fleet.healthy(surge)):
+        return None
+    return Move(drain=outdated[0], reimage=True, why=f"{outdated[0]}: drain it to replace it with its instances, on an older image")
+
+
 def plan(fleet: Fleet) -> Move:
-    """The one rollout step of this run (nothing when the pool runs its revisions and needs no surge)."""
-    return _resume(fleet) or _surge(fleet) or _roll(fleet) or Move()
+    """The one rollout step of this run (nothing when the pool runs its revisions on its image and needs no surge)."""
+    return _resume(fleet) or _surge(fleet) or _roll(fleet) or _reimage(fleet) or Move()
 
 
 def describe(ecs: Any, cluster: str, names: Sequence[str]) -> dict[str, Service]:

@@ -118,6 +118,7 @@ class UnitState:
     faulty: Mapping[str, str] = field(default_factory=dict)
     disconnected: tuple[str, ...] = ()  # members' instances whose ECS agent is not connected
     container_instances: Mapping[str, str] = field(default_factory=dict)  # members' instance id -> container instance ARN
+    outdated: tuple[str, ...] = ()  # the unit's instances on another machine image than the pool's launch template
 
     @property
     def members(self) -> tuple[Member, ...]:
@@ -240,7 +241,9 @@ class Step:
 
     ``entry`` is what a run cut short leaves for the next: a unit being stopped stays condemned
     (its remaining tasks, and any member ECS restarted meanwhile, are stopped next run), and a
-    leader being registered has its target on record but has not formed (registered again next run)."""
+    leader being registered has its target on record but has not formed (registered again next run).
+    A unit condemned to move it onto the pool's machine image (``Entry.reimage``) has its outdated
+    instances taken out with the faulty ones, so ECS starts it afresh on new instances."""
 
     entry: Entry
     register: str | None = None
@@ -260,16 +263,15 @@ def next_step(verdict: Verdict, state: UnitState, entry: Entry, now: datetime, d
     once that call has succeeded (a leader on record but not formed is registered again)."""
     target_state = state.target_health.get(entry.target, "unused") if entry.target else "unused"
     if verdict.health is Health.UNHEALTHY or entry.draining_since is not None:
+        condemned = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=entry.draining_since or now, reimage=entry.reimage)
         if entry.target and target_state not in OUT_OF_SERVICE:
-            kept = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=entry.draining_since or now)
-            return Step(kept, deregister=(entry.target,), draining=True)
+            return Step(condemned, deregister=(entry.target,), draining=True)
         if target_state == "draining" and entry.draining_since is not None and now - entry.draining_since < drain:
             return Step(entry, draining=True)
-        culprits = tuple(sorted({*state.faulty, *state.disconnected}))
+        culprits = tuple(sorted({*state.faulty, *state.disconnected, *(state.outdated if entry.reimage else ())}))
         tasks = tuple(t.arn for m in state.members for t in m.tasks)
         if not tasks:
             return Step(Entry(), faulty=culprits)
-        condemned = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=entry.draining_since or now)
         return Step(condemned, faulty=culprits, stop=tasks, done=Entry())
     if verdict.health is Health.WAITING:
         return Step(Entry(), deregister=(entry.target,) if entry.target and target_state not in OUT_OF_SERVICE else ())

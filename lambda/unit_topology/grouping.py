@@ -7,7 +7,9 @@ of each bottom node are pooled one layer up, and so on to the top layer. Instanc
 cannot make a full unit stay unassigned until more capacity arrives.
 
 Units that already exist and are still complete keep their id and members: a running unit is
-never reshuffled. A unit that lost a member is dissolved and its survivors regrouped.
+never reshuffled. A unit that lost a member is dissolved and its survivors regrouped. New units are
+formed from *eligible* instances only (the caller's rule: the topology function's is "on the pool's
+machine image", so a unit never mixes Neuron drivers).
 
 Unit ids are either hashes of the members (``unit_id``) or, when ``slots`` are given, the names
 of the fixed unit slots the ECS stack deploys (one leader service and its followers per slot,
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -60,13 +62,14 @@ def group_into_units(
     existing: Mapping[str, str] | None = None,
     *,
     slots: Sequence[str] | None = None,
+    eligible: Collection[str] | None = None,
 ) -> dict[str, str]:
     """``instance id -> unit id`` for every instance that belongs to a complete unit of ``unit_size``.
 
     ``existing`` is the previous ``instance id -> unit id``. ``slots`` (default: none, ids are
     ``unit_id`` hashes) are the only unit ids allowed: an existing unit whose id is not a slot is
     dissolved, new units take the free slots in order, and groups beyond the last slot stay
-    unassigned.
+    unassigned. ``eligible`` (default: every instance) are the instance ids new units may use.
     """
     if unit_size < 2:
         raise ValueError(f"unit_size must be at least 2, got {unit_size}")
@@ -87,7 +90,8 @@ def group_into_units(
 
     taken = set(assignment.values())
     free_slots = iter([s for s in slots if s not in taken]) if slots is not None else None
-    for chunk in _topology_groups([i for i in instances if i.instance_id not in assignment], unit_size):
+    candidates = [i for i in instances if i.instance_id not in assignment and (eligible is None or i.instance_id in eligible)]
+    for chunk in _topology_groups(candidates, unit_size):
         slot = unit_id(chunk) if free_slots is None else next(free_slots, None)
         if slot is None:
             break  # every slot is taken: the rest are spare instances

@@ -8,8 +8,11 @@ leader service plus follower services placed by ``memberOf(attribute:unit-id == 
 Runs when a container instance changes state (EventBridge) and on a schedule. Reads the pool's
 active container instances (never another pool's), asks EC2 ``DescribeInstanceTopology`` where
 each sits, groups them with ``grouping.group_into_units`` and records each instance's slot as the
-ECS attribute ``unit-id``. Instances no longer in a complete unit, or left over once every slot is
-taken, lose the attribute (cleared before any attribute is put, and each unit's attributes in one
+ECS attribute ``unit-id``. With ``IMAGE_ID`` (the AMI of the pool's launch template), new units
+are formed only from instances whose ``ecs.ami-id`` (registered by the ECS agent) is that image, so
+a replacement instance on a new Neuron AMI release never joins the older members of a unit: the
+health function replaces outdated instances unit by unit. Instances no longer in a complete unit,
+or left over once every slot is taken, lose the attribute (cleared before any attribute is put, and each unit's attributes in one
 call, so a run that fails half way leaves every slot with its old members or its new ones, whole).
 Idempotent: a second run with the same fleet writes nothing. An instance listed but not described
 (an eventually consistent read) fails the run before anything is written.
@@ -32,6 +35,7 @@ BATCH = 100  # DescribeContainerInstances and DescribeInstanceTopology take at m
 
 
 ATTRIBUTES_PER_CALL = 10  # PutAttributes and DeleteAttributes take at most 10 attributes
+IMAGE_ATTRIBUTE = "ecs.ami-id"  # registered by the ECS agent on every container instance
 
 
 class InconsistentRead(Exception):
@@ -79,7 +83,11 @@ def container_instances(
             described.add(ci["containerInstanceArn"])
             if pool is not None and _attribute(ci, pool_attribute) != pool:
                 continue
-            found[ci["ec2InstanceId"]] = {"arn": ci["containerInstanceArn"], "unit": _attribute(ci, attribute)}
+            found[ci["ec2InstanceId"]] = {
+                "arn": ci["containerInstanceArn"],
+                "unit": _attribute(ci, attribute),
+                "image": _attribute(ci, IMAGE_ATTRIBUTE),
+            }
     missing = sorted(set(arns) - described)
     if missing:
         raise InconsistentRead(f"DescribeContainerInstances did not return {missing}, listed as ACTIVE")
@@ -112,11 +120,13 @@ def sync(
     pool: str | None = None,
     slots: Sequence[str] | None = None,
     pool_attribute: str = "unit-pool",
+    image: str | None = None,
 ) -> dict[str, int]:
     """Bring the ``attribute`` of the pool's instances in line with the grouping.
 
     ``pool`` (default: every ACTIVE instance of the cluster) limits reads and writes to instances
     whose ``pool_attribute`` equals it. ``slots`` (default: hash unit ids) are the unit ids to use.
+    ``image`` (default: any) is the machine image an instance must run to join a new unit.
     """
     members = container_instances(ecs, cluster, attribute, pool=pool, pool_attribute=pool_attribute)
     existing = {iid: m["unit"] for iid, m in members.items() if m["unit"]}
@@ -130,7 +140,8 @@ def sync(
     if omitted:
         LOG.warning("DescribeInstanceTopology omitted ACTIVE unit members %s; their units are kept as they are", omitted)
     instances = [*described, *(Instance(iid, ()) for iid in omitted)]
-    assignment = group_into_units(instances, unit_size, existing, slots=slots)
+    eligible = None if image is None else {iid for iid, m in members.items() if m["image"] == image}
+    assignment = group_into_units(instances, unit_size, existing, slots=slots, eligible=eligible)
     put: dict[str, list[dict[str, str]]] = {}
     for iid, unit in sorted(assignment.items()):
         if members[iid]["unit"] != unit:
@@ -149,6 +160,8 @@ def sync(
         ecs.put_attributes(cluster=cluster, attributes=batch)
     written, removed = sum(map(len, put.values())), sum(map(len, cleared.values()))
     summary = {"instances": len(members), "assigned": len(assignment), "written": written, "cleared": removed}
+    if eligible is not None:
+        summary["other_image"] = len(members) - len(eligible)
     LOG.info("unit topology sync (pool %s): %s", pool, summary)
     return summary
 
@@ -172,7 +185,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
 
     Environment: ``CLUSTER_NAME``, ``UNIT_SIZE``, ``UNIT_POOL`` and ``UNIT_SLOTS`` (JSON list)
     required; ``UNIT_ATTRIBUTE`` (default ``unit-id``) and ``POOL_ATTRIBUTE`` (default
-    ``unit-pool``) optional.
+    ``unit-pool``) and ``IMAGE_ID`` (default: any image) optional.
     """
     pool = os.environ["UNIT_POOL"]
     if not pool:
@@ -186,4 +199,5 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
         pool=pool,
         slots=parse_slots(os.environ["UNIT_SLOTS"]),
         pool_attribute=os.environ.get("POOL_ATTRIBUTE", "unit-pool"),
+        image=os.environ.get("IMAGE_ID") or None,
     )

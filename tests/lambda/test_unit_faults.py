@@ -92,6 +92,7 @@ REGION = "us-east-2"
 CLUSTER = "inference-prod-trainium"
 PORT = 8000
 PARAMETER = "/inference-prod-ecs/trainium/not-healthy-since"
+IMAGE = "ami-12c6146b"  # one of moto's AMIs; every instance of the fleets runs it
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=45)
 DRAIN = timedelta(seconds=360)
@@ -302,6 +303,7 @@ class Fleet:
             grace=GRACE,
             failure_record=PARAMETER,
             drain=DRAIN,
+            image=IMAGE,  # every instance runs it (moto registers ecs.ami-id from the instance): nothing to roll
         )
 
     def clients(self) -> Any:
@@ -387,11 +389,14 @@ def _fleet(clock: Clock, units: int, size: int, *, wire: Wire | None = None) -> 
     fleet = Fleet(clock, wire or Wire(clock), {}, tg["TargetGroups"][0]["TargetGroupArn"])
     for n in range(units):
         unit = f"trainium-{n}"
-        ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=size, MaxCount=size)["Instances"]]
+        ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=IMAGE, MinCount=size, MaxCount=size)["Instances"]]
         members = []
         for rank, instance_id in enumerate(ids):
             document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn2.48xlarge"})
             ci = ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)["containerInstance"]
+            attributes = [{"name": "unit-pool", "value": "trainium", "targetId": ci["containerInstanceArn"]}]
+            attributes.append({"name": "unit-id", "value": unit, "targetId": ci["containerInstanceArn"]})
+            ecs.put_attributes(cluster=CLUSTER, attributes=attributes)
             service = f"{unit}-leader" if rank == 0 else f"{unit}-follower-{rank}"
             ecs.create_service(cluster=CLUSTER, serviceName=service, taskDefinition="vllm", desiredCount=1)
             members.append(Member(service, ci["containerInstanceArn"], instance_id))
@@ -509,6 +514,18 @@ def test_health_throttling_that_outlasts_the_retries(fleet: Fleet, before: dict[
         fleet.run()
     assert fault.hits == OUTLASTS
     assert any(isinstance(s, health.UnitCheckFailed) or s["errors"] for s in fleet.summaries), "the fault outlasted the retries"
+    assert_converged(fleet, old=before)
+
+
+def test_health_pool_listing_throttled_past_the_retries_only_skips_the_image_step(fleet: Fleet, before: dict[str, set[str]]) -> None:
+    """ListContainerInstances (the machine-image roll's view of the pool) fails after the retries:
+    every unit is still checked, nothing is taken out, and the pool converges."""
+    fault = Fault("ecs", "ListContainerInstances", "refuse", OUTLASTS, 400, "ThrottlingException")
+    fleet.wire.plan(fault)
+    for _ in range(3):
+        summary = fleet.run()
+        assert not isinstance(summary, Exception) and summary["errors"] == [], summary
+    assert fault.hits == OUTLASTS
     assert_converged(fleet, old=before)
 
 
@@ -741,7 +758,7 @@ def _pool(clock: Clock, size: int, slots: int, spares: int = 0, *, leaves: list[
     ec2, ecs = boto3.client("ec2", region_name=REGION), boto3.client("ecs", region_name=REGION)
     pool = Pool(clock, Wire(clock), size, [f"{POOL}-{n}" for n in range(slots)])
     count = size * slots + spares
-    pool.ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=count, MaxCount=count)["Instances"]]
+    pool.ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=IMAGE, MinCount=count, MaxCount=count)["Instances"]]
     for n, instance_id in enumerate(pool.ids):
         document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn2.48xlarge"})
         arn = ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)["containerInstance"][

@@ -311,7 +311,7 @@ def test_a_rollout_replaces_every_unit_whole_through_the_surge_unit_without_drop
     steps = _roll_out(pool, settings, minutes=300, floor=2)
 
     assert steps == [
-        "trainium2-surge: start the surge unit on the new revision",
+        "trainium2-surge: start the surge unit for the roll",
         "trainium2-0: drain it to move it onto the new revision",
         "trainium2-0: start on the new revision",
         "trainium2-1: drain it to move it onto the new revision",
@@ -355,7 +355,7 @@ def test_a_revision_that_never_turns_healthy_never_takes_a_serving_unit_down() -
 
     steps = _roll_out(pool, settings, minutes=240, floor=2)
 
-    assert steps == ["trainium2-surge: start the surge unit on the new revision"]
+    assert steps == ["trainium2-surge: start the surge unit for the roll"]
     assert pool.revisions("trainium2-0") == pool.revisions("trainium2-1") == {OLD}
 
 

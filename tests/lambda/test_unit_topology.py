@@ -258,11 +258,13 @@ def test_handler_reads_its_environment(env) -> None:
         "pool": POOL,
         "slots": SLOTS,
         "pool_attribute": "unit-pool",
+        "image": None,
     }
     env.setenv("UNIT_ATTRIBUTE", "unit")
     env.setenv("POOL_ATTRIBUTE", "pool")
+    env.setenv("IMAGE_ID", "ami-0123456789abcdef0")
     kwargs = _handler_kwargs(env)
-    assert (kwargs["attribute"], kwargs["pool_attribute"]) == ("unit", "pool")
+    assert (kwargs["attribute"], kwargs["pool_attribute"], kwargs["image"]) == ("unit", "pool", "ami-0123456789abcdef0")
 
 
 @pytest.mark.parametrize("raw", ['"trainium-0"', "trainium-0", '["trainium-0", 1]', '["trainium-0", ""]', "{}"])

@@ -96,6 +96,26 @@ def test_no_prod_template_follows_a_recommended_ami(prod: Synthesized) -> None:
         assert not [d for d in defaults if "/recommended" in d], path.name
 
 
+def test_both_unit_functions_roll_onto_the_image_the_launch_template_launches(prod: Synthesized) -> None:
+    """The functions read the AMI id from the same template parameter as the launch template, so a
+    deploy that pins another release changes what the instances are launched from and what the
+    functions roll onto in one update. The health function lists the cluster's container instances
+    (ListContainerInstances takes the cluster resource type, Service Authorization Reference, Amazon ECS)."""
+    image = _one(prod, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["ImageId"]
+    functions = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in prod.resources("ecs", "AWS::Lambda::Function").values()
+        if "CLUSTER_NAME" in f["Properties"]["Environment"]["Variables"]
+    ]
+    assert len(functions) == 2
+    for variables in functions:
+        assert variables["IMAGE_ID"] == image
+        assert (variables["UNIT_ATTRIBUTE"], variables["POOL_ATTRIBUTE"]) == ("unit-id", "unit-pool")
+    (listing,) = [s for s in _statements(prod, "Trainium2UnitsHealthRole") if s.get("Sid") == "ListInstances"]
+    assert listing["Action"] == "ecs:ListContainerInstances"
+    assert listing["Resource"] == {"Fn::GetAtt": ["ClusterEB0386A7", "Arn"]}
+
+
 def test_the_pools_ami_release_names_the_parameter(synth) -> None:
     result = synth("prod", key="two-units", edit=_two_units_on_an_older_ami)
     data = _one(result, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]

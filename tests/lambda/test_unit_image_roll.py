@@ -1,0 +1,558 @@
+"""lambda/unit_health and lambda/unit_topology together: a new Neuron AMI rolled one whole unit at a time.
+
+The scenario runs the real ``handler.check`` of the health function and the real ``sync`` of the
+topology function minute by minute against a small model of one pool: its Auto Scaling group, its
+container instances and their attributes, its member services' tasks and its target group. The model
+does what the AWS documentation says, as far as the functions can see it:
+
+- Amazon EC2 Auto Scaling User Guide, "Health checks for instances in an Auto Scaling group": an
+  instance set Unhealthy is terminated and replaced; replacements launch from the group's launch
+  template, so they run the template's current AMI. Instances already running keep theirs.
+- Amazon ECS Developer Guide, "Container instance draining": a DRAINING container instance gets no
+  new task, and the service scheduler stops its service tasks.
+- Amazon ECS Developer Guide, "Amazon ECS container instance attributes": the agent registers
+  ``ecs.ami-id``; a task placed with ``memberOf(attribute:unit-id == <slot>)`` and
+  ``distinctInstance`` runs only on an ACTIVE instance of its slot, one member per instance.
+- ELB target states as in test_unit_rollout: ``initial`` until every member has loaded, ``draining``
+  for the deregistration delay after a deregistration.
+
+After every minute the invariants are asserted: no unit runs tasks on two images, and once the
+pool served, the healthy registered leaders never drop below the serving units.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
+for folder in ("unit_health", "unit_topology"):
+    if str(LAMBDA / folder) not in sys.path:
+        sys.path.insert(0, str(LAMBDA / folder))
+
+
+def _load(name: str, folder: str) -> Any:
+    if name not in sys.modules:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("POWERTOOLS_METRICS_NAMESPACE", "InferenceBlueprint/Units")
+            env.setenv("POWERTOOLS_SERVICE_NAME", "unit-health")
+            spec = importlib.util.spec_from_file_location(name, LAMBDA / folder / "handler.py")
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+handler = _load("unit_health_handler", "unit_health")
+topology = _load("unit_topology_image_roll", "unit_topology")
+units = sys.modules["units"]
+
+CLUSTER = "inference-prod-units"
+POOL = "trainium2"
+GROUP = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/leaders/0123456789abcdef"
+PORT = 8000
+SIZE = 2
+LOAD = timedelta(minutes=50)  # the 405B's load time, make plan's estimate
+DRAIN = timedelta(minutes=5)  # the target group's deregistration delay
+BOOT = timedelta(minutes=4)  # launch to ECS agent registered
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+OLD, NEW = "ami-0aaaaaaaaaaaaaaa1", "ami-0bbbbbbbbbbbbbbb2"
+SLOTS = (f"{POOL}-0", f"{POOL}-1", f"{POOL}-surge")
+REVISION = "rev-1"
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    image: str
+    launched: datetime
+    status: str = "ACTIVE"  # ECS container instance status
+    attributes: dict[str, str] = field(default_factory=dict)
+    unhealthy: bool = False
+
+
+@dataclass
+class Task:
+    arn: str
+    service: str
+    instance: str
+    started: datetime
+    desired: str = "RUNNING"
+
+
+@dataclass
+class Pool:
+    image: str = OLD  # the launch template's AMI
+    now: datetime = START
+    instances: dict[str, Instance] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    targets: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    record: str = "{}"
+    counter: int = 0
+    taken_out: list[str] = field(default_factory=list)
+    stopped_healthy: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for slot in SLOTS:
+            for rank in range(SIZE):
+                name = f"{slot}-{'leader' if rank == 0 else f'follower-{rank}'}"
+                self.services[name] = {"slot": slot, "desired": 0 if slot.endswith("surge") else 1}
+        for _ in range(len(SLOTS) * SIZE):
+            self._launch(registered=START - BOOT)
+
+    def _launch(self, registered: datetime | None = None) -> None:
+        self.counter += 1
+        iid = f"i-{self.counter:017x}"
+        self.instances[iid] = Instance(iid, self.image, registered or self.now, attributes={"unit-pool": POOL})
+
+    def arn(self, iid: str) -> str:
+        return f"arn:aws:ecs:us-east-2:123456789012:container-instance/{CLUSTER}/{iid}"
+
+    def registered(self) -> list[Instance]:
+        return [i for i in self.instances.values() if self.now - i.launched >= BOOT]
+
+    def running(self, service: str) -> list[Task]:
+        return [t for t in self.tasks if t.service == service and t.desired == "RUNNING"]
+
+    def slot_services(self, slot: str) -> list[str]:
+        return [n for n, s in self.services.items() if s["slot"] == slot]
+
+    def tick(self) -> None:
+        """One minute of the Auto Scaling group and the ECS service scheduler."""
+        self.now += timedelta(minutes=1)
+        for iid in [i for i, inst in self.instances.items() if inst.unhealthy]:
+            del self.instances[iid]  # terminated; its tasks are gone with it
+            self.tasks = [t for t in self.tasks if t.instance != iid]
+        while len(self.instances) < len(SLOTS) * SIZE:
+            self._launch()
+        self.tasks = [t for t in self.tasks if t.desired == "RUNNING"]
+        for name, service in self.services.items():
+            if len(self.running(name)) >= service["desired"]:
+                continue
+            slot = service["slot"]
+            busy = {t.instance for n in self.slot_services(slot) for t in self.running(n)}
+            free = [
+                i for i in self.registered() if i.status == "ACTIVE" and i.attributes.get("unit-id") == slot and i.instance_id not in busy
+            ]
+            if free:
+                self.counter += 1
+                self.tasks.append(Task(f"arn:task/{self.counter}", name, free[0].instance_id, self.now))
+
+    def target_state(self, iid: str) -> str:
+        if iid not in self.targets:
+            return "unused"
+        kind, since = self.targets[iid]
+        if kind == "deregistered":
+            return "draining" if self.now - since < DRAIN else "unused"
+        slot = self.instances[iid].attributes.get("unit-id") if iid in self.instances else None
+        members = [self.running(n) for n in self.slot_services(slot)] if slot else []
+        if members and all(members) and all(self.now - t.started >= LOAD for ts in members for t in ts):
+            return "healthy"
+        return "initial"
+
+    def serving(self) -> int:
+        return sum(1 for i, (kind, _) in self.targets.items() if kind == "registered" and self.target_state(i) == "healthy")
+
+    def images(self, slot: str) -> set[str]:
+        return {self.instances[t.instance].image for n in self.slot_services(slot) for t in self.running(n)}
+
+
+class Paginator:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+
+    def paginate(self, **_: Any) -> list[dict[str, Any]]:
+        return self.pages
+
+
+class Ecs:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_container_instances", operation
+        return ListContainerInstances(self.pool)
+
+    def describe_container_instances(self, cluster: str, containerInstances: list[str]) -> dict[str, Any]:
+        assert len(containerInstances) <= 100
+        found = []
+        for arn in containerInstances:
+            inst = self.pool.instances.get(arn.rsplit("/", 1)[-1])
+            if inst is None:
+                continue
+            attributes = [{"name": k, "value": v} for k, v in inst.attributes.items()] + [{"name": "ecs.ami-id", "value": inst.image}]
+            found.append(
+                {
+                    "containerInstanceArn": arn,
+                    "ec2InstanceId": inst.instance_id,
+                    "status": inst.status,
+                    "agentConnected": True,
+                    "attributes": attributes,
+                }
+            )
+        return {"containerInstances": found, "failures": []}
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        return {
+            "tasks": [
+                {
+                    "taskArn": t.arn,
+                    "lastStatus": "RUNNING",
+                    "desiredStatus": t.desired,
+                    "startedAt": t.started,
+                    "containerInstanceArn": self.pool.arn(t.instance),
+                    "healthStatus": "HEALTHY",
+                    "taskDefinitionArn": f"td/{t.service}:{REVISION}",
+                }
+                for t in self.pool.tasks
+                if t.arn in tasks
+            ],
+            "failures": [],
+        }
+
+    def describe_services(self, cluster: str, services: list[str]) -> dict[str, Any]:
+        found = [
+            {"serviceName": n, "taskDefinition": f"td/{n}:{REVISION}", "desiredCount": self.pool.services[n]["desired"]} for n in services
+        ]
+        return {"services": found, "failures": []}
+
+    def update_service(self, cluster: str, service: str, taskDefinition: str, desiredCount: int) -> dict[str, Any]:
+        self.pool.services[service]["desired"] = desiredCount
+        for task in self.pool.running(service)[desiredCount:]:
+            task.desired = "STOPPED"
+        return {}
+
+    def stop_task(self, cluster: str, task: str, reason: str) -> dict[str, Any]:
+        pool = self.pool
+        for t in pool.tasks:
+            if t.arn == task and t.desired == "RUNNING":
+                leader = pool.slot_services(pool.services[t.service]["slot"])[0]
+                serving = [r.instance for r in pool.running(leader) if pool.targets.get(r.instance, ("", START))[0] == "registered"]
+                if any(pool.target_state(i) == "healthy" for i in serving):
+                    pool.stopped_healthy.append(t.service)
+                t.desired = "STOPPED"
+        return {}
+
+    def update_container_instances_state(self, cluster: str, containerInstances: list[str], status: str) -> dict[str, Any]:
+        assert status == "DRAINING"
+        for arn in containerInstances:
+            iid = arn.rsplit("/", 1)[-1]
+            self.pool.instances[iid].status = "DRAINING"
+            for task in self.pool.tasks:
+                if task.instance == iid:
+                    task.desired = "STOPPED"
+        return {}
+
+    def put_attributes(self, cluster: str, attributes: list[dict[str, str]]) -> dict[str, Any]:
+        for a in attributes:
+            self.pool.instances[a["targetId"].rsplit("/", 1)[-1]].attributes[a["name"]] = a["value"]
+        return {}
+
+    def delete_attributes(self, cluster: str, attributes: list[dict[str, str]]) -> dict[str, Any]:
+        for a in attributes:
+            assert "value" not in a, "ECS API Reference, DeleteAttributes: no value for a custom attribute"
+            self.pool.instances[a["targetId"].rsplit("/", 1)[-1]].attributes.pop(a["name"], None)
+        return {}
+
+
+class ListContainerInstances:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def paginate(self, cluster: str, status: str | None = None) -> list[dict[str, Any]]:
+        listed = [i for i in self.pool.registered() if status is None or i.status == status]
+        return [{"containerInstanceArns": [self.pool.arn(i.instance_id) for i in listed]}]
+
+
+class TaskPages:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def paginate(self, cluster: str, serviceName: str, desiredStatus: str) -> list[dict[str, Any]]:
+        return [{"taskArns": [t.arn for t in self.pool.running(serviceName)]}]
+
+
+class HealthEcs(Ecs):
+    def get_paginator(self, operation: str) -> Any:
+        if operation == "list_tasks":
+            return TaskPages(self.pool)
+        return super().get_paginator(operation)
+
+
+class Elb:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def describe_target_health(self, TargetGroupArn: str, Targets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        ids = [t["Id"] for t in Targets] if Targets else list(self.pool.targets)
+        return {
+            "TargetHealthDescriptions": [
+                {"Target": {"Id": i, "Port": PORT}, "TargetHealth": {"State": self.pool.target_state(i)}} for i in ids
+            ]
+        }
+
+    def register_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
+        for target in Targets:
+            self.pool.targets[target["Id"]] = ("registered", self.pool.now)
+        return {}
+
+    def deregister_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
+        for target in Targets:
+            if self.pool.targets.get(target["Id"], ("", START))[0] == "registered":
+                self.pool.targets[target["Id"]] = ("deregistered", self.pool.now)
+        return {}
+
+
+class Ssm:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:
+        return {"Parameter": {"Value": self.pool.record}}
+
+    def put_parameter(self, Name: str, Value: str, Overwrite: bool) -> dict[str, Any]:
+        self.pool.record = Value
+        return {}
+
+
+class Ec2:
+    """DescribeInstanceStatus reports nothing impaired; DescribeInstanceTopology puts every instance under one switch."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def get_paginator(self, operation: str) -> Paginator:
+        assert operation == "describe_instance_status"
+        return Paginator([{"InstanceStatuses": []}])
+
+    def describe_instance_topology(self, InstanceIds: list[str], **_: Any) -> dict[str, Any]:
+        return {
+            "Instances": [
+                {"InstanceId": i, "NetworkNodes": ["nn-top", "nn-mid", "nn-switch"]} for i in InstanceIds if i in self.pool.instances
+            ]
+        }
+
+
+class AutoScaling:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def set_instance_health(self, InstanceId: str, HealthStatus: str, ShouldRespectGracePeriod: bool) -> dict[str, Any]:
+        assert HealthStatus == "Unhealthy"
+        self.pool.instances[InstanceId].unhealthy = True
+        self.pool.taken_out.append(InstanceId)
+        return {}
+
+
+def _settings(pool: Pool) -> Any:
+    specs = tuple(units.UnitSpec(slot, pool.slot_services(slot)[0], tuple(pool.slot_services(slot)[1:])) for slot in SLOTS)
+    return handler.Settings(
+        cluster=CLUSTER,
+        pool=POOL,
+        units=specs,
+        target_group_arn=GROUP,
+        port=PORT,
+        grace=timedelta(minutes=60),
+        failure_record="/inference-prod-ecs/trainium2/not-healthy-since",
+        drain=DRAIN + timedelta(minutes=1),
+        revisions={name: f"td/{name}:{REVISION}" for name in pool.services},
+        surge=f"{POOL}-surge",
+        image=pool.image,
+    )
+
+
+def _minute(pool: Pool) -> dict[str, Any]:
+    pool.tick()
+    topology.sync(Ecs(pool), Ec2(pool), cluster=CLUSTER, unit_size=SIZE, pool=POOL, slots=list(SLOTS), image=pool.image)
+    clients = handler.Clients(HealthEcs(pool), Elb(pool), Ssm(pool), Ec2(pool), AutoScaling(pool))
+    summary = handler.check(clients, _settings(pool), now=pool.now)
+    handler.metrics.clear_metrics()
+    return dict(summary)
+
+
+def _serving_pool() -> Pool:
+    pool = Pool()
+    for _ in range(60):
+        _minute(pool)
+    assert pool.serving() == 2, "both serving units are up on the old AMI before the deploy"
+    return pool
+
+
+def _roll(pool: Pool, minutes: int) -> list[str]:
+    steps: list[str] = []
+    for _ in range(minutes):
+        summary = _minute(pool)
+        if summary.get("rollout"):
+            steps.append(summary["rollout"])
+        for slot in SLOTS:
+            assert len(pool.images(slot)) <= 1, (pool.now, slot, pool.images(slot))
+        assert pool.serving() >= 2, (pool.now, pool.serving(), steps)
+        assert summary["unhealthy"] == 0 and summary["replaced"] == [], (pool.now, summary)
+    return steps
+
+
+def test_a_new_ami_replaces_every_unit_with_its_instances_one_at_a_time_through_the_surge_unit() -> None:
+    pool = _serving_pool()
+    old_instances = set(pool.instances)
+    pool.image = NEW  # the deploy: a new launch template version, and IMAGE_ID in both functions
+
+    steps = _roll(pool, minutes=300)
+
+    assert steps == [
+        "trainium2-surge: replace the idle surge unit's instances, on an older image",
+        "trainium2-surge: start the surge unit for the roll",
+        "trainium2-0: drain it to replace it with its instances, on an older image",
+        "trainium2-1: drain it to replace it with its instances, on an older image",
+        "trainium2-surge: every serving unit is on the revision; drain the surge unit",
+    ]
+    assert {i.image for i in pool.instances.values()} == {NEW}
+    assert sorted(pool.taken_out) == sorted(old_instances), "every old instance replaced once, no new one"
+    assert {slot: pool.images(slot) for slot in SLOTS} == {"trainium2-0": {NEW}, "trainium2-1": {NEW}, "trainium2-surge": set()}
+    assert pool.serving() == 2
+    assert pool.stopped_healthy == [], "no unit's tasks were stopped while its leader served"
+    assert not [unit for unit, entry in json.loads(pool.record).items() if "reimage" in entry], "no unit left condemned"
+
+
+def test_nothing_moves_while_the_pool_runs_the_launch_templates_image() -> None:
+    pool = _serving_pool()
+    before = (set(pool.instances), [t.arn for t in pool.tasks])
+
+    assert _roll(pool, minutes=120) == []
+    assert (set(pool.instances), [t.arn for t in pool.tasks]) == before
+    assert pool.taken_out == []
+
+
+def test_a_replacement_on_the_new_ami_never_joins_an_old_member() -> None:
+    """The topology function forms new units from instances on IMAGE_ID only: one member of a unit
+    lost after the deploy leaves its old partner out (spare, then replaced), not paired with the new one."""
+    pool = _serving_pool()
+    pool.image = NEW
+    (lost,) = [t.instance for t in pool.running("trainium2-0-follower-1")]
+    pool.instances[lost].unhealthy = True  # the group replaces it on the new image
+
+    for _ in range(15):
+        _minute(pool)
+        for slot in SLOTS:
+            members = [i for i in pool.instances.values() if i.attributes.get("unit-id") == slot]
+            assert len({i.image for i in members}) <= 1, (pool.now, slot, [(i.instance_id, i.image) for i in members])
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+
+grouping = sys.modules["grouping"]
+record = sys.modules["record"]
+rollout = sys.modules["rollout"]
+
+
+def test_new_units_use_eligible_instances_only_and_complete_units_keep_theirs() -> None:
+    instances = [grouping.Instance(f"i-{n}", ("top", "switch")) for n in range(4)]
+    existing = {"i-0": "trainium2-0", "i-1": "trainium2-0"}
+
+    assignment = grouping.group_into_units(instances, 2, existing, slots=list(SLOTS), eligible={"i-2", "i-3"})
+    assert assignment == {"i-0": "trainium2-0", "i-1": "trainium2-0", "i-2": "trainium2-1", "i-3": "trainium2-1"}
+
+    assert grouping.group_into_units(instances, 2, {"i-0": "trainium2-0"}, slots=list(SLOTS), eligible={"i-1", "i-2"}) == {
+        "i-1": "trainium2-0",
+        "i-2": "trainium2-0",
+    }, "the lone old member of a dissolved unit joins no new one"
+
+
+def test_the_reimage_mark_survives_the_record_and_nothing_else_is_read_as_one() -> None:
+    entry = record.Entry(target="i-0", draining_since=START, reimage=True)
+    assert record.parse(record.render({"trainium2-0": entry})) == {"trainium2-0": entry}
+    assert "reimage" not in record.render({"trainium2-0": record.Entry(target="i-0")})
+    with pytest.raises(record.CorruptRecord, match="reimage"):
+        record.parse('{"trainium2-0": {"reimage": "yes"}}')
+
+
+def _fleet(**overrides: Any) -> Any:
+    specs = tuple(units.UnitSpec(slot, f"{slot}-leader", (f"{slot}-follower-1",)) for slot in SLOTS)
+    services = {n: rollout.Service(n, f"td/{n}:{REVISION}", 0 if n.startswith(f"{POOL}-surge") else 1) for s in specs for n in s.services}
+    states = {s.unit_id: units.UnitState(s.unit_id, units.Member(s.leader), (units.Member(s.followers[0]),)) for s in specs}
+    healthy = {slot: units.Health.HEALTHY for slot in SLOTS[:2]}
+    entries = {slot: record.Entry(target=f"i-{slot}", formed_at=START) for slot in SLOTS[:2]}
+    fields: dict[str, Any] = {
+        "specs": specs,
+        "services": services,
+        "revisions": {n: s.task_definition for n, s in services.items()},
+        "surge": f"{POOL}-surge",
+        "states": states,
+        "health": healthy,
+        "entries": entries,
+    }
+    return rollout.Fleet(**(fields | overrides))
+
+
+def test_spare_instances_on_an_old_image_are_replaced_before_any_unit_is_drained() -> None:
+    assert rollout.plan(_fleet(stale_spares=("i-9",))).take_out == ("i-9",)
+    health = {slot: units.Health.HEALTHY for slot in SLOTS}
+    entries = {slot: record.Entry(target=f"i-{slot}", formed_at=START) for slot in SLOTS}
+    services = {n: rollout.Service(n, f"td/{n}:{REVISION}", 1) for slot in SLOTS for n in (f"{slot}-leader", f"{slot}-follower-1")}
+    move = rollout.plan(
+        _fleet(stale_spares=("i-9",), outdated={"trainium2-0": ("i-1", "i-2")}, health=health, entries=entries, services=services)
+    )
+    assert (move.take_out, move.drain) == (("i-9",), None)
+
+
+def test_a_serving_unit_is_not_drained_for_its_image_until_the_surge_unit_serves_on_the_new_one() -> None:
+    outdated = {"trainium2-0": ("i-1", "i-2"), "trainium2-1": ("i-3", "i-4")}
+    waiting = rollout.plan(_fleet(outdated=outdated))
+    assert waiting.why == "trainium2-surge: start the surge unit for the roll" and waiting.drain is None
+
+    health = {slot: units.Health.HEALTHY for slot in SLOTS}
+    entries = {slot: record.Entry(target=f"i-{slot}", formed_at=START) for slot in SLOTS}
+    services = {n: rollout.Service(n, f"td/{n}:{REVISION}", 1) for slot in SLOTS for n in (f"{slot}-leader", f"{slot}-follower-1")}
+    serving = rollout.plan(_fleet(outdated=outdated, health=health, entries=entries, services=services))
+    assert (serving.drain, serving.reimage) == ("trainium2-0", True)
+
+    one_down = rollout.plan(
+        _fleet(outdated=outdated, health=health | {"trainium2-1": units.Health.STARTING}, entries=entries, services=services)
+    )
+    assert one_down.drain is None, "the next unit waits until every serving unit is healthy"
+
+
+def test_the_pool_listing_matches_the_ecs_api() -> None:
+    """botocore's Stubber checks the calls against the ECS service model: ListContainerInstances
+    without a status (every status but INACTIVE, Amazon ECS API Reference), then DescribeContainerInstances."""
+    import boto3
+    from botocore.stub import Stubber
+
+    ecs = boto3.client("ecs", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    arns = [f"arn:aws:ecs:us-east-2:123456789012:container-instance/{CLUSTER}/{n}" for n in ("a", "b")]
+    described = [
+        {
+            "containerInstanceArn": arns[0],
+            "ec2InstanceId": "i-a",
+            "status": "ACTIVE",
+            "attributes": [
+                {"name": "unit-pool", "value": POOL},
+                {"name": "unit-id", "value": "trainium2-0"},
+                {"name": "ecs.ami-id", "value": OLD},
+            ],
+        },
+        {
+            "containerInstanceArn": arns[1],
+            "ec2InstanceId": "i-b",
+            "status": "ACTIVE",
+            "attributes": [{"name": "unit-pool", "value": "other"}],
+        },
+    ]
+    with Stubber(ecs) as stub:
+        stub.add_response("list_container_instances", {"containerInstanceArns": arns}, {"cluster": CLUSTER})
+        stub.add_response(
+            "describe_container_instances",
+            {"containerInstances": described, "failures": []},
+            {"cluster": CLUSTER, "containerInstances": sorted(arns)},
+        )
+        found = handler.pool_instances(ecs, _settings(Pool()))
+        stub.assert_no_pending_responses()
+    assert found == {"i-a": handler.PoolInstance("i-a", arns[0], "ACTIVE", "trainium2-0", OLD)}

@@ -100,6 +100,7 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
             "NeuronCoresInUse",
             "NeuronDeviceMemoryUsed",
             "NeuronExecutionErrors",
+            "NeuronHardwareErrors",
         }
     ),
     "AWS/NetworkELB": frozenset(

@@ -571,10 +571,11 @@ class InferenceDashboards(Construct):
                     graph_widget_axis=cw.YAxisProps(min=0, max=100),
                 ),
                 mc.CustomMetricGroup(
-                    title="NeuronCores in use and failed executions",
+                    title="NeuronCores in use, failed executions and hardware errors",
                     metrics=[
                         metric("NeuronCoresInUse", "Minimum", "cores in use (fewest on an instance)"),
                         metric("NeuronExecutionErrors", "Sum", "failed executions"),
+                        metric("NeuronHardwareErrors", "Sum", "hardware errors (the instance is replaced)"),
                     ],
                 ),
                 mc.CustomMetricGroup(

@@ -85,6 +85,9 @@ CONTAINER = "member"
 UNIT_ATTRIBUTE = "unit-id"
 POOL_ATTRIBUTE = "unit-pool"
 UNITS_NAMESPACE = "InferenceBlueprint/Units"
+# model-images/neuron-monitor publishes it per container instance; the health function reads it.
+HARDWARE_ERRORS_METRIC = "NeuronHardwareErrors"
+HARDWARE_ERRORS_WINDOW = cdk.Duration.minutes(10)
 MONITOR_IMAGE = "build:neuron-monitor"
 HEALTHCHECK_SOURCE = Path(__file__).resolve().parents[1] / "unit_healthcheck.py"
 # Process names (infra/unit_healthcheck.py) of model-images/neuron-unit: its entrypoint script, then
@@ -385,6 +388,9 @@ class InferenceUnitPool(Construct):
             "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST": "true",
             "ECS_CONTAINER_STOP_TIMEOUT": "120s",
             "ECS_IMAGE_PULL_BEHAVIOR": "prefer-cached",
+            # The container metadata file names the container instance to the neuron-monitor
+            # daemon, which publishes each instance's Neuron hardware errors under it.
+            "ECS_ENABLE_CONTAINER_METADATA": "true",
         }
         user_data.add_commands(*(f"echo '{k}={v}' >> /etc/ecs/ecs.config" for k, v in agent_config.items()))
         self.placement_group = ec2.PlacementGroup(self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER)
@@ -797,6 +803,10 @@ class InferenceUnitPool(Construct):
                 "IMAGE_ID": self.image_id,
                 "UNIT_ATTRIBUTE": UNIT_ATTRIBUTE,
                 "POOL_ATTRIBUTE": POOL_ATTRIBUTE,
+                # Each instance's Neuron hardware errors, from the pool's neuron-monitor daemon: an
+                # instance that reports any in the window is taken out with its unit.
+                "HARDWARE_ERRORS_METRIC": HARDWARE_ERRORS_METRIC,
+                "HARDWARE_ERRORS_WINDOW_SECONDS": str(HARDWARE_ERRORS_WINDOW.to_seconds()),
                 "POWERTOOLS_METRICS_NAMESPACE": UNITS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "unit-health",
             },
@@ -857,7 +867,7 @@ class InferenceUnitPool(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="Observe",
-                actions=["elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus"],
+                actions=["elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus", "cloudwatch:GetMetricData"],
                 resources=["*"],
             )
         )
@@ -877,8 +887,8 @@ class InferenceUnitPool(Construct):
         nag.acknowledge(
             function.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "elasticloadbalancing:DescribeTargetHealth and ec2:DescribeInstanceStatus support no resource-level permissions "
-            "(Service Authorization Reference).",
+            "elasticloadbalancing:DescribeTargetHealth, ec2:DescribeInstanceStatus and cloudwatch:GetMetricData support no "
+            "resource-level permissions (Service Authorization Reference); GetMetricData only reads metrics.",
         )
         nag.acknowledge(
             function.role,

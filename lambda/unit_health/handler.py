@@ -30,7 +30,9 @@ parameter's name), ``TASK_DEFINITIONS`` (JSON, the revision each member service 
 ``SURGE_UNIT`` (the surge unit's id, or empty) for rollouts (``rollout``), ``IMAGE_ID`` (the AMI of
 the pool's launch template, or empty: no machine-image roll), ``UNIT_ATTRIBUTE`` and
 ``POOL_ATTRIBUTE`` (the ECS attributes the topology function and the agent put on each instance:
-its unit slot and its pool), and for Powertools
+its unit slot and its pool), ``HARDWARE_ERRORS_METRIC`` (the per-instance Neuron hardware error
+count the pool's neuron-monitor daemon publishes, or empty: not read) and
+``HARDWARE_ERRORS_WINDOW_SECONDS`` (how far back it is summed), and for Powertools
 ``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME`` (the logs' ``service`` key).
 
 Metrics (EMF, unit Count, one dimension set ``{ClusterName, UnitPool}``), all emitted every run:
@@ -112,6 +114,9 @@ class Settings:
     image: str | None = None
     unit_attribute: str = "unit-id"
     pool_attribute: str = "unit-pool"
+    namespace: str = "InferenceBlueprint/Units"
+    hardware_metric: str | None = None
+    hardware_window: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -129,6 +134,9 @@ class Settings:
             image=env.get("IMAGE_ID") or None,
             unit_attribute=env.get("UNIT_ATTRIBUTE") or "unit-id",
             pool_attribute=env.get("POOL_ATTRIBUTE") or "unit-pool",
+            namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "InferenceBlueprint/Units",
+            hardware_metric=env.get("HARDWARE_ERRORS_METRIC") or None,
+            hardware_window=timedelta(seconds=int(env.get("HARDWARE_ERRORS_WINDOW_SECONDS") or 600)),
         )
 
 
@@ -139,6 +147,7 @@ class Clients:
     ssm: Any
     ec2: Any
     autoscaling: Any
+    cloudwatch: Any = None
 
 
 IMAGE_ATTRIBUTE = "ecs.ami-id"  # registered by the ECS agent on every container instance
@@ -224,6 +233,64 @@ def impaired(ec2: Any, instance_ids: list[str]) -> dict[str, str]:
     return faults
 
 
+METRIC_QUERIES = 500  # GetMetricData takes at most 500 queries (Amazon CloudWatch API Reference)
+HARDWARE_DIMENSION = "ContainerInstance"  # the daemon's per-instance dimension: the container instance id
+
+
+def hardware_errors(cloudwatch: Any, settings: Settings, container_instances: Mapping[str, str], now: datetime) -> dict[str, str]:
+    """``instance id -> fault`` for the instances whose Neuron hardware error count (the daemon's
+    ``HARDWARE_ERRORS_METRIC`` under ``{ClusterName, UnitPool, ContainerInstance}``) sums above 0
+    over the window. ``container_instances``: ``instance id -> container instance ARN``. A failed
+    read is logged and shows no fault: it must not keep the unit's other checks from running."""
+    if settings.hardware_metric is None or cloudwatch is None or not container_instances:
+        return {}
+    ids = sorted(container_instances)
+    queries = [
+        {
+            "Id": f"i{n}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": settings.namespace,
+                    "MetricName": settings.hardware_metric,
+                    "Dimensions": [
+                        {"Name": "ClusterName", "Value": settings.cluster},
+                        {"Name": "UnitPool", "Value": settings.pool},
+                        {"Name": HARDWARE_DIMENSION, "Value": container_instances[iid].rsplit("/", 1)[-1]},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for n, iid in enumerate(ids)
+    ]
+    totals: dict[str, float] = {}
+    try:
+        for start in range(0, len(queries), METRIC_QUERIES):
+            kwargs: dict[str, Any] = {
+                "MetricDataQueries": queries[start : start + METRIC_QUERIES],
+                "StartTime": now - settings.hardware_window,
+                "EndTime": now,
+            }
+            while True:
+                page = cloudwatch.get_metric_data(**kwargs)
+                for result in page["MetricDataResults"]:
+                    totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(result.get("Values", []))
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("Neuron hardware errors not read: no hardware verdict this run", extra={"error": str(error)})
+        return {}
+    minutes = int(settings.hardware_window.total_seconds() // 60)
+    return {
+        iid: f"reported {int(totals[f'i{n}'])} Neuron hardware errors in {minutes} min"
+        for n, iid in enumerate(ids)
+        if totals.get(f"i{n}", 0.0) > 0
+    }
+
+
 def _target_health(elbv2: Any, settings: Settings, instance_ids: list[str]) -> dict[str, str]:
     if not instance_ids:
         return {}
@@ -237,7 +304,7 @@ def _target_health(elbv2: Any, settings: Settings, instance_ids: list[str]) -> d
     }
 
 
-def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) -> UnitState:
+def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry, now: datetime | None = None) -> UnitState:
     """What ECS, EC2 and the target group report about one unit; ``entry.target`` is looked up too."""
     ecs = clients.ecs
     described = {service: _tasks(ecs, settings.cluster, service) for service in spec.services}
@@ -272,7 +339,7 @@ def observe(clients: Clients, settings: Settings, spec: UnitSpec, entry: Entry) 
         leader,
         tuple(members[f] for f in spec.followers),
         _target_health(clients.elbv2, settings, looked_up),
-        impaired(clients.ec2, placed) if placed else {},
+        _faults(clients, settings, placed, {ci["ec2InstanceId"]: arn for arn, ci in container_instances.items()}, now),
         tuple(sorted(ci["ec2InstanceId"] for ci in container_instances.values() if ci.get("agentConnected") is False)),
         {ci["ec2InstanceId"]: arn for arn, ci in container_instances.items()},
         outdated,
@@ -298,6 +365,14 @@ def stale_spares(listed: Mapping[str, PoolInstance], image: str, states: Mapping
             if i.status == "ACTIVE" and i.unit is None and i.image is not None and i.image != image and i.instance_id not in busy
         )
     )
+
+
+def _faults(clients: Clients, settings: Settings, placed: list[str], arns: Mapping[str, str], now: datetime | None) -> dict[str, str]:
+    """Impaired EC2 status checks, then Neuron hardware errors, of the unit's instances."""
+    if not placed:
+        return {}
+    found = hardware_errors(clients.cloudwatch, settings, arns, now or datetime.now(UTC))
+    return found | impaired(clients.ec2, placed)
 
 
 def replace(ecs: Any, cluster: str, verdict: Verdict, stop: tuple[str, ...] | None = None) -> None:
@@ -418,7 +493,7 @@ def check(
         verdict: Verdict | None = None
         try:
             entry = entries.get(spec.unit_id, Entry())
-            state = observe(clients, settings, spec, entry)
+            state = observe(clients, settings, spec, entry, now)
             verdict = assess(state, now=now, grace=settings.grace, not_healthy_since=entry.not_healthy_since, formed_at=entry.formed_at)
             step = next_step(verdict, state, entry, now, settings.drain)
             fleet = _fleet(settings, services, states, healths, entries)
@@ -598,7 +673,7 @@ def _sweep(clients: Clients, settings: Settings, entries: dict[str, Entry] | Non
 
 
 def clients() -> Clients:
-    return Clients(*(boto3.client(name) for name in ("ecs", "elbv2", "ssm", "ec2", "autoscaling")))
+    return Clients(*(boto3.client(name) for name in ("ecs", "elbv2", "ssm", "ec2", "autoscaling", "cloudwatch")))
 
 
 @logger.inject_lambda_context

@@ -17,12 +17,22 @@ instances and its Minimum the idlest instance.
 - ``NeuronCoresInUse`` (Count): NeuronCores held by a Neuron application.
 - ``NeuronDeviceMemoryUsed`` (Bytes): Neuron device memory the applications use.
 - ``NeuronExecutionErrors`` (Count): executions that failed in the period, all kinds together.
+- ``NeuronHardwareErrors`` (Count): uncorrectable ECC errors of the instance's Neuron devices
+  (``neuron_hw_counters``: ``mem_ecc_uncorrected`` plus ``sram_ecc_uncorrected``) plus the
+  executions that failed on a hardware error (``error_summary`` ``hardware``). The Neuron runtime
+  troubleshooting guide says to replace an instance with uncorrectable SRAM or HBM errors. Also
+  published per instance, under ``{ClusterName, UnitPool, ContainerInstance}`` (the container
+  instance id, from the ECS container metadata file the agent mounts when
+  ``ECS_ENABLE_CONTAINER_METADATA`` is on): the units' health function reads it to replace the
+  instance with its unit. Whether neuron-monitor's ECC counts are per period or since the driver
+  loaded is not documented; either way a count above 0 means an uncorrectable error happened.
 
 Problems (a report that is not JSON, a metric group's ``error``) go to stderr as one JSON line
 each. The exit status is neuron-monitor's, or 1 when it stopped on its own with 0: a daemon that
 stops is a failure, and ECS starts a new one.
 
 Environment: ``CLUSTER_NAME``, ``UNIT_POOL`` and ``METRICS_NAMESPACE`` (required);
+``ECS_CONTAINER_METADATA_FILE`` (set by the ECS agent; without it nothing is published per instance);
 ``NEURON_MONITOR`` (default ``/opt/aws/neuron/bin/neuron-monitor``) and ``NEURON_MONITOR_CONFIG``
 (default ``/etc/neuron-monitor/monitor.json``). ``--check`` validates the settings, the binary
 and the configuration file, and exits (the image build runs it).
@@ -49,8 +59,11 @@ UTILIZATION = "NeuronCoreUtilization"
 CORES_IN_USE = "NeuronCoresInUse"
 DEVICE_MEMORY = "NeuronDeviceMemoryUsed"
 EXECUTION_ERRORS = "NeuronExecutionErrors"
-UNITS = {UTILIZATION: "Percent", CORES_IN_USE: "Count", DEVICE_MEMORY: "Bytes", EXECUTION_ERRORS: "Count"}
+HARDWARE_ERRORS = "NeuronHardwareErrors"
+UNITS = {UTILIZATION: "Percent", CORES_IN_USE: "Count", DEVICE_MEMORY: "Bytes", EXECUTION_ERRORS: "Count", HARDWARE_ERRORS: "Count"}
 DIMENSIONS = ("ClusterName", "UnitPool")
+INSTANCE_DIMENSION = "ContainerInstance"
+UNCORRECTABLE = ("mem_ecc_uncorrected", "sram_ecc_uncorrected")
 
 
 class SettingsError(Exception):
@@ -64,6 +77,7 @@ class Settings:
     namespace: str
     binary: str
     config: str
+    metadata_file: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -76,6 +90,7 @@ class Settings:
             namespace=environ["METRICS_NAMESPACE"],
             binary=environ.get("NEURON_MONITOR") or DEFAULT_BINARY,
             config=environ.get("NEURON_MONITOR_CONFIG") or DEFAULT_CONFIG,
+            metadata_file=environ.get("ECS_CONTAINER_METADATA_FILE") or None,
         )
 
     def check(self) -> None:
@@ -102,6 +117,7 @@ class Sample:
     execution_errors: int
     runtimes: int
     problems: tuple[str, ...]
+    hardware_errors: int = 0
 
 
 def _number(value: Any) -> float | None:
@@ -150,6 +166,7 @@ def summarize(report: Mapping[str, Any]) -> Sample:
     busy: dict[str, float] = {}
     memory = 0
     errors = 0
+    hardware = 0
     for runtime in runtimes:
         if not isinstance(runtime, dict):
             continue
@@ -169,6 +186,13 @@ def summarize(report: Mapping[str, Any]) -> Sample:
         memory += _count(used.get("neuron_device")) if isinstance(used, dict) else 0
         summary = _group(data, "execution_stats", problems, where).get("error_summary")
         errors += sum(_count(count) for count in (summary if isinstance(summary, dict) else {}).values())
+        hardware += _count(summary.get("hardware")) if isinstance(summary, dict) else 0
+    system = report.get("system_data")
+    counters = _group(system if isinstance(system, dict) else {}, "neuron_hw_counters", problems, "system_data")
+    devices = counters.get("neuron_devices")
+    for device in devices if isinstance(devices, list) else []:
+        if isinstance(device, dict):
+            hardware += sum(_count(device.get(name)) for name in UNCORRECTABLE)
     cores = total_cores(report.get("neuron_hardware_info"), problems)
     denominator = max(cores, len(busy))
     utilization = sum(busy.values()) / denominator if denominator else None
@@ -180,31 +204,56 @@ def summarize(report: Mapping[str, Any]) -> Sample:
         execution_errors=errors,
         runtimes=sum(1 for r in runtimes if isinstance(r, dict)),
         problems=tuple(problems),
+        hardware_errors=hardware,
     )
 
 
-def emf_record(sample: Sample, settings: Settings, timestamp_ms: int) -> dict[str, Any]:
-    """The EMF record of one sample: the metrics under ``{ClusterName, UnitPool}``."""
+def container_instance(path: str | None) -> str | None:
+    """The container instance id (the last part of ``ContainerInstanceARN``) in the ECS container
+    metadata file at ``path``, or None while it cannot be read (the agent writes it as the container
+    starts, first with ``MetadataFileStatus`` INITIAL, which already names the container instance)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            arn = json.load(f).get("ContainerInstanceARN")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return arn.rsplit("/", 1)[-1] if isinstance(arn, str) and "/" in arn else None
+
+
+def emf_record(sample: Sample, settings: Settings, timestamp_ms: int, instance: str | None = None) -> dict[str, Any]:
+    """The EMF record of one sample: the metrics under ``{ClusterName, UnitPool}``, and with
+    ``instance`` (a container instance id) the hardware errors under ``{ClusterName, UnitPool,
+    ContainerInstance}`` too."""
     values: dict[str, float | int] = {
         CORES_IN_USE: sample.cores_in_use,
         DEVICE_MEMORY: sample.device_memory_bytes,
         EXECUTION_ERRORS: sample.execution_errors,
+        HARDWARE_ERRORS: sample.hardware_errors,
     }
     if sample.utilization is not None:
         values[UTILIZATION] = round(sample.utilization, 3)
+    directives: list[dict[str, Any]] = [
+        {
+            "Namespace": settings.namespace,
+            "Dimensions": [list(DIMENSIONS)],
+            "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in sorted(values)],
+        }
+    ]
+    if instance:
+        directives.append(
+            {
+                "Namespace": settings.namespace,
+                "Dimensions": [[*DIMENSIONS, INSTANCE_DIMENSION]],
+                "Metrics": [{"Name": HARDWARE_ERRORS, "Unit": UNITS[HARDWARE_ERRORS]}],
+            }
+        )
     return {
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": settings.namespace,
-                    "Dimensions": [list(DIMENSIONS)],
-                    "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in sorted(values)],
-                }
-            ],
-        },
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": directives},
         "ClusterName": settings.cluster,
         "UnitPool": settings.pool,
+        **({INSTANCE_DIMENSION: instance} if instance else {}),
         **values,
         # Properties, not metrics: searchable in CloudWatch Logs Insights.
         "NeuronCoresTotal": sample.cores_total,
@@ -220,6 +269,8 @@ def _problem(err: TextIO, message: str) -> None:
 def publish(lines: Iterable[str], settings: Settings, out: TextIO, err: TextIO, clock: Callable[[], float] = time.time) -> int:
     """Print an EMF record for every report in ``lines``; returns how many were printed."""
     printed = 0
+    instance: str | None = None
+    warned = False
     for line in lines:
         text = line.strip()
         if not text:
@@ -235,7 +286,11 @@ def publish(lines: Iterable[str], settings: Settings, out: TextIO, err: TextIO, 
         sample = summarize(report)
         for message in sample.problems:
             _problem(err, message)
-        out.write(json.dumps(emf_record(sample, settings, int(clock() * 1000)), separators=(",", ":")) + "\n")
+        instance = instance or container_instance(settings.metadata_file)
+        if instance is None and not warned:
+            _problem(err, "no container instance in ECS_CONTAINER_METADATA_FILE: hardware errors are published for the pool only")
+            warned = True
+        out.write(json.dumps(emf_record(sample, settings, int(clock() * 1000), instance), separators=(",", ":")) + "\n")
         out.flush()
         printed += 1
     return printed

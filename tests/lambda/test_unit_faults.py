@@ -304,11 +304,12 @@ class Fleet:
             failure_record=PARAMETER,
             drain=DRAIN,
             image=IMAGE,  # every instance runs it (moto registers ecs.ami-id from the instance): nothing to roll
+            hardware_metric="NeuronHardwareErrors",  # read from moto's CloudWatch, where no instance reports any
         )
 
     def clients(self) -> Any:
         return health.Clients(
-            *(self.wire.attach(boto3.client(s, region_name=REGION)) for s in ("ecs", "elbv2", "ssm", "ec2", "autoscaling"))
+            *(self.wire.attach(boto3.client(s, region_name=REGION)) for s in ("ecs", "elbv2", "ssm", "ec2", "autoscaling", "cloudwatch"))
         )
 
     def tasks(self, unit: str, desired: str = "RUNNING") -> list[Any]:
@@ -521,6 +522,18 @@ def test_health_pool_listing_throttled_past_the_retries_only_skips_the_image_ste
     """ListContainerInstances (the machine-image roll's view of the pool) fails after the retries:
     every unit is still checked, nothing is taken out, and the pool converges."""
     fault = Fault("ecs", "ListContainerInstances", "refuse", OUTLASTS, 400, "ThrottlingException")
+    fleet.wire.plan(fault)
+    for _ in range(3):
+        summary = fleet.run()
+        assert not isinstance(summary, Exception) and summary["errors"] == [], summary
+    assert fault.hits == OUTLASTS
+    assert_converged(fleet, old=before)
+
+
+def test_health_hardware_error_reads_throttled_past_the_retries_replace_nothing(fleet: Fleet, before: dict[str, set[str]]) -> None:
+    """GetMetricData (each instance's Neuron hardware errors) fails after the retries: no instance is
+    taken for faulty on what was not read, every unit is still checked, and the pool converges."""
+    fault = Fault("cloudwatch", "GetMetricData", "refuse", OUTLASTS, 400, "Throttling")
     fleet.wire.plan(fault)
     for _ in range(3):
         summary = fleet.run()

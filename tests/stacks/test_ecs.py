@@ -88,6 +88,7 @@ def test_launch_template_efa_imdsv2_encryption_and_neuron_ami(prod: Synthesized)
     user_data = json.dumps(data["UserData"])
     assert 'ECS_INSTANCE_ATTRIBUTES={\\"unit-pool\\":\\"trainium2\\"}' in user_data
     assert "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true" in user_data and "ECS_CLUSTER=" in user_data
+    assert "ECS_ENABLE_CONTAINER_METADATA=true" in user_data, "the daemon learns its container instance from the metadata file"
 
 
 def test_no_prod_template_follows_a_recommended_ami(prod: Synthesized) -> None:
@@ -297,12 +298,17 @@ def test_the_health_function_changes_only_its_target_group_group_and_cluster(pro
     """Service Authorization Reference (Elastic Load Balancing V2; Amazon EC2 Auto Scaling; Amazon
     EC2; Amazon ECS): RegisterTargets/DeregisterTargets take a targetgroup ARN, SetInstanceHealth an
     autoScalingGroup ARN, UpdateContainerInstancesState a container-instance ARN with the
-    ecs:cluster condition key; DescribeTargetHealth and DescribeInstanceStatus take no resource."""
+    ecs:cluster condition key; DescribeTargetHealth, DescribeInstanceStatus and (Amazon CloudWatch)
+    GetMetricData take no resource."""
     statements = {s.get("Sid"): s for s in _statements(prod, "Trainium2UnitsHealthRole")}
     (group_id,) = prod.resources("ecs", "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert statements["LeaderTargets"]["Action"] == ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"]
     assert statements["LeaderTargets"]["Resource"] == {"Ref": group_id}
-    assert statements["Observe"]["Action"] == ["ec2:DescribeInstanceStatus", "elasticloadbalancing:DescribeTargetHealth"]
+    assert statements["Observe"]["Action"] == [
+        "cloudwatch:GetMetricData",
+        "ec2:DescribeInstanceStatus",
+        "elasticloadbalancing:DescribeTargetHealth",
+    ]
     assert statements["Observe"]["Resource"] == "*"
     (asg_id,) = prod.resources("ecs", "AWS::AutoScaling::AutoScalingGroup")
     replace = statements["ReplaceFaultyInstances"]
@@ -355,7 +361,10 @@ def _statements(result: Synthesized, role_prefix: str) -> list[dict[str, Any]]:
     ("role", "star_actions"),
     [
         ("Trainium2UnitsTopologyRole", {"ec2:DescribeInstanceTopology"}),
-        ("Trainium2UnitsHealthRole", {"elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus"}),
+        (
+            "Trainium2UnitsHealthRole",
+            {"elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstanceStatus", "cloudwatch:GetMetricData"},
+        ),
     ],
 )
 def test_lambda_roles_are_scoped_to_the_cluster(prod: Synthesized, role: str, star_actions: set[str]) -> None:

@@ -61,10 +61,20 @@ def runtime(cores: dict[int, float], *, device_bytes: int = 0, errors: dict[str,
     }
 
 
-def report(*runtimes: dict[str, Any], hardware: dict[str, Any] | None = None) -> dict[str, Any]:
+def hw_counters(*devices: dict[str, int], error: str = "") -> dict[str, Any]:
+    """system_data.neuron_hw_counters in the neuron-monitor user guide's shape: per device ECC counts."""
+    zero = {"mem_ecc_corrected": 0, "mem_ecc_uncorrected": 0, "sram_ecc_uncorrected": 0, "sram_ecc_corrected": 0}
+    return {
+        "period": 60.0,
+        "neuron_devices": [{"neuron_device_index": i, **zero, **d} for i, d in enumerate(devices)],
+        "error": error,
+    }
+
+
+def report(*runtimes: dict[str, Any], hardware: dict[str, Any] | None = None, counters: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "neuron_runtime_data": list(runtimes),
-        "system_data": {},
+        "system_data": {} if counters is None else {"neuron_hw_counters": counters},
         "instance_info": {"instance_id": "", "error": "no IMDS"},
         "neuron_hardware_info": trn2_hardware() if hardware is None else hardware,
     }
@@ -139,28 +149,69 @@ def _check_emf(record: dict[str, Any]) -> set[str]:
     """The rules CloudWatch applies to an EMF record; returns the metric names it carries."""
     directive = record["_aws"]
     assert isinstance(directive["Timestamp"], int)
-    (metrics_directive,) = directive["CloudWatchMetrics"]
-    assert metrics_directive["Namespace"] == UNITS
-    for dimension_set in metrics_directive["Dimensions"]:
-        assert all(isinstance(record[key], str) and record[key] for key in dimension_set)
     names = set()
-    for metric in metrics_directive["Metrics"]:
-        assert metric["Unit"] in CLOUDWATCH_UNITS
-        value = record[metric["Name"]]
-        assert isinstance(value, (int, float)) and not isinstance(value, bool)
-        names.add(metric["Name"])
+    for metrics_directive in directive["CloudWatchMetrics"]:
+        assert metrics_directive["Namespace"] == UNITS
+        for dimension_set in metrics_directive["Dimensions"]:
+            assert all(isinstance(record[key], str) and record[key] for key in dimension_set)
+        for metric in metrics_directive["Metrics"]:
+            assert metric["Unit"] in CLOUDWATCH_UNITS
+            value = record[metric["Name"]]
+            assert isinstance(value, (int, float)) and not isinstance(value, bool)
+            names.add(metric["Name"])
     return names
 
 
 def test_records_are_valid_emf_with_the_pinned_names_and_dimensions() -> None:
     record = nm.emf_record(nm.summarize(report(runtime({0: 12.3456}))), SETTINGS, 1_795_000_000_000)
     names = _check_emf(record)
-    assert names == set(nm.UNITS) == {"NeuronCoreUtilization", "NeuronCoresInUse", "NeuronDeviceMemoryUsed", "NeuronExecutionErrors"}
+    assert (
+        names
+        == set(nm.UNITS)
+        == {"NeuronCoreUtilization", "NeuronCoresInUse", "NeuronDeviceMemoryUsed", "NeuronExecutionErrors", "NeuronHardwareErrors"}
+    )
     assert names <= KNOWN_METRICS[UNITS], "the dashboard may only draw what the daemon publishes"
     assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["ClusterName", "UnitPool"]]
     assert (record["ClusterName"], record["UnitPool"]) == ("inference-prod-units", "trainium2")
     assert record["NeuronCoreUtilization"] == 0.193
     assert (record["NeuronCoresTotal"], record["NeuronRuntimes"]) == (64, 1)
+
+
+def test_uncorrectable_ecc_errors_and_hardware_execution_errors_count_as_hardware_errors() -> None:
+    """neuron-monitor user guide: neuron_hw_counters per device (mem_/sram_ecc_corrected and
+    _uncorrected); error_summary's ``hardware`` kind. The Neuron runtime troubleshooting guide asks
+    to replace an instance with uncorrectable SRAM or HBM errors; corrected ones are routine."""
+    counters = hw_counters({"mem_ecc_corrected": 40, "sram_ecc_corrected": 7}, {"mem_ecc_uncorrected": 1}, {"sram_ecc_uncorrected": 2})
+    sample = nm.summarize(report(runtime({0: 10.0}, errors={"hardware": 1, "transient": 5}), counters=counters))
+    assert (sample.hardware_errors, sample.execution_errors) == (4, 6)
+    assert nm.summarize(report(counters=hw_counters({"mem_ecc_corrected": 40}))).hardware_errors == 0
+    broken = nm.summarize(report(counters=hw_counters(error="cannot read the device counters")))
+    assert broken.problems == ("system_data neuron_hw_counters: cannot read the device counters",)
+
+
+def test_hardware_errors_are_published_per_container_instance_when_it_is_known() -> None:
+    sample = nm.summarize(report(counters=hw_counters({"sram_ecc_uncorrected": 1})))
+    record = nm.emf_record(sample, SETTINGS, 0, "0123456789abcdef0123456789abcdef")
+    assert _check_emf(record) >= {"NeuronHardwareErrors"}
+    pool, instance = record["_aws"]["CloudWatchMetrics"]
+    assert "NeuronHardwareErrors" in {m["Name"] for m in pool["Metrics"]}
+    assert instance["Dimensions"] == [["ClusterName", "UnitPool", "ContainerInstance"]]
+    assert instance["Metrics"] == [{"Name": "NeuronHardwareErrors", "Unit": "Count"}], "only this metric per instance"
+    assert record["ContainerInstance"] == "0123456789abcdef0123456789abcdef" and record["NeuronHardwareErrors"] == 1
+    assert len(nm.emf_record(sample, SETTINGS, 0)["_aws"]["CloudWatchMetrics"]) == 1
+
+
+def test_the_container_instance_comes_from_the_ecs_metadata_file(tmp_path: Path) -> None:
+    """Amazon ECS Developer Guide, "Amazon ECS container metadata file format": ContainerInstanceARN,
+    written from the container's creation on (MetadataFileStatus INITIAL, then READY)."""
+    path = tmp_path / "ecs-container-metadata.json"
+    arn = "arn:aws:ecs:us-east-2:123456789012:container-instance/inference-prod-units/0123456789abcdef0123456789abcdef"
+    path.write_text(json.dumps({"Cluster": "inference-prod-units", "ContainerInstanceARN": arn, "MetadataFileStatus": "INITIAL"}))
+    assert nm.container_instance(str(path)) == "0123456789abcdef0123456789abcdef"
+    assert nm.container_instance(str(tmp_path / "missing.json")) is None
+    path.write_text("{not json")
+    assert nm.container_instance(str(path)) is None
+    assert nm.container_instance(None) is None
 
 
 # -- publish and main ----------------------------------------------------------------------------
@@ -176,9 +227,25 @@ def test_publish_writes_one_line_per_report_and_skips_what_is_not_a_report() -> 
     assert {r["_aws"]["Timestamp"] for r in records} == {1_795_000_000_500}
     problems = [json.loads(line)["message"] for line in err.getvalue().splitlines()]
     assert problems == [
+        "no container instance in ECS_CONTAINER_METADATA_FILE: hardware errors are published for the pool only",
         "neuron-monitor wrote a line that is not JSON: neuron-monitor: starting",
         "neuron-monitor wrote JSON that is not a report object",
     ]
+
+
+def test_publish_names_the_container_instance_once_the_metadata_file_has_it(tmp_path: Path) -> None:
+    path = tmp_path / "ecs-container-metadata.json"
+    settings = nm.Settings(**{**SETTINGS.__dict__, "metadata_file": str(path)})
+    out, err = io.StringIO(), io.StringIO()
+
+    def lines() -> Any:
+        yield json.dumps(report())
+        path.write_text(json.dumps({"ContainerInstanceARN": "arn:aws:ecs:us-east-2:123456789012:container-instance/c/abc"}))
+        yield json.dumps(report())
+
+    assert nm.publish(lines(), settings, out, err) == 2
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("ContainerInstance") for r in records] == [None, "abc"]
 
 
 def _fake_monitor(tmp_path: Path, reports: list[dict[str, Any]], exit_code: int) -> dict[str, str]:
@@ -233,6 +300,7 @@ def test_the_shipped_configuration_collects_what_the_script_reads() -> None:
     (runtimes,) = config["neuron_runtimes"]
     assert runtimes["tag_filter"] == ".*"
     assert {m["type"] for m in runtimes["metrics"]} == {"neuroncore_counters", "memory_used", "execution_stats"}
+    assert {"type": "neuron_hw_counters"} in config["system_metrics"], "the ECC counts hardware errors come from"
 
 
 def _arg(dockerfile: Path, name: str) -> str:

@@ -1,4 +1,5 @@
-"""lambda/unit_health and lambda/unit_topology together: a new Neuron AMI rolled one whole unit at a time.
+"""lambda/unit_health and lambda/unit_topology together, where instances are replaced: a new Neuron AMI
+rolled one whole unit at a time, and an instance whose Neuron devices report hardware errors.
 
 The scenario runs the real ``handler.check`` of the health function and the real ``sync`` of the
 topology function minute by minute against a small model of one pool: its Auto Scaling group, its
@@ -16,6 +17,10 @@ does what the AWS documentation says, as far as the functions can see it:
 - ELB target states as in test_unit_rollout: ``initial`` until every member has loaded, ``draining``
   for the deregistration delay after a deregistration.
 
+- Amazon CloudWatch API Reference, GetMetricData: each query's datapoints in the window; the fake
+  validates every request against botocore's CloudWatch model and answers from the errors each
+  container instance's neuron-monitor daemon reported.
+
 After every minute the invariants are asserted: no unit runs tasks on two images, and once the
 pool served, the healthy registered leaders never drop below the serving units.
 """
@@ -30,7 +35,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.validate import ParamValidator
 
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 for folder in ("unit_health", "unit_topology"):
@@ -100,6 +108,7 @@ class Pool:
     counter: int = 0
     taken_out: list[str] = field(default_factory=list)
     stopped_healthy: list[str] = field(default_factory=list)
+    hardware_errors: dict[str, int] = field(default_factory=dict)  # instance id -> errors its daemon reports
 
     def __post_init__(self) -> None:
         for slot in SLOTS:
@@ -353,6 +362,32 @@ class AutoScaling:
         return {}
 
 
+GET_METRIC_DATA = boto3.client(
+    "cloudwatch", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x"
+).meta.service_model.operation_model("GetMetricData")
+
+
+class CloudWatch:
+    def __init__(self, pool: Pool, fail: bool = False) -> None:
+        self.pool = pool
+        self.fail = fail
+
+    def get_metric_data(self, **params: Any) -> dict[str, Any]:
+        report = ParamValidator().validate(params, GET_METRIC_DATA.input_shape)
+        assert not report.has_errors(), report.generate_report()
+        if self.fail:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "GetMetricData")
+        results = []
+        for query in params["MetricDataQueries"]:
+            metric = query["MetricStat"]["Metric"]
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert (metric["Namespace"], metric["MetricName"]) == ("InferenceBlueprint/Units", "NeuronHardwareErrors")
+            assert (dimensions["ClusterName"], dimensions["UnitPool"]) == (CLUSTER, POOL)
+            errors = self.pool.hardware_errors.get(dimensions["ContainerInstance"], 0)
+            results.append({"Id": query["Id"], "Values": [float(errors)] if errors else [], "StatusCode": "Complete"})
+        return {"MetricDataResults": results}
+
+
 def _settings(pool: Pool) -> Any:
     specs = tuple(units.UnitSpec(slot, pool.slot_services(slot)[0], tuple(pool.slot_services(slot)[1:])) for slot in SLOTS)
     return handler.Settings(
@@ -367,13 +402,14 @@ def _settings(pool: Pool) -> Any:
         revisions={name: f"td/{name}:{REVISION}" for name in pool.services},
         surge=f"{POOL}-surge",
         image=pool.image,
+        hardware_metric="NeuronHardwareErrors",
     )
 
 
-def _minute(pool: Pool) -> dict[str, Any]:
+def _minute(pool: Pool, cloudwatch_fails: bool = False) -> dict[str, Any]:
     pool.tick()
     topology.sync(Ecs(pool), Ec2(pool), cluster=CLUSTER, unit_size=SIZE, pool=POOL, slots=list(SLOTS), image=pool.image)
-    clients = handler.Clients(HealthEcs(pool), Elb(pool), Ssm(pool), Ec2(pool), AutoScaling(pool))
+    clients = handler.Clients(HealthEcs(pool), Elb(pool), Ssm(pool), Ec2(pool), AutoScaling(pool), CloudWatch(pool, cloudwatch_fails))
     summary = handler.check(clients, _settings(pool), now=pool.now)
     handler.metrics.clear_metrics()
     return dict(summary)
@@ -556,3 +592,58 @@ def test_the_pool_listing_matches_the_ecs_api() -> None:
         found = handler.pool_instances(ecs, _settings(Pool()))
         stub.assert_no_pending_responses()
     assert found == {"i-a": handler.PoolInstance("i-a", arns[0], "ACTIVE", "trainium2-0", OLD)}
+
+
+# -- Neuron hardware errors ------------------------------------------------------------------------
+
+
+def test_an_instance_reporting_neuron_hardware_errors_is_replaced_with_its_unit_and_only_it() -> None:
+    pool = _serving_pool()
+    (faulty,) = [t.instance for t in pool.running("trainium2-1-follower-1")]
+    (partner,) = [t.instance for t in pool.running("trainium2-1-leader")]
+    pool.hardware_errors[faulty] = 3
+
+    summary = _minute(pool)
+    assert summary["unhealthy"] == 1 and summary["draining"] == ["trainium2-1"], summary
+    for _ in range(10):
+        _minute(pool)
+        assert pool.serving() >= 1, "the other unit serves throughout"
+    assert pool.taken_out == [faulty], "the faulty instance is replaced, its partner is not"
+    assert partner in pool.instances and faulty not in pool.instances
+    pool.hardware_errors.clear()  # the replacement is a new container instance: nothing on record
+
+    for _ in range(70):
+        _minute(pool)
+    members = {i.instance_id for i in pool.instances.values() if i.attributes.get("unit-id") == "trainium2-1"}
+    assert partner in members and len(members) == 2
+    assert pool.serving() == 2 and pool.taken_out == [faulty]
+
+
+def test_hardware_errors_that_cannot_be_read_replace_nothing_and_keep_every_check() -> None:
+    pool = _serving_pool()
+    (faulty,) = [t.instance for t in pool.running("trainium2-0-leader")]
+    pool.hardware_errors[faulty] = 1
+    for _ in range(5):
+        summary = _minute(pool, cloudwatch_fails=True)
+        assert summary["errors"] == [] and summary["healthy"] == 2, summary
+    assert pool.taken_out == [] and pool.serving() == 2
+
+
+def test_the_hardware_query_reads_each_container_instance_over_the_window() -> None:
+    """One GetMetricData query per instance, Sum per minute over the window; more than 500
+    instances take two calls (Amazon CloudWatch API Reference: at most 500 queries)."""
+    calls: list[dict[str, Any]] = []
+
+    class Recorder:
+        def get_metric_data(self, **params: Any) -> dict[str, Any]:
+            calls.append(params)
+            return {"MetricDataResults": [{"Id": q["Id"], "Values": [0.0]} for q in params["MetricDataQueries"]]}
+
+    settings = _settings(Pool())
+    arns = {f"i-{n:04d}": f"arn:aws:ecs:us-east-2:123456789012:container-instance/{CLUSTER}/ci{n}" for n in range(501)}
+    assert handler.hardware_errors(Recorder(), settings, arns, START) == {}
+    assert [len(c["MetricDataQueries"]) for c in calls] == [500, 1]
+    first = calls[0]["MetricDataQueries"][0]["MetricStat"]
+    assert (first["Stat"], first["Period"]) == ("Sum", 60)
+    assert {"Name": "ContainerInstance", "Value": "ci0"} in first["Metric"]["Dimensions"]
+    assert calls[0]["EndTime"] - calls[0]["StartTime"] == timedelta(minutes=10)

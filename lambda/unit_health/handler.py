@@ -51,6 +51,7 @@ invocation left are skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -62,7 +63,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from record import CorruptRecord, Entry, FailureRecord
+from record import CorruptRecord, Entry, FailureRecord, Taken
 from rollout import Fleet, Service, apply, describe, park, parks_instead_of_stopping, plan
 from units import OUT_OF_SERVICE, Health, Member, Step, Task, UnitSpec, UnitState, Verdict, assess, broken, next_step, parse_units
 
@@ -97,6 +98,9 @@ RECORD_ERRORS = (ClientError, BotoCoreError, CorruptRecord)
 # Time kept back at the end of an invocation: a unit is not started with less than this left, so
 # a run never times out half way through stopping a unit's tasks (StopTask with botocore's retries).
 RESERVE_MS = 15_000
+# How long an instance stays on record as being taken out: its group replaces an Unhealthy
+# instance within minutes, so an hour of failed calls means none will succeed.
+TAKE_OUT_PATIENCE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -431,14 +435,55 @@ def _keep(record: FailureRecord, entries: dict[str, Entry], unit_id: str, value:
     entries.update(changed)
 
 
-def act(clients: Clients, settings: Settings, state: UnitState, verdict: Verdict, step: Step) -> None:
-    """Do ``step``'s calls, in its order."""
+def taking_out(
+    clients: Clients, settings: Settings, record: FailureRecord, entries: Mapping[str, Entry], instances: Mapping[str, str], now: datetime
+) -> None:
+    """``take_out`` with the instances on record (``~taken``) until both of its calls succeeded for
+    them, so that a run that fails half way (draining done, SetInstanceHealth not) is finished by a
+    later one (``finish_taking_out``) even once the instance runs nothing and no unit names it."""
+    if not instances:
+        return
+    started = {i: record.taken[i] if i in record.taken else Taken(arn, now) for i, arn in instances.items()}
+    record.save_taken({**record.taken, **started}, entries)
+    take_out(clients, settings.cluster, instances)
+    record.save_taken({i: t for i, t in record.taken.items() if i not in instances}, entries)
+
+
+def finish_taking_out(clients: Clients, settings: Settings, record: FailureRecord, entries: Mapping[str, Entry], now: datetime) -> None:
+    """Take out again the instances an earlier run left on record; those on record longer than
+    ``TAKE_OUT_PATIENCE`` are dropped (their group has replaced them, or no call will succeed)."""
+    if not record.taken:
+        return
+    expired = sorted(i for i, t in record.taken.items() if now - t.since > TAKE_OUT_PATIENCE)
+    if expired:
+        logger.warning("instances still not taken out after an hour: no longer retried", extra={"instances": expired})
+    pending = {i: t.arn for i, t in record.taken.items() if i not in expired}
+    try:
+        record.save_taken({i: record.taken[i] for i in pending}, entries)
+        taking_out(clients, settings, record, entries, pending, now)
+    except RECORD_ERRORS + AWS_ERRORS as error:
+        logger.exception("taking instances out failed again: next run retries", extra={"instances": sorted(pending), "error": str(error)})
+
+
+def act(
+    clients: Clients,
+    settings: Settings,
+    state: UnitState,
+    verdict: Verdict,
+    step: Step,
+    taken: Callable[[Mapping[str, str]], None] | None = None,
+) -> None:
+    """Do ``step``'s calls, in its order; ``taken`` takes the faulty instances out (default ``take_out``)."""
     targets = settings.target_group_arn
     if step.deregister:
         clients.elbv2.deregister_targets(TargetGroupArn=targets, Targets=[{"Id": i, "Port": settings.port} for i in step.deregister])
     if step.register:
         clients.elbv2.register_targets(TargetGroupArn=targets, Targets=[{"Id": step.register, "Port": settings.port}])
-    take_out(clients, settings.cluster, {i: state.container_instances[i] for i in step.faulty})
+    faulty = {i: state.container_instances[i] for i in step.faulty}
+    if taken is None:
+        take_out(clients, settings.cluster, faulty)
+    else:
+        taken(faulty)
     if step.stop:
         replace(clients.ecs, settings.cluster, verdict, step.stop)
 
@@ -474,6 +519,8 @@ def check(
     now = now or datetime.now(UTC)
     record = FailureRecord(clients.ssm, settings.failure_record)
     entries = _load(record, settings.units)
+    if entries is not None:
+        finish_taking_out(clients, settings, record, entries, now)
     services = _services(clients.ecs, settings)
     states: dict[str, UnitState] = {}
     healths: dict[str, Health] = {}
@@ -528,7 +575,8 @@ def check(
                     },
                 )
             parking = rolled_out and bool(step.stop)
-            act(clients, settings, state, verdict, dataclasses.replace(step, stop=()) if parking else step)
+            recorded = functools.partial(taking_out, clients, settings, record, entries, now=now)
+            act(clients, settings, state, verdict, dataclasses.replace(step, stop=()) if parking else step, recorded)
             if parking and fleet is not None:
                 parked.append(spec.unit_id)
                 apply(clients.ecs, settings.cluster, park(fleet, spec.unit_id))
@@ -579,6 +627,7 @@ def check(
         "draining": draining,
         "skipped": skipped,
         "stray_targets": stray,
+        **({"taking_out": sorted(record.taken)} if record.taken else {}),
         **({"rollout": rolled} if rolled else {}),
     }
     logger.info("unit health summary", extra=summary)
@@ -653,7 +702,7 @@ def _roll(
             draining = Entry(target=entry.target, formed_at=entry.formed_at, draining_since=now, reimage=move.reimage)
             _keep(record, entries, move.drain, draining)
         if move.take_out and listed is not None:
-            take_out(clients, settings.cluster, {i: listed[i].arn for i in move.take_out if i in listed})
+            taking_out(clients, settings, record, fleet.entries, {i: listed[i].arn for i in move.take_out if i in listed}, now)
         apply(clients.ecs, settings.cluster, move.updates)
     except (*AWS_ERRORS, *RECORD_ERRORS) as error:
         logger.exception("rollout step failed", extra={"step": move.why, "error": str(error)})

@@ -7,7 +7,11 @@ to replace the unit), ISO 8601 times with UTC offset, and ``reimage`` (``true`` 
 being replaced to move it onto the pool's machine image: its instances go with its tasks); ``{}`` when no unit has anything on record. An
 entry that is a bare time string (the record's earlier form) is read as ``since``. The reserved key
 ``~resume`` (never a unit id) holds ``{"unit": "<unit id>"}``, the first unit a run ran out of time
-for, where the next run starts so that no unit is left unchecked run after run. The function
+for, where the next run starts so that no unit is left unchecked run after run. The reserved key
+``~taken`` holds ``{"<instance id>": {"arn": "<container instance ARN>", "since": "<time>"}}``:
+instances the function began to take out (ECS draining, then unhealthy in their Auto Scaling
+group) and has not yet seen both calls succeed for, so that a later run finishes what a failed
+call left half done. The function
 runs one invocation at a time (reserved concurrency 1), so a read followed by a write never races
 another run.
 """
@@ -22,6 +26,8 @@ from typing import Any
 
 TIMES = {"since": "not_healthy_since", "formed": "formed_at", "draining": "draining_since"}
 RESUME = "~resume"
+TAKEN = "~taken"
+RESERVED = (RESUME, TAKEN)
 
 
 class CorruptRecord(Exception):
@@ -81,7 +87,7 @@ def parse(raw: str) -> dict[str, Entry]:
     """The units' entries in ``raw``; raises CorruptRecord when it is not a record."""
     data = _data(raw)
     try:
-        return {str(unit): _entry(value) for unit, value in data.items() if unit != RESUME}
+        return {str(unit): _entry(value) for unit, value in data.items() if unit not in RESERVED}
     except (ValueError, TypeError) as error:
         raise CorruptRecord(f"failure record {raw[:200]!r}: {error}") from error
 
@@ -105,10 +111,36 @@ def _render(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def render(entries: Mapping[str, Entry], resume: str | None = None) -> str:
+@dataclass(frozen=True)
+class Taken:
+    """An instance being taken out: its container instance ARN and since when."""
+
+    arn: str
+    since: datetime
+
+
+def parse_taken(raw: str) -> dict[str, Taken]:
+    """The instances on record as being taken out; raises CorruptRecord when malformed."""
+    value = _data(raw).get(TAKEN, {})
+    try:
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        taken = {}
+        for instance_id, item in value.items():
+            if not isinstance(item, dict) or set(item) != {"arn", "since"} or not isinstance(item["arn"], str):
+                raise ValueError(f"{instance_id}: {item!r}")
+            taken[str(instance_id)] = Taken(item["arn"], _time(item["since"]))
+        return taken
+    except (ValueError, TypeError) as error:
+        raise CorruptRecord(f"failure record: {TAKEN} {value!r} is not {{<instance id>: {{arn, since}}}}: {error}") from error
+
+
+def render(entries: Mapping[str, Entry], resume: str | None = None, taken: Mapping[str, Taken] | None = None) -> str:
     data: dict[str, Any] = {unit: _render(entries[unit]) for unit in sorted(entries) if not entries[unit].empty}
     if resume is not None:
         data[RESUME] = {"unit": resume}
+    if taken:
+        data[TAKEN] = {i: {"arn": t.arn, "since": t.since.isoformat()} for i, t in sorted(taken.items())}
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -119,15 +151,28 @@ class FailureRecord:
         self.ssm = ssm
         self.name = name
         self.resume: str | None = None
+        self.taken: dict[str, Taken] = {}
 
     def load(self) -> dict[str, Entry]:
         raw = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
         entries = parse(raw)
         self.resume = parse_resume(raw)
+        self.taken = parse_taken(raw)
         return entries
 
     def save(self, entries: Mapping[str, Entry]) -> None:
-        self.ssm.put_parameter(Name=self.name, Value=render(entries, self.resume), Overwrite=True)
+        self.ssm.put_parameter(Name=self.name, Value=render(entries, self.resume, self.taken), Overwrite=True)
+
+    def save_taken(self, taken: Mapping[str, Taken], entries: Mapping[str, Entry]) -> None:
+        """Record ``taken`` as the instances being taken out, with ``entries`` as they are."""
+        if dict(taken) == self.taken:
+            return
+        previous, self.taken = self.taken, dict(taken)
+        try:
+            self.save(entries)
+        except Exception:
+            self.taken = previous
+            raise
 
     def save_resume(self, resume: str | None, entries: Mapping[str, Entry]) -> None:
         """Record where the next run starts (None: at the first unit), with ``entries`` as they are."""

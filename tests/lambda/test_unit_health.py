@@ -969,3 +969,50 @@ def test_targets_that_belong_to_no_unit_are_deregistered(aws: Aws, monkeypatch: 
 
     assert (summary["starting"], summary["stray_targets"]) == (1, [stray])
     assert _registered(aws) == [members[0].instance_id]
+
+
+def test_an_instance_left_draining_by_a_failed_set_instance_health_is_finished_by_the_next_run(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ECS stops the service tasks of a DRAINING container instance (Amazon ECS Developer Guide,
+    "Container instance draining"), so once SetInstanceHealth has failed after the draining, no unit
+    names the instance any more; the record's ~taken holds it until its group has it Unhealthy,
+    or it would stand DRAINING for good and its slot never fill."""
+    ids = _group(aws, 2)
+    unit, members = _unit(aws, "trainium-0", 2, ids)
+    _start(aws, members, NOW - timedelta(hours=3))
+    _formed(aws, {"trainium-0": (members[0], NOW - timedelta(hours=2))})
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    _impair(aws, members[1].instance_id)
+    assert _check(aws, NOW)["draining"] == ["trainium-0"]
+
+    real = aws.autoscaling.set_instance_health
+
+    def refused(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ScalingActivityInProgress", "Message": "try again"}}, "SetInstanceHealth")
+
+    monkeypatch.setattr(aws.autoscaling, "set_instance_health", refused)
+    with pytest.raises(handler.UnitCheckFailed, match="trainium-0"):  # the pool's one unit could not be checked
+        _check(aws, NOW + timedelta(minutes=1))
+    raw = json.loads(aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+    assert set(raw["~taken"]) == {members[1].instance_id}
+
+    # ECS stops the task on the DRAINING instance; the unit no longer names that instance.
+    for task in aws.ecs.list_tasks(cluster=CLUSTER, serviceName=members[1].service)["taskArns"]:
+        aws.ecs.stop_task(cluster=CLUSTER, task=task, reason="Container instance is being drained")
+    monkeypatch.setattr(aws.autoscaling, "set_instance_health", real)
+    summary = _check(aws, NOW + timedelta(minutes=2))
+
+    assert "taking_out" not in summary
+    health = {i["InstanceId"]: i["HealthStatus"] for i in aws.autoscaling.describe_auto_scaling_instances()["AutoScalingInstances"]}
+    assert health[members[1].instance_id] == "Unhealthy"
+    assert "~taken" not in json.loads(aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+
+
+def test_an_instance_never_taken_out_is_dropped_from_the_record_after_an_hour(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit, _ = _unit(aws, "trainium-0", 2)
+    _env(monkeypatch, aws.target_group, {"trainium-0": unit})
+    taken = {"i-0gone": record.Taken("arn:aws:ecs:us-east-2:123456789012:container-instance/c/gone", NOW - timedelta(minutes=61))}
+    aws.ssm.put_parameter(Name=PARAMETER, Value=record.render({}, taken=taken), Overwrite=True)
+    assert "taking_out" not in _check(aws, NOW)
+    assert "~taken" not in json.loads(aws.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"])

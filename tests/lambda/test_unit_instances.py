@@ -510,6 +510,19 @@ def test_the_reimage_mark_survives_the_record_and_nothing_else_is_read_as_one() 
         record.parse('{"trainium2-0": {"reimage": "yes"}}')
 
 
+def test_instances_being_taken_out_survive_the_record_and_a_malformed_list_is_refused() -> None:
+    taken = {"i-0": record.Taken("arn:aws:ecs:us-east-2:123456789012:container-instance/c/0", START)}
+    raw = record.render({"trainium2-0": record.Entry(target="i-1")}, taken=taken)
+    assert record.parse_taken(raw) == taken and set(record.parse(raw)) == {"trainium2-0"}
+    for bad in (
+        '{"~taken": ["i-0"]}',
+        '{"~taken": {"i-0": {"arn": "a"}}}',
+        '{"~taken": {"i-0": {"arn": 1, "since": "2026-12-01T08:00:00+00:00"}}}',
+    ):
+        with pytest.raises(record.CorruptRecord, match="~taken"):
+            record.parse_taken(bad)
+
+
 def _fleet(**overrides: Any) -> Any:
     specs = tuple(units.UnitSpec(slot, f"{slot}-leader", (f"{slot}-follower-1",)) for slot in SLOTS)
     services = {n: rollout.Service(n, f"td/{n}:{REVISION}", 0 if n.startswith(f"{POOL}-surge") else 1) for s in specs for n in s.services}

@@ -518,22 +518,19 @@ def test_health_throttling_that_outlasts_the_retries(fleet: Fleet, before: dict[
     assert_converged(fleet, old=before)
 
 
-def test_health_pool_listing_throttled_past_the_retries_only_skips_the_image_step(fleet: Fleet, before: dict[str, set[str]]) -> None:
-    """ListContainerInstances (the machine-image roll's view of the pool) fails after the retries:
-    every unit is still checked, nothing is taken out, and the pool converges."""
-    fault = Fault("ecs", "ListContainerInstances", "refuse", OUTLASTS, 400, "ThrottlingException")
-    fleet.wire.plan(fault)
-    for _ in range(3):
-        summary = fleet.run()
-        assert not isinstance(summary, Exception) and summary["errors"] == [], summary
-    assert fault.hits == OUTLASTS
-    assert_converged(fleet, old=before)
-
-
-def test_health_hardware_error_reads_throttled_past_the_retries_replace_nothing(fleet: Fleet, before: dict[str, set[str]]) -> None:
-    """GetMetricData (each instance's Neuron hardware errors) fails after the retries: no instance is
-    taken for faulty on what was not read, every unit is still checked, and the pool converges."""
-    fault = Fault("cloudwatch", "GetMetricData", "refuse", OUTLASTS, 400, "Throttling")
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # The machine-image roll's view of the pool.
+        Fault("ecs", "ListContainerInstances", "refuse", OUTLASTS, 400, "ThrottlingException"),
+        # Each instance's Neuron hardware errors: nothing is taken for faulty on what was not read.
+        Fault("cloudwatch", "GetMetricData", "refuse", OUTLASTS, 400, "Throttling"),
+    ],
+    ids=lambda f: f"{f.service}.{f.operation}",
+)
+def test_health_optional_reads_throttled_past_the_retries_stop_no_check(fleet: Fleet, before: dict[str, set[str]], fault: Fault) -> None:
+    """A read that only feeds the image roll or the hardware verdict fails after the retries: every
+    unit is still checked, nothing is taken out, and the pool converges."""
     fleet.wire.plan(fault)
     for _ in range(3):
         summary = fleet.run()

@@ -31,7 +31,7 @@ import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
+from pool_fakes import CLUSTER, DRAIN, LOAD, POOL, START, Elb, Ssm, described_task, health_settings
 
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 for folder in ("unit_health", "unit_topology"):
@@ -63,15 +64,8 @@ handler = _load("unit_health_handler", "unit_health")
 topology = _load("unit_topology_image_roll", "unit_topology")
 units = sys.modules["units"]
 
-CLUSTER = "inference-prod-units"
-POOL = "trainium2"
-GROUP = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/leaders/0123456789abcdef"
-PORT = 8000
 SIZE = 2
-LOAD = timedelta(minutes=50)  # the 405B's load time, make plan's estimate
-DRAIN = timedelta(minutes=5)  # the target group's deregistration delay
 BOOT = timedelta(minutes=4)  # launch to ECS agent registered
-START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 OLD, NEW = "ami-0aaaaaaaaaaaaaaa1", "ami-0bbbbbbbbbbbbbbb2"
 SLOTS = (f"{POOL}-0", f"{POOL}-1", f"{POOL}-surge")
 REVISION = "rev-1"
@@ -213,15 +207,7 @@ class Ecs:
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
         return {
             "tasks": [
-                {
-                    "taskArn": t.arn,
-                    "lastStatus": "RUNNING",
-                    "desiredStatus": t.desired,
-                    "startedAt": t.started,
-                    "containerInstanceArn": self.pool.arn(t.instance),
-                    "healthStatus": "HEALTHY",
-                    "taskDefinitionArn": f"td/{t.service}:{REVISION}",
-                }
+                described_task(t.arn, t.desired, t.started, self.pool.arn(t.instance), f"td/{t.service}:{REVISION}")
                 for t in self.pool.tasks
                 if t.arn in tasks
             ],
@@ -297,42 +283,6 @@ class HealthEcs(Ecs):
         return super().get_paginator(operation)
 
 
-class Elb:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-
-    def describe_target_health(self, TargetGroupArn: str, Targets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        ids = [t["Id"] for t in Targets] if Targets else list(self.pool.targets)
-        return {
-            "TargetHealthDescriptions": [
-                {"Target": {"Id": i, "Port": PORT}, "TargetHealth": {"State": self.pool.target_state(i)}} for i in ids
-            ]
-        }
-
-    def register_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
-        for target in Targets:
-            self.pool.targets[target["Id"]] = ("registered", self.pool.now)
-        return {}
-
-    def deregister_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
-        for target in Targets:
-            if self.pool.targets.get(target["Id"], ("", START))[0] == "registered":
-                self.pool.targets[target["Id"]] = ("deregistered", self.pool.now)
-        return {}
-
-
-class Ssm:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-
-    def get_parameter(self, Name: str) -> dict[str, Any]:
-        return {"Parameter": {"Value": self.pool.record}}
-
-    def put_parameter(self, Name: str, Value: str, Overwrite: bool) -> dict[str, Any]:
-        self.pool.record = Value
-        return {}
-
-
 class Ec2:
     """DescribeInstanceStatus reports nothing impaired; DescribeInstanceTopology puts every instance under one switch."""
 
@@ -390,15 +340,9 @@ class CloudWatch:
 
 def _settings(pool: Pool) -> Any:
     specs = tuple(units.UnitSpec(slot, pool.slot_services(slot)[0], tuple(pool.slot_services(slot)[1:])) for slot in SLOTS)
-    return handler.Settings(
-        cluster=CLUSTER,
-        pool=POOL,
-        units=specs,
-        target_group_arn=GROUP,
-        port=PORT,
-        grace=timedelta(minutes=60),
-        failure_record="/inference-prod-ecs/trainium2/not-healthy-since",
-        drain=DRAIN + timedelta(minutes=1),
+    return health_settings(
+        handler,
+        specs,
         revisions={name: f"td/{name}:{REVISION}" for name in pool.services},
         surge=f"{POOL}-surge",
         image=pool.image,

@@ -26,13 +26,14 @@ import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pool_fakes import CLUSTER, DRAIN, LOAD, POOL, START, Elb, Ssm, described_task, health_settings
 
 FOLDER = Path(__file__).resolve().parents[2] / "lambda" / "unit_health"
 sys.path.insert(0, str(FOLDER))
@@ -49,13 +50,6 @@ handler = sys.modules["unit_health_handler"]
 rollout = sys.modules["rollout"]
 units = sys.modules["units"]
 
-CLUSTER = "inference-prod-units"
-POOL = "trainium2"
-GROUP = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/leaders/0123456789abcdef"
-PORT = 8000
-LOAD = timedelta(minutes=50)  # the 405B's load time, make plan's estimate
-DRAIN = timedelta(minutes=5)  # the target group's deregistration delay
-START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 OLD, NEW = "rev-1", "rev-2"
 
 
@@ -153,18 +147,7 @@ class Ecs:
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
         found = [t for t in self.pool.tasks if t.arn in tasks]
         return {
-            "tasks": [
-                {
-                    "taskArn": t.arn,
-                    "lastStatus": "RUNNING",
-                    "desiredStatus": t.desired,
-                    "startedAt": t.started,
-                    "containerInstanceArn": f"ci/{t.instance}",
-                    "healthStatus": "HEALTHY",
-                    "taskDefinitionArn": t.task_definition,
-                }
-                for t in found
-            ],
+            "tasks": [described_task(t.arn, t.desired, t.started, f"ci/{t.instance}", t.task_definition) for t in found],
             "failures": [],
         }
 
@@ -204,42 +187,6 @@ class Ecs:
         raise AssertionError("no instance is faulty in these scenarios")
 
 
-class Elb:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-
-    def describe_target_health(self, TargetGroupArn: str, Targets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        ids = [t["Id"] for t in Targets] if Targets else list(self.pool.targets)
-        return {
-            "TargetHealthDescriptions": [
-                {"Target": {"Id": i, "Port": PORT}, "TargetHealth": {"State": self.pool.target_state(i)}} for i in ids
-            ]
-        }
-
-    def register_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
-        for target in Targets:
-            self.pool.targets[target["Id"]] = ("registered", self.pool.now)
-        return {}
-
-    def deregister_targets(self, TargetGroupArn: str, Targets: list[dict[str, Any]]) -> dict[str, Any]:
-        for target in Targets:
-            if self.pool.targets.get(target["Id"], ("", START))[0] == "registered":
-                self.pool.targets[target["Id"]] = ("deregistered", self.pool.now)
-        return {}
-
-
-class Ssm:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-
-    def get_parameter(self, Name: str) -> dict[str, Any]:
-        return {"Parameter": {"Value": self.pool.record}}
-
-    def put_parameter(self, Name: str, Value: str, Overwrite: bool) -> dict[str, Any]:
-        self.pool.record = Value
-        return {}
-
-
 class Ec2:
     def get_paginator(self, operation: str) -> Any:
         class Pages:
@@ -251,15 +198,9 @@ class Ec2:
 
 def _settings(pool: Pool, revision: str, surge: bool) -> Any:
     specs = tuple(units.UnitSpec(slot, pool.unit(slot)[0], tuple(pool.unit(slot)[1:])) for slot in pool.slots)
-    return handler.Settings(
-        cluster=CLUSTER,
-        pool=POOL,
-        units=specs,
-        target_group_arn=GROUP,
-        port=PORT,
-        grace=timedelta(minutes=60),
-        failure_record="/inference-prod-ecs/trainium2/not-healthy-since",
-        drain=DRAIN + timedelta(minutes=1),
+    return health_settings(
+        handler,
+        specs,
         revisions={name: _td(name, revision) for name in pool.services},
         surge=f"{POOL}-surge" if surge else None,
     )

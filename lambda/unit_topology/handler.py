@@ -140,7 +140,8 @@ def sync(
     if omitted:
         LOG.warning("DescribeInstanceTopology omitted ACTIVE unit members %s; their units are kept as they are", omitted)
     instances = [*described, *(Instance(iid, ()) for iid in omitted)]
-    eligible = None if image is None else {iid for iid, m in members.items() if m["image"] == image}
+    # An instance whose agent registered no ecs.ami-id is not held back: its image is unknown, not older.
+    eligible = None if image is None else {iid for iid, m in members.items() if m["image"] in (image, None)}
     assignment = group_into_units(instances, unit_size, existing, slots=slots, eligible=eligible)
     put: dict[str, list[dict[str, str]]] = {}
     for iid, unit in sorted(assignment.items()):
@@ -161,7 +162,7 @@ def sync(
     written, removed = sum(map(len, put.values())), sum(map(len, cleared.values()))
     summary = {"instances": len(members), "assigned": len(assignment), "written": written, "cleared": removed}
     if eligible is not None:
-        summary["other_image"] = len(members) - len(eligible)
+        summary["other_image"] = len(members) - len(eligible)  # on a known image other than ``image``
     LOG.info("unit topology sync (pool %s): %s", pool, summary)
     return summary
 

@@ -22,6 +22,7 @@ spec.loader.exec_module(handler)
 
 REGION = "us-east-2"
 CLUSTER = "inference-prod-trainium"
+MOTO_IMAGE = "ami-12c6146b"  # one of moto's AMIs; every instance here runs it
 
 
 def _delete_as_documented(self, cluster_name, name, value=None, target_id=None, target_type=None):
@@ -47,7 +48,7 @@ def ecs(monkeypatch: pytest.MonkeyPatch):
 def _register(ecs, count: int, pool: str | None = None) -> list[str]:
     """Registers ``count`` instances; with ``pool``, as the ECS agent's ``unit-pool`` attribute would."""
     ec2 = boto3.client("ec2", region_name=REGION)
-    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=count, MaxCount=count)["Instances"]]
+    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=MOTO_IMAGE, MinCount=count, MaxCount=count)["Instances"]]
     for instance_id in ids:
         document = json.dumps({"instanceId": instance_id, "region": REGION, "instanceType": "trn1.32xlarge"})
         registered = ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)["containerInstance"]
@@ -357,3 +358,23 @@ def test_a_unit_whose_faulty_member_is_draining_is_re_formed_with_its_replacemen
     ec2, _ = _topology_client([_nodes([ids[0], *replacement], ["leaf", "leaf"])])
     handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, slots=["trainium-0"])
     assert {i: u for i, u in _units(ecs).items() if i != ids[1]} == {ids[0]: "trainium-0", replacement[0]: "trainium-0"}
+
+
+def test_new_units_only_from_instances_on_the_pools_image(ecs) -> None:
+    """moto registers each container instance's ecs.ami-id from its EC2 instance, as the ECS agent
+    does (Amazon ECS Developer Guide, "Amazon ECS container instance attributes")."""
+    ids = _register(ecs, 4, POOL)
+    ec2, _ = _topology_client([_nodes(ids, ["leaf"] * 4)] * 2)
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS, image="ami-0newer0000000000")
+    assert summary == {"instances": 4, "assigned": 0, "written": 0, "cleared": 0, "other_image": 4}
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS, image=MOTO_IMAGE)
+    assert (summary["assigned"], summary["other_image"]) == (4, 0)
+
+
+def test_an_instance_without_an_image_attribute_is_not_held_back(ecs) -> None:
+    ids = _register(ecs, 2, POOL)
+    arns = _arns(ecs)
+    ecs.delete_attributes(cluster=CLUSTER, attributes=[{"name": "ecs.ami-id", "targetId": arns[ids[0]]}])
+    ec2, _ = _topology_client([_nodes(ids, ["leaf", "leaf"])])
+    summary = handler.sync(ecs, ec2, cluster=CLUSTER, unit_size=2, pool=POOL, slots=SLOTS, image=MOTO_IMAGE)
+    assert (summary["assigned"], summary["other_image"]) == (2, 0), "an unknown image is not another image"

@@ -843,6 +843,17 @@ class InferenceUnitPool(Construct):
                 conditions=in_cluster,
             )
         )
+        # Whether ECS checks iam:PassRole for the task and execution roles when UpdateService moves a
+        # service onto a revision that names them is not documented; the rollout must not first meet
+        # it as AccessDenied, so the function may pass exactly the members' two roles, to ECS tasks only.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassMemberRoles",
+                actions=["iam:PassRole"],
+                resources=[self.task_role.role_arn, self.execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="DrainFaultyInstances",

@@ -273,6 +273,21 @@ def test_the_health_function_may_update_only_this_clusters_services(prod: Synthe
     assert ":service/" in json.dumps(statement["Resource"]) and "ClusterEB0386A7" in json.dumps(statement["Resource"])
 
 
+def test_the_health_function_may_pass_only_the_members_roles_to_ecs_tasks(prod: Synthesized) -> None:
+    """IAM User Guide, "Granting a user permissions to pass a role to an AWS service": iam:PassRole
+    scoped to the roles and, with iam:PassedToService, to the service they go to."""
+    (statement,) = [s for s in _statements(prod, "Trainium2UnitsHealthRole") if s.get("Sid") == "PassMemberRoles"]
+    assert statement["Action"] == "iam:PassRole"
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    tasks = prod.resources("ecs", "AWS::ECS::TaskDefinition")
+    used = set()
+    for service in _member_services(prod).values():
+        (task_id,) = [t for t in service["DependsOn"] if t in tasks]
+        properties = tasks[task_id]["Properties"]
+        used |= {properties["TaskRoleArn"]["Fn::GetAtt"][0], properties["ExecutionRoleArn"]["Fn::GetAtt"][0]}
+    assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == used and len(used) == 2
+
+
 def test_ecs_never_replaces_a_leader_on_a_load_balancer_verdict(prod: Synthesized) -> None:
     """Amazon ECS Developer Guide, "Amazon ECS services": the service scheduler replaces tasks found
     unhealthy by a load balancer target group health check. No member service has a load balancer

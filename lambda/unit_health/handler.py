@@ -51,7 +51,6 @@ invocation left are skipped.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -471,19 +470,17 @@ def act(
     state: UnitState,
     verdict: Verdict,
     step: Step,
-    taken: Callable[[Mapping[str, str]], None] | None = None,
+    record: FailureRecord,
+    entries: Mapping[str, Entry],
+    now: datetime,
 ) -> None:
-    """Do ``step``'s calls, in its order; ``taken`` takes the faulty instances out (default ``take_out``)."""
+    """Do ``step``'s calls, in its order; the faulty instances are taken out on record (``taking_out``)."""
     targets = settings.target_group_arn
     if step.deregister:
         clients.elbv2.deregister_targets(TargetGroupArn=targets, Targets=[{"Id": i, "Port": settings.port} for i in step.deregister])
     if step.register:
         clients.elbv2.register_targets(TargetGroupArn=targets, Targets=[{"Id": step.register, "Port": settings.port}])
-    faulty = {i: state.container_instances[i] for i in step.faulty}
-    if taken is None:
-        take_out(clients, settings.cluster, faulty)
-    else:
-        taken(faulty)
+    taking_out(clients, settings, record, entries, {i: state.container_instances[i] for i in step.faulty}, now)
     if step.stop:
         replace(clients.ecs, settings.cluster, verdict, step.stop)
 
@@ -575,8 +572,7 @@ def check(
                     },
                 )
             parking = rolled_out and bool(step.stop)
-            recorded = functools.partial(taking_out, clients, settings, record, entries, now=now)
-            act(clients, settings, state, verdict, dataclasses.replace(step, stop=()) if parking else step, recorded)
+            act(clients, settings, state, verdict, dataclasses.replace(step, stop=()) if parking else step, record, entries, now)
             if parking and fleet is not None:
                 parked.append(spec.unit_id)
                 apply(clients.ecs, settings.cluster, park(fleet, spec.unit_id))

@@ -165,22 +165,15 @@ class FailureRecord:
 
     def save_taken(self, taken: Mapping[str, Taken], entries: Mapping[str, Entry]) -> None:
         """Record ``taken`` as the instances being taken out, with ``entries`` as they are."""
-        if dict(taken) == self.taken:
-            return
-        previous, self.taken = self.taken, dict(taken)
-        try:
-            self.save(entries)
-        except Exception:
-            self.taken = previous
-            raise
+        self._save_as(entries, self.resume, dict(taken))
 
     def save_resume(self, resume: str | None, entries: Mapping[str, Entry]) -> None:
         """Record where the next run starts (None: at the first unit), with ``entries`` as they are."""
-        if resume == self.resume:
+        self._save_as(entries, resume, self.taken)
+
+    def _save_as(self, entries: Mapping[str, Entry], resume: str | None, taken: dict[str, Taken]) -> None:
+        """Write the record with ``resume`` and ``taken`` if either changed; they are this record's once written."""
+        if resume == self.resume and taken == self.taken:
             return
-        previous, self.resume = self.resume, resume
-        try:
-            self.save(entries)
-        except Exception:
-            self.resume = previous
-            raise
+        self.ssm.put_parameter(Name=self.name, Value=render(entries, resume, taken), Overwrite=True)
+        self.resume, self.taken = resume, taken

@@ -62,3 +62,24 @@ NEURON = dataclasses.replace(
     model="meta-llama/Llama-3.1-8B-Instruct",
     hub_token_secret="hf-token",
 )
+
+
+def front_door_policies(spec: vllm.ServingSpec, *, gateway_port: int) -> list[dict]:
+    """The NetworkPolicies the stacks apply around ``spec`` served behind the front door, with the
+    metrics scraper's namespace admitted: the gateway's, the model namespace's default deny, the
+    model's and the front door's."""
+    from infra.constructs.front_door import GATEWAY_NAME
+    from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
+    from infra.constructs.vllm_metrics import NAMESPACE as SCRAPER
+    from infra.k8s import gateway, serving_access
+
+    return [
+        *gateway.gateway_ingress(
+            namespace=GATEWAY_NAMESPACE, gateway_name=GATEWAY_NAME, port=gateway_port, sources=["10.0.0.0/16"], scrapers=[SCRAPER]
+        ),
+        serving_access.default_deny_ingress(spec.namespace),
+        serving_access.model_ingress(
+            name=spec.name, namespace=spec.namespace, model_labels=spec.labels, port=vllm.PORT, clients=[], scrapers=[SCRAPER]
+        ),
+        *gateway.front_door_ingress(spec, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE, scrapers=[SCRAPER]),
+    ]

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import yaml
+from prometheus_relabel import relabel, scraped_ports
 from serving_specs import MULTI, SINGLE
 
 from infra.k8s import cwagent, vllm
@@ -385,28 +386,8 @@ def _components_objects() -> list[dict]:
     return _objects(karpenter_namespace="kube-system", components=COMPONENTS)
 
 
-def _full_relabel(rules: list[dict], labels: dict[str, str]) -> dict[str, str] | None:
-    """Prometheus relabelling with keep, drop and replace (regex anchored, ';' separator, ``${n}`` groups)."""
-    labels = dict(labels)
-    for rule in rules:
-        value = ";".join(labels.get(name, "") for name in rule["source_labels"])
-        match = re.fullmatch(rule.get("regex", "(.*)"), value)
-        action = rule.get("action", "replace")
-        if (action == "keep" and not match) or (action == "drop" and match):
-            return None
-        if action == "replace" and match:
-            template = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m: f"\\g<{m.group(1) or m.group(2)}>", rule.get("replacement", "$1"))
-            labels[rule["target_label"]] = match.expand(template)
-    return labels
-
-
 def _scraped_ports(job: dict, pod: dict, ports: list[dict], namespace: str) -> list[int]:
-    container = {"name": "c"}
-    return [
-        p["containerPort"]
-        for p in ports
-        if _full_relabel(job["relabel_configs"], _target(pod, container, p, namespace=namespace)) is not None
-    ]
+    return scraped_ports(job, pod["metadata"]["labels"], ports, namespace=namespace)
 
 
 def test_the_component_jobs_scrape_each_components_metrics_port_only() -> None:
@@ -422,7 +403,7 @@ def test_the_component_jobs_scrape_each_components_metrics_port_only() -> None:
     assert _scraped_ports(jobs["agentgateway"], other_gateway, PROXY_PORTS, "inference-gateway") == []
     assert jobs["epp"]["kubernetes_sd_configs"] == [{"role": "pod"}]
     assert _scraped_ports(jobs["epp"], epp, EPP_PORTS, "inference") == [9090]
-    kept = _full_relabel(jobs["epp"]["relabel_configs"], _target(epp, {"name": "epp"}, EPP_PORTS[2], namespace="team-a"))
+    kept = relabel(jobs["epp"]["relabel_configs"], _target(epp, {"name": "epp"}, EPP_PORTS[2], namespace="team-a"))
     assert kept is not None and kept[cwagent.NAMESPACE_LABEL] == "team-a"
     assert _scraped_ports(jobs["keda"], keda, KEDA_PORTS, "keda") == [8080]
     assert _scraped_ports(jobs["keda"], keda_api, KEDA_PORTS, "keda") == []
@@ -446,7 +427,7 @@ def test_the_component_jobs_scrape_each_components_metrics_port_only() -> None:
 )
 def test_the_gateway_job_keeps_requests_by_status_class(name: str, status: str, kept: bool, status_class: str | None) -> None:
     rules = _jobs(_components_objects())["agentgateway"]["metric_relabel_configs"]
-    labels = _full_relabel(rules, {"__name__": name, "status": status, "route": "inference/llama-8b"})
+    labels = relabel(rules, {"__name__": name, "status": status, "route": "inference/llama-8b"})
     assert (labels is not None) is kept
     if labels is not None:
         assert labels["status_class"] == status_class
@@ -466,7 +447,7 @@ def test_the_gateway_job_keeps_requests_by_status_class(name: str, status: str, 
 )
 def test_the_epp_job_keeps_the_current_names_only(name: str, kept: bool) -> None:
     rules = _jobs(_components_objects())["epp"]["metric_relabel_configs"]
-    assert (_full_relabel(rules, {"__name__": name}) is not None) is kept
+    assert (relabel(rules, {"__name__": name}) is not None) is kept
 
 
 @pytest.mark.parametrize(
@@ -482,7 +463,7 @@ def test_the_epp_job_keeps_the_current_names_only(name: str, kept: bool) -> None
 )
 def test_the_keda_job_keeps_the_scaler_metrics(name: str, kept: bool) -> None:
     rules = _jobs(_components_objects())["keda"]["metric_relabel_configs"]
-    assert (_full_relabel(rules, {"__name__": name}) is not None) is kept
+    assert (relabel(rules, {"__name__": name}) is not None) is kept
 
 
 @pytest.mark.parametrize(
@@ -500,9 +481,9 @@ def test_the_keda_job_keeps_the_scaler_metrics(name: str, kept: bool) -> None:
 )
 def test_pending_pods_are_kept_for_served_models_and_named_after_them(owner: str, phase: str, model: str | None) -> None:
     rules = _jobs(_components_objects())["karpenter-pods"]["metric_relabel_configs"]
-    labels = _full_relabel(rules, {"__name__": "karpenter_pods_state", "owner": owner, "phase": phase, "namespace": "inference"})
+    labels = relabel(rules, {"__name__": "karpenter_pods_state", "owner": owner, "phase": phase, "namespace": "inference"})
     assert (labels["model_name"] if labels else None) == model
-    assert _full_relabel(rules, {"__name__": "karpenter_nodepools_usage", "phase": "Pending"}) is None
+    assert relabel(rules, {"__name__": "karpenter_nodepools_usage", "phase": "Pending"}) is None
 
 
 def test_component_metrics_are_published_by_their_dimensions() -> None:
@@ -539,22 +520,14 @@ def test_every_scrape_job_names_a_port_the_network_policies_admit() -> None:
     """Each job's target pod, at the port it scrapes, is admitted from the scraper's namespace by the
     policies the stacks apply (tests/network_policy.py: kubernetes.io "Network Policies")."""
     from network_policy import admits
+    from serving_specs import front_door_policies
 
     from infra.constructs.front_door import GATEWAY_NAME
     from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
     from infra.constructs.vllm_metrics import NAMESPACE as SCRAPER
-    from infra.k8s import gateway, serving_access
+    from infra.k8s import gateway
 
-    policies = [
-        *gateway.gateway_ingress(
-            namespace=GATEWAY_NAMESPACE, gateway_name=GATEWAY_NAME, port=80, sources=["10.0.0.0/16"], scrapers=[SCRAPER]
-        ),
-        serving_access.default_deny_ingress(SINGLE.namespace),
-        serving_access.model_ingress(
-            name=SINGLE.name, namespace=SINGLE.namespace, model_labels=SINGLE.labels, port=vllm.PORT, clients=[], scrapers=[SCRAPER]
-        ),
-        *gateway.front_door_ingress(SINGLE, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE, scrapers=[SCRAPER]),
-    ]
+    policies = front_door_policies(SINGLE, gateway_port=80)
     server = vllm.pod_template(SINGLE, "server")
     pods = {
         "vllm": (SINGLE.namespace, server["metadata"]["labels"], server["spec"]["containers"][0]["ports"]),

@@ -237,22 +237,14 @@ def test_every_collector_job_reaches_a_port_the_network_policies_admit_to_the_co
     another namespace is not."""
     from network_policy import admits
     from serving_specs import SINGLE as spec
+    from serving_specs import front_door_policies
 
     from infra.constructs.front_door import GATEWAY_NAME
     from infra.constructs.front_door import NAMESPACE as GATEWAY_NAMESPACE
     from infra.constructs.vllm_metrics import NAMESPACE as SCRAPER
-    from infra.k8s import gateway, serving_access, vllm
+    from infra.k8s import gateway, vllm
 
-    policies = [
-        *gateway.gateway_ingress(
-            namespace=GATEWAY_NAMESPACE, gateway_name=GATEWAY_NAME, port=443, sources=["10.0.0.0/16"], scrapers=[SCRAPER]
-        ),
-        serving_access.default_deny_ingress(spec.namespace),
-        serving_access.model_ingress(
-            name=spec.name, namespace=spec.namespace, model_labels=spec.labels, port=vllm.PORT, clients=[], scrapers=[SCRAPER]
-        ),
-        *gateway.front_door_ingress(spec, gateway_name=GATEWAY_NAME, gateway_namespace=GATEWAY_NAMESPACE, scrapers=[SCRAPER]),
-    ]
+    policies = front_door_policies(spec, gateway_port=443)
     server = vllm.pod_template(spec, "server")
     targets = {
         "vllm": (spec.namespace, server["metadata"]["labels"], server["spec"]["containers"][0]["ports"]),
